@@ -1,0 +1,130 @@
+"""The merchant's store in the admin. Order status changes go through the service."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _, ngettext
+
+from . import services
+from .models import Cart, CartItem, Customer, Order, OrderStatus, Product, Shop, StaffMembership, Ticket
+from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
+
+
+@admin.register(Shop)
+class ShopAdmin(ShopScopedAdmin):
+    shop_field = "pk"
+    merchant_actions = frozenset({"view", "change"})
+    list_display = ["name", "slug", "country", "currency", "time_zone", "language"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return queryset if is_operator(request) else queryset.filter(pk=getattr(request_shop(request), "pk", None))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if is_operator(request) else ["slug"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+        else:  # the operator creates tenants through the service, so each gets its SMS settings
+            created = services.shop_create(**{f: form.cleaned_data[f] for f in
+                                              ("name", "slug", "country", "currency", "time_zone", "language")})
+            obj.pk = created.pk
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(admin.ModelAdmin):
+    """Only the operator assigns staff users to shops (Django's own permissions apply)."""
+
+    list_display = ["user", "shop"]
+    list_filter = ["shop"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(ShopScopedAdmin):
+    list_display = ["__str__", "phone", "email", "marketing_consent", "registered_at"]
+    list_filter = ["marketing_consent"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    date_hierarchy = "registered_at"
+
+
+@admin.register(Product)
+class ProductAdmin(ShopScopedAdmin):
+    list_display = ["name", "sku", "price", "stock_status", "stock_quantity"]
+    list_filter = ["stock_status"]
+    search_fields = ["name", "sku"]
+
+
+@admin.register(Order)
+class OrderAdmin(ShopScopedAdmin):
+    list_display = ["number", "customer", "phone", "status", "total", "currency", "placed_at"]
+    list_filter = ["status"]
+    search_fields = ["number", "phone", "email", "customer__last_name", "tracking_code"]
+    date_hierarchy = "placed_at"
+    readonly_fields = ["status_changed_at"]
+    autocomplete_fields = ["customer"]
+    actions = ["mark_shipped"]
+    fieldsets = [
+        (None, {"fields": ["shop", "number", "customer", "phone", "email", "status", "status_changed_at"]}),
+        (_("Amounts (minor units)"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
+        (_("Delivery"), {"fields": ["shipping_method", "tracking_code", "delivery_name", "delivery_street",
+                                    "delivery_city", "delivery_postcode", "delivery_country", "placed_at"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_operator(request):
+            return fieldsets
+        first = dict(fieldsets[0][1])
+        first["fields"] = [f for f in first["fields"] if f != "shop"]
+        return [(fieldsets[0][0], first), *fieldsets[1:]]
+
+    def save_model(self, request, obj, form, change):
+        new_status = obj.status
+        if change and "status" in form.changed_data:
+            # Save the other edits, then change the status through the service so that
+            # its SMS trigger runs in this same transaction.
+            obj.status = form.initial["status"]
+        super().save_model(request, obj, form, change)
+        if change and new_status != obj.status:
+            services.order_change_status(order=obj, status=new_status)
+
+    @admin.action(description=_("Mark selected orders as shipped"), permissions=["change"])
+    def mark_shipped(self, request, queryset):
+        with transaction.atomic():
+            count = 0
+            for order in queryset.exclude(status=OrderStatus.SHIPPED):
+                services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+                count += 1
+        self.message_user(
+            request, ngettext("%d order marked as shipped.", "%d orders marked as shipped.", count) % count,
+            messages.SUCCESS,
+        )
+
+
+class CartItemInline(ShopScopedInline):
+    model = CartItem
+    extra = 0
+    autocomplete_fields = ["product"]
+
+
+@admin.register(Cart)
+class CartAdmin(ShopScopedAdmin):
+    list_display = ["__str__", "customer", "phone", "last_activity_at", "converted"]
+    search_fields = ["phone", "email", "customer__last_name"]
+    autocomplete_fields = ["customer", "converted_order"]
+    inlines = [CartItemInline]
+
+    @admin.display(boolean=True, description=_("converted"))
+    def converted(self, obj):
+        return obj.converted
+
+
+@admin.register(Ticket)
+class TicketAdmin(ShopScopedAdmin):
+    list_display = ["subject", "customer", "status", "created_at", "answered_at"]
+    list_filter = ["status"]
+    search_fields = ["subject", "customer__last_name"]
+    autocomplete_fields = ["customer", "order"]

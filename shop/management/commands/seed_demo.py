@@ -1,0 +1,91 @@
+"""Seed two demo shops, each with its own merchant login, customers, products and orders.
+
+Idempotent: every row is found by a natural key first, so running it again changes nothing.
+"""
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from shop import services
+from shop.models import Customer, Order, OrderStatus, Product, Shop
+from smsnotify.selectors import sms_settings_for
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+SHOPS = [
+    {
+        "shop": dict(name="Acme Outdoor", slug="acme-outdoor", country="US", currency="USD",
+                     time_zone="America/New_York", language="en"),
+        "sender": "AcmeOutdoor", "merchant_number": "+12025550143", "login": "merchant-acme",
+        "customers": [
+            ("Jane", "Doe", "jane@example.com", "+12025550101", dt.date(1990, 4, 12)),
+            ("John", "Smith", "john@example.com", "+12025550102", dt.date(1985, 11, 3)),
+            ("Maria", "Garcia", "maria@example.com", "+12025550103", None),
+            ("Sandbox", "Invalid", "invalid@example.com", "+15005550001", None),
+        ],
+        "products": [("Trail backpack 30 L", "BP-30", 8900), ("Rain jacket", "RJ-01", 12900), ("Camp mug", "MUG-1", 1500)],
+    },
+    {
+        "shop": dict(name="Sklep Bałtyk", slug="sklep-baltyk", country="PL", currency="PLN",
+                     time_zone="Europe/Warsaw", language="pl"),
+        "sender": "SklepBaltyk", "merchant_number": "+48601000100", "login": "merchant-baltyk",
+        "customers": [
+            ("Zofia", "Wąsowska", "zofia@example.pl", "601 234 567", dt.date(1992, 7, 21)),
+            ("Łukasz", "Żółkiewski", "lukasz@example.pl", "+48 602 345 678", dt.date(1979, 1, 30)),
+            ("Anna", "Nowak", "anna@example.pl", "603456789", None),
+        ],
+        "products": [("Bursztynowa bransoletka", "AMB-1", 14900), ("Koszulka z kotwicą", "TS-7", 5900)],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or leave as they are) two demo shops with merchant logins and sample data."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if not User.objects.filter(username="operator").exists():
+            User.objects.create_superuser("operator", "operator@example.com", DEMO_PASSWORD)
+        for spec in SHOPS:
+            shop = Shop.objects.filter(slug=spec["shop"]["slug"]).first() or services.shop_create(**spec["shop"])
+            sms = sms_settings_for(shop)
+            if not sms.sender:
+                sms.active, sms.sender, sms.merchant_number = True, spec["sender"], spec["merchant_number"]
+                sms.save()
+            user = User.objects.filter(username=spec["login"]).first()
+            if user is None:
+                user = User.objects.create_user(spec["login"], f"{spec['login']}@example.com", DEMO_PASSWORD)
+            services.staff_add(shop=shop, user=user)
+            self._catalogue(shop, spec)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(
+            "Logins (password %s): operator (platform operator), %s" % (
+                DEMO_PASSWORD, ", ".join(spec["login"] for spec in SHOPS))
+        )
+
+    def _catalogue(self, shop, spec):
+        for name, sku, price in spec["products"]:
+            Product.objects.get_or_create(shop=shop, sku=sku, defaults={"name": name, "price": price, "stock_quantity": 10})
+        now = timezone.now()
+        for index, (first, last, email, phone, birthday) in enumerate(spec["customers"], start=1):
+            customer = Customer.objects.filter(shop=shop, email=email).first() or services.customer_create(
+                shop=shop, first_name=first, last_name=last, email=email, phone=phone, birthday=birthday,
+                registered_at=now - dt.timedelta(days=30 * index),
+            )
+            number = f"{1000 + index}"
+            if not Order.objects.filter(shop=shop, number=number).exists():
+                services.order_create(
+                    shop=shop, number=number, customer=customer, subtotal=4900 * index, shipping_cost=990,
+                    shipping_method="Courier", placed_at=now - dt.timedelta(days=index),
+                    delivery={"name": customer.full_name, "street": f"{index} Main Street", "city": "Springfield",
+                              "postcode": "12345", "country": shop.country},
+                )
+        # one order already further along, so the list shows more than one status
+        second = Order.objects.filter(shop=shop, number="1002", status=OrderStatus.PLACED).first()
+        if second:
+            services.order_change_status(order=second, status=OrderStatus.ACCEPTED)

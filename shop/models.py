@@ -1,0 +1,218 @@
+"""The merchant's store: the tenant (Shop) and the domain the SMS reacts to."""
+
+import zoneinfo
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+COUNTRY_CHOICES = sorted(
+    ((region, region) for region in phonenumbers.SUPPORTED_REGIONS), key=lambda pair: pair[0]
+)
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class Shop(models.Model):
+    """A merchant's store: the tenant every other row belongs to."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    country = models.CharField(
+        max_length=2, choices=COUNTRY_CHOICES, default="US",
+        help_text=_("Default region for phone numbers typed without a +country code."),
+    )
+    currency = models.CharField(max_length=3, default="USD", help_text=_("ISO 4217 code, e.g. EUR, PLN."))
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.currency = (self.currency or "").upper()
+        if len(self.currency) != 3 or not self.currency.isalpha():
+            raise ValidationError({"currency": _("Use a three-letter ISO 4217 code, e.g. EUR.")})
+
+
+class StaffMembership(models.Model):
+    """Ties a staff user to the one shop they work for. Superusers need none."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.shop}"
+
+
+class ShopOwned(models.Model):
+    """Abstract base: every tenant-owned row carries its shop."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class MarketingConsent(models.TextChoices):
+    UNKNOWN = "unknown", _("Not asked")
+    GRANTED = "granted", _("Granted")
+    REVOKED = "revoked", _("Revoked")
+
+
+class ConsentSource(models.TextChoices):
+    CHECKOUT = "checkout", _("Checkout")
+    SIGNUP = "signup", _("Sign-up form")
+    ADMIN = "admin", _("Admin")
+    SMS = "sms", _("SMS keyword")
+    IMPORT = "import", _("Import")
+
+
+class Customer(ShopOwned):
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    registered_at = models.DateTimeField(default=timezone.now)
+    marketing_consent = models.CharField(
+        max_length=10, choices=MarketingConsent.choices, default=MarketingConsent.UNKNOWN
+    )
+    marketing_consent_at = models.DateTimeField(null=True, blank=True)
+    marketing_consent_source = models.CharField(max_length=10, choices=ConsentSource.choices, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [models.Index(fields=["shop", "phone"])]
+
+    def __str__(self):
+        return self.full_name or self.email or str(self.phone) or f"Customer {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class StockStatus(models.TextChoices):
+    IN_STOCK = "in_stock", _("In stock")
+    OUT_OF_STOCK = "out_of_stock", _("Out of stock")
+    BACKORDER = "backorder", _("Available on back-order")
+
+
+class Product(ShopOwned):
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, blank=True)
+    price = models.PositiveIntegerField(help_text=_("In minor units (cents, grosze)."))
+    stock_status = models.CharField(max_length=16, choices=StockStatus.choices, default=StockStatus.IN_STOCK)
+    stock_quantity = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", _("Placed")
+    ACCEPTED = "accepted", _("Accepted")
+    AWAITING_DELIVERY = "awaiting_delivery", _("Awaiting delivery")
+    BEING_PICKED = "being_picked", _("Being picked")
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    READY_TO_SHIP = "ready_to_ship", _("Ready to ship")
+    SHIPPED = "shipped", _("Shipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected")
+    RETURNED = "returned", _("Returned")
+    COMPLAINT = "complaint", _("Complaint")
+    TEST = "test", _("Test")
+
+
+class Order(ShopOwned):
+    number = models.CharField(max_length=32)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED)
+    subtotal = models.PositiveIntegerField(default=0, help_text=_("Goods, in minor units."))
+    shipping_cost = models.PositiveIntegerField(default=0, help_text=_("In minor units."))
+    total = models.PositiveIntegerField(default=0, help_text=_("In minor units."))
+    currency = models.CharField(max_length=3)
+    shipping_method = models.CharField(max_length=100, blank=True)
+    delivery_name = models.CharField(max_length=160, blank=True)
+    delivery_street = models.CharField(max_length=200, blank=True)
+    delivery_city = models.CharField(max_length=100, blank=True)
+    delivery_postcode = models.CharField(max_length=20, blank=True)
+    delivery_country = models.CharField(max_length=2, blank=True)
+    tracking_code = models.CharField(max_length=100, blank=True)
+    placed_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["shop", "number"], name="order_number_unique_per_shop")]
+        indexes = [models.Index(fields=["shop", "status"])]
+
+    def __str__(self):
+        return f"#{self.number}"
+
+    def clean(self):
+        if self.customer_id and self.shop_id and self.customer.shop_id != self.shop_id:
+            raise ValidationError({"customer": _("This customer belongs to another shop.")})
+
+
+class Cart(ShopOwned):
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="carts")
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    converted_order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-last_activity_at"]
+
+    def __str__(self):
+        return f"Cart {self.pk}"
+
+    @property
+    def converted(self) -> bool:
+        return self.converted_order_id is not None
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.PositiveIntegerField(help_text=_("In minor units, at the time it was added."))
+
+    def __str__(self):
+        return f"{self.quantity} × {self.product}"
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+
+
+class Ticket(ShopOwned):
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.subject

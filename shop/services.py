@@ -1,0 +1,90 @@
+"""Writes of the store domain. State changes call the SMS triggers explicitly."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns import triggers
+from smsnotify.models import SmsSettings
+from smsnotify.phones import to_e164
+
+from .models import Customer, Order, OrderStatus, Shop, StaffMembership
+
+
+@transaction.atomic
+def shop_create(*, name: str, slug: str, country: str = "US", currency: str = "USD",
+                time_zone: str = "UTC", language: str = "en") -> Shop:
+    """A new tenant with everything it needs; SMS starts switched off until the merchant sets a sender."""
+    shop = Shop(name=name, slug=slug, country=country, currency=currency.upper(), time_zone=time_zone, language=language)
+    shop.full_clean()
+    shop.save()
+    SmsSettings.objects.create(shop=shop)
+    return shop
+
+
+def staff_add(*, shop: Shop, user) -> StaffMembership:
+    """Make ``user`` a merchant of ``shop`` (a staff user of exactly one shop)."""
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    membership, _ = StaffMembership.objects.update_or_create(user=user, defaults={"shop": shop})
+    return membership
+
+
+def _phone_or_blank(raw, shop: Shop) -> str:
+    return to_e164(raw, region=shop.country) if raw else ""
+
+
+@transaction.atomic
+def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
+                    birthday: dt.date | None = None, registered_at: dt.datetime | None = None) -> Customer:
+    customer = Customer(
+        shop=shop, first_name=first_name, last_name=last_name, email=email,
+        phone=_phone_or_blank(phone, shop), birthday=birthday, registered_at=registered_at or timezone.now(),
+    )
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+@transaction.atomic
+def order_create(*, shop: Shop, number: str, customer: Customer | None = None, phone: str = "", email: str = "",
+                 subtotal: int = 0, shipping_cost: int = 0, shipping_method: str = "",
+                 delivery: dict | None = None, placed_at: dt.datetime | None = None) -> Order:
+    order = Order(
+        shop=shop, number=number, customer=customer,
+        phone=_phone_or_blank(phone or (customer.phone if customer else ""), shop),
+        email=email or (customer.email if customer else ""),
+        subtotal=subtotal, shipping_cost=shipping_cost, total=subtotal + shipping_cost, currency=shop.currency,
+        shipping_method=shipping_method, placed_at=placed_at or timezone.now(),
+        **{f"delivery_{key}": value for key, value in (delivery or {}).items()},
+    )
+    order.full_clean()
+    order.save()
+    return order
+
+
+@transaction.atomic
+def order_change_status(*, order: Order, status: str, tracking_code: str | None = None) -> Order:
+    """Move an order to ``status`` and let the SMS triggers react, in one transaction."""
+    if status not in OrderStatus.values:
+        raise ValueError(f"Unknown order status {status!r}")
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    previous = locked.status
+    fields = []
+    if tracking_code is not None and tracking_code != locked.tracking_code:
+        locked.tracking_code = tracking_code
+        fields.append("tracking_code")
+    if status != previous:
+        locked.status = status
+        locked.status_changed_at = timezone.now()
+        fields += ["status", "status_changed_at"]
+    if fields:
+        locked.save(update_fields=fields)
+    if status != previous:
+        triggers.order_status_changed(order=locked, previous=previous)
+    order.refresh_from_db()
+    return order

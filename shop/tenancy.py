@@ -1,0 +1,156 @@
+"""Tenant scoping: one helper decides which shop a request works for.
+
+Staff users belong to exactly one shop (StaffMembership) and see only its rows; a
+superuser is the platform operator and sees every shop. Anything outside the request's
+shop does not exist for it: a foreign id is a 404, never a redirect or a 403 that would
+confirm the row exists.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from phonenumber_field.modelfields import PhoneNumberField
+
+from .models import Shop, StaffMembership
+
+_CACHE_ATTR = "_smsnotify_shop"
+
+
+def shop_of_user(user) -> Shop | None:
+    if not user.is_authenticated:
+        return None
+    membership = StaffMembership.objects.select_related("shop").filter(user=user).first()
+    return membership.shop if membership else None
+
+
+def request_shop(request: HttpRequest) -> Shop | None:
+    """The shop this request works for (None for the operator and for outsiders)."""
+    if not hasattr(request, _CACHE_ATTR):
+        setattr(request, _CACHE_ATTR, shop_of_user(request.user))
+    return getattr(request, _CACHE_ATTR)
+
+
+def is_operator(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+def scope(queryset: QuerySet, request: HttpRequest, shop_field: str = "shop") -> QuerySet:
+    """Filter ``queryset`` to the request's shop; the operator sees everything."""
+    if is_operator(request):
+        return queryset
+    shop = request_shop(request)
+    if shop is None:
+        return queryset.none()
+    return queryset.filter(**{shop_field: shop})
+
+
+class ShopScopedAdmin(admin.ModelAdmin):
+    """ModelAdmin for tenant-owned models: querysets, choices, permissions and saves follow the shop."""
+
+    shop_field = "shop"  # lookup path from the model to its Shop
+    merchant_actions = frozenset({"view", "add", "change", "delete"})
+
+    def get_queryset(self, request):
+        return scope(super().get_queryset(request), request, self.shop_field)
+
+    # Merchants get their rights from their membership, not from Django's per-model permissions.
+    def _may(self, request, action: str) -> bool:
+        if is_operator(request):
+            return True
+        return (
+            request.user.is_active and request.user.is_staff
+            and action in self.merchant_actions and request_shop(request) is not None
+        )
+
+    def has_module_permission(self, request):
+        return self._may(request, "view")
+
+    def has_view_permission(self, request, obj=None):
+        return self._may(request, "view") or self._may(request, "change")
+
+    def has_add_permission(self, request, *args):
+        return self._may(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self._may(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may(request, "delete")
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with "doesn't exist"; a foreign id must look like any missing page.
+        raise Http404
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not is_operator(request) and self.shop_field == "shop":
+            exclude.append("shop")
+        return exclude
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        shop = request_shop(request)
+        if is_operator(request) or shop is None or self.shop_field != "shop":
+            return form
+
+        class ShopBoundForm(form):
+            """Binds the row to the merchant's shop before validation, so that per-shop
+            unique constraints (an order number per shop) are form errors, not a 500."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.instance.shop = shop
+
+            def _post_clean(self):
+                super()._post_clean()
+                exclude = {f.name for f in self.instance._meta.fields if f.name not in self.fields and f.name != "shop"}
+                try:
+                    self.instance.validate_constraints(exclude=exclude)
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+        return ShopBoundForm
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return (["shop"] + filters) if is_operator(request) and self.shop_field == "shop" else filters
+
+    def save_model(self, request, obj, form, change):
+        if not is_operator(request) and self.shop_field == "shop":
+            obj.shop = request_shop(request)
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        shop = request_shop(request)
+        if isinstance(db_field, PhoneNumberField) and shop is not None:
+            kwargs.setdefault("region", shop.country)  # national numbers read in the shop's country
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        related = db_field.related_model
+        if field is not None and not is_operator(request) and any(f.name == "shop" for f in related._meta.fields):
+            field.queryset = scope(field.queryset, request)
+        return field
+
+
+class ShopScopedInline(admin.TabularInline):
+    """Inline rows of a tenant-owned parent: merchants may do what the parent admin lets them."""
+
+    merchant_actions = frozenset({"view", "add", "change", "delete"})
+    _may = ShopScopedAdmin._may
+
+    def has_view_permission(self, request, obj=None):
+        return self._may(request, "view") or self._may(request, "change")
+
+    def has_add_permission(self, request, obj=None):
+        return self._may(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self._may(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may(request, "delete")

@@ -1,0 +1,95 @@
+"""The merchant's view of the messaging core: SMS settings and every message with its history."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _, ngettext
+
+from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator
+
+from . import outbox
+from .models import Message, MessageEvent, SmsSettings, Status
+
+_STATUS_COLOURS = {
+    Status.DELIVERED: "#2e7d32", Status.SENT: "#558b2f", Status.FAILED: "#c62828", Status.UNDELIVERED: "#c62828",
+    Status.UNKNOWN: "#ef6c00", Status.CANCELLED: "#757575", Status.SUPPRESSED: "#757575",
+}
+
+
+@admin.register(SmsSettings)
+class SmsSettingsAdmin(ShopScopedAdmin):
+    merchant_actions = frozenset({"view", "change"})  # one row per shop, created with the shop
+    list_display = ["shop", "active", "sender", "merchant_number"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["shop"] if is_operator(request) else []
+
+
+class MessageEventInline(ShopScopedInline):
+    model = MessageEvent
+    merchant_actions = frozenset({"view"})
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["created_at", "status", "detail"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(ShopScopedAdmin):
+    """Messages are written by the outbox only; the admin reads them and cancels or resends.
+
+    The actions need only "view": they go through the outbox, which allows only safe transitions.
+    """
+
+    merchant_actions = frozenset({"view"})
+    list_display = ["id", "created_at", "recipient", "kind", "status_badge", "send_at", "segments", "short_body"]
+    list_filter = ["status", "kind", "direction"]
+    search_fields = ["recipient", "body", "provider_id", "order__number"]
+    date_hierarchy = "created_at"
+    list_select_related = ["shop"]
+    inlines = [MessageEventInline]
+    actions = ["cancel_selected", "send_again_selected"]
+    fields = readonly_fields = [
+        "shop", "direction", "kind", "recipient", "sender", "body", "encoding", "segments", "credits_charged",
+        "status", "send_at", "attempts", "gateway", "provider_id", "error_code", "error_text", "dedupe_key",
+        "customer", "order", "cart", "product", "created_at", "queued_at", "sending_at", "sent_at", "delivered_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        colour = _STATUS_COLOURS.get(obj.status, "#1565c0")
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
+
+    @admin.display(description=_("text"))
+    def short_body(self, obj):
+        return obj.body if len(obj.body) <= 60 else obj.body[:57] + "…"
+
+    @admin.action(description=_("Cancel selected scheduled messages"), permissions=["view"])
+    def cancel_selected(self, request, queryset):
+        reason = _("Cancelled by %(user)s.") % {"user": request.user.get_username()}
+        count = sum(outbox.cancel(message, reason=reason) for message in queryset)
+        self.message_user(request, ngettext("%d message cancelled.", "%d messages cancelled.", count) % count,
+                          messages.SUCCESS if count else messages.WARNING)
+
+    @admin.action(description=_("Send selected failed or unknown messages again"), permissions=["view"])
+    def send_again_selected(self, request, queryset):
+        reason = _("Sent again by %(user)s.") % {"user": request.user.get_username()}
+        count = sum(outbox.send_again(message, reason=reason) for message in queryset)
+        self.message_user(request, ngettext("%d message will be sent again.", "%d messages will be sent again.", count)
+                          % count, messages.SUCCESS if count else messages.WARNING)

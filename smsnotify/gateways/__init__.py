@@ -1,0 +1,34 @@
+"""Pluggable SMS gateways, loaded like django.core.mail backends."""
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .base import (
+    AmbiguousGatewayError,
+    BaseGateway,
+    DeliveryReport,
+    GatewayError,
+    OutboundSms,
+    PermanentGatewayError,
+    SendResult,
+    SentRef,
+    TransientGatewayError,
+)
+
+__all__ = [
+    "AmbiguousGatewayError",
+    "BaseGateway",
+    "DeliveryReport",
+    "GatewayError",
+    "OutboundSms",
+    "PermanentGatewayError",
+    "SendResult",
+    "SentRef",
+    "TransientGatewayError",
+    "get_gateway",
+]
+
+
+def get_gateway(backend: str | None = None, **kwargs) -> BaseGateway:
+    """Build the configured gateway backend (``settings.SMS_GATEWAY`` unless given)."""
+    return import_string(backend or settings.SMS_GATEWAY)(**kwargs)

@@ -1,0 +1,133 @@
+"""The messaging core: every SMS the system will ever send is first a Message row."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+from shop.models import Shop
+
+from .senders import validate_sender
+
+
+class SmsSettings(models.Model):
+    """A shop's SMS switch and identity. Nothing is sent while ``active`` is off."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="sms_settings")
+    active = models.BooleanField(_("SMS active"), default=False)
+    sender = models.CharField(
+        max_length=16, blank=True, validators=[validate_sender],
+        help_text=_("Alphanumeric name (max 11 characters, e.g. MyShop) or a number in +country format."),
+    )
+    merchant_number = PhoneNumberField(
+        _("merchant's number"), blank=True, help_text=_("Where alerts to you (new order, low balance) are texted.")
+    )
+
+    class Meta:
+        verbose_name = _("SMS settings")
+        verbose_name_plural = _("SMS settings")
+
+    def __str__(self):
+        return f"SMS settings of {self.shop}"
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "out", _("Outbound")
+    INBOUND = "in", _("Inbound")
+
+
+class Kind(models.TextChoices):
+    """What caused a message; grows with the features that send SMS."""
+
+    ORDER_STATUS = "order_status", _("Order status")
+    MANUAL = "manual", _("Sent by hand")
+
+
+class Status(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown (check before resending)")
+    CANCELLED = "cancelled", _("Cancelled")
+    SUPPRESSED = "suppressed", _("Suppressed")
+
+
+# Statuses after which the outbox never touches a message again by itself.
+FINAL_STATUSES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELLED, Status.SUPPRESSED})
+# Statuses in which a message still waits for the outbox.
+PENDING_STATUSES = frozenset({Status.SCHEDULED, Status.QUEUED})
+
+
+class Message(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    recipient = models.CharField(max_length=20, help_text=_("E.164"))
+    sender = models.CharField(max_length=16, blank=True)
+    body = models.TextField()
+    encoding = models.CharField(max_length=8, blank=True)
+    segments = models.PositiveSmallIntegerField(default=1)
+    credits_charged = models.PositiveIntegerField(default=0)
+
+    customer = models.ForeignKey("shop.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey("shop.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    cart = models.ForeignKey("shop.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("shop.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Makes every automatic send idempotent: "order:42:status:shipped" is texted once per shop.
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    send_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    gateway = models.CharField(max_length=40, blank=True)
+    provider_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_text = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    report_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "dedupe_key"], condition=Q(dedupe_key__isnull=False), name="message_dedupe_key_per_shop"
+            ),
+        ]
+        indexes = [
+            # dispatch_due: WHERE status = 'scheduled' AND send_at <= now ORDER BY send_at
+            models.Index(fields=["status", "send_at"], name="message_due_idx"),
+            # the admin list: one shop's messages, newest first, often filtered by status
+            models.Index(fields=["shop", "-created_at"], name="message_shop_recent_idx"),
+            models.Index(fields=["shop", "status", "-created_at"], name="message_shop_status_idx"),
+            # delivery reports find their message by the provider's id
+            models.Index(fields=["gateway", "provider_id"], name="message_provider_idx"),
+        ]
+
+    def __str__(self):
+        return f"SMS {self.pk} to {self.recipient}"
+
+
+class MessageEvent(models.Model):
+    """Append-only history of a message: every status change and why."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_status_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"

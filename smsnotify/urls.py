@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from . import webhooks
+
+webhook_patterns = (
+    [path("twilio/status/", webhooks.twilio_status, name="twilio-status")],
+    "webhooks",
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("webhooks/", include(webhook_patterns)),
+]

@@ -1,0 +1,43 @@
+import os
+
+import pytest
+
+from smsnotify.gateways import locmem
+
+pytest_plugins = ["tests.fakes.twilio_server", "tests.services"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    """Like Django's mail.outbox: every test starts with an empty locmem gateway."""
+    locmem.reset()
+    yield
+    locmem.reset()
+
+
+@pytest.fixture
+def sms_outbox():
+    return locmem.outbox
+
+
+@pytest.fixture
+def gateway_errors():
+    """Append GatewayError instances: the next locmem sends raise them in order."""
+    return locmem.errors
+
+
+@pytest.fixture
+def shop(db):
+    from tests.factories import make_shop
+
+    return make_shop()
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run the outbox's on_commit doorbells the way a committed transaction would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))

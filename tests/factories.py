@@ -1,0 +1,58 @@
+"""Factories for the store domain. Shops are built through the service, as in production."""
+
+import itertools
+
+import factory
+from django.contrib.auth import get_user_model
+
+from shop import services
+from shop.models import Customer, Order, Product, Shop
+from smsnotify.models import SmsSettings
+
+_seq = itertools.count(1)
+
+
+def make_shop(*, active: bool = True, sender: str = "TestShop", country: str = "US", currency: str = "USD",
+              language: str = "en", name: str | None = None, **kwargs) -> Shop:
+    n = next(_seq)
+    shop = services.shop_create(name=name or f"Shop {n}", slug=f"shop-{n}", country=country, currency=currency,
+                                language=language, **kwargs)
+    SmsSettings.objects.filter(shop=shop).update(active=active, sender=sender, merchant_number="+12025550199")
+    return shop
+
+
+def make_merchant(shop: Shop, username: str | None = None, password: str = "pw-merchant-123"):
+    user = get_user_model().objects.create_user(username or f"merchant{next(_seq)}", password=password)
+    services.staff_add(shop=shop, user=user)
+    return user
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Faker("email")
+    phone = factory.Sequence(lambda n: f"+1202555{n % 10000:04d}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Product {n}")
+    price = 1999
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    number = factory.Sequence(lambda n: f"{5000 + n}")
+    customer = factory.LazyAttribute(lambda o: CustomerFactory(shop=o.shop))
+    phone = factory.LazyAttribute(lambda o: o.customer.phone if o.customer else "+12025550100")
+    currency = factory.LazyAttribute(lambda o: o.shop.currency)
+    subtotal = 4000
+    shipping_cost = 500
+    total = 4500

@@ -1,0 +1,13 @@
+"""Test settings: the real settings with the locmem gateway and Celery run inline."""
+
+from smsnotify.settings import *  # noqa: F403
+
+SMS_GATEWAY = "smsnotify.gateways.locmem.LocmemGateway"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+SECURE_SSL_REDIRECT = False
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_AUTH_TOKEN = "test-auth-token"
+PUBLIC_BASE_URL = "https://sms.example.com"

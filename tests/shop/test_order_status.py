@@ -1,0 +1,96 @@
+"""Order status changes go through the service, which schedules the shipped SMS in the same transaction."""
+
+import pytest
+from django.db import transaction
+
+from shop import services
+from shop.models import Order, OrderStatus
+from smsnotify.models import Kind, Message, SmsSettings, Status
+from tests.factories import OrderFactory, make_shop
+
+pytestmark = pytest.mark.django_db
+
+
+def test_shipping_an_order_texts_the_customer_once(shop, sms_outbox, on_commit):
+    order = OrderFactory(shop=shop, tracking_code="1Z999")
+    with on_commit():
+        services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+        services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    message = Message.objects.get()
+    assert (message.kind, message.order, message.customer) == (Kind.ORDER_STATUS, order, order.customer)
+    assert message.dedupe_key == f"order:{order.pk}:status:shipped"
+    assert message.status == Status.SENT
+    assert f"order {order.number} has been shipped" in message.body
+    assert "Tracking: 1Z999" in message.body
+    assert [sms.to for sms in sms_outbox] == [str(order.phone)]
+
+
+def test_shipping_again_after_a_return_does_not_text_twice(shop, sms_outbox, on_commit):
+    order = OrderFactory(shop=shop)
+    with on_commit():
+        services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+        services.order_change_status(order=order, status=OrderStatus.RETURNED)
+        services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert Message.objects.count() == 1
+    assert len(sms_outbox) == 1
+
+
+@pytest.mark.parametrize("status", [s for s in OrderStatus.values if s != OrderStatus.SHIPPED])
+def test_other_statuses_send_nothing_yet(shop, status):
+    services.order_change_status(order=OrderFactory(shop=shop), status=status)
+    assert Message.objects.count() == 0
+
+
+def test_message_is_rolled_back_with_the_status_change(shop, sms_outbox):
+    order = OrderFactory(shop=shop)
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+            raise RuntimeError("the rest of the request failed")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLACED
+    assert Message.objects.count() == 0
+    assert sms_outbox == []
+
+
+def test_order_without_a_phone_changes_status_without_sms(shop):
+    order = OrderFactory(shop=shop, customer=None, phone="")
+    services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
+    assert Message.objects.count() == 0
+
+
+def test_raw_invalid_phone_on_an_old_row_does_not_block_the_status_change(shop):
+    order = OrderFactory(shop=shop, customer=None)
+    Order.objects.filter(pk=order.pk).update(phone="garbage")  # as stored before validation existed
+    services.order_change_status(order=Order.objects.get(pk=order.pk), status=OrderStatus.SHIPPED)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
+    assert Message.objects.count() == 0
+
+
+def test_polish_shop_texts_in_polish(db, on_commit):
+    shop = make_shop(country="PL", currency="PLN", language="pl")
+    order = OrderFactory(shop=shop, phone="+48601234567", customer=None)
+    services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert Message.objects.get().recipient == "+48601234567"
+
+
+def test_unknown_status_is_refused(shop):
+    with pytest.raises(ValueError):
+        services.order_change_status(order=OrderFactory(shop=shop), status="teleported")
+
+
+def test_new_shop_starts_with_sms_off(db):
+    shop = services.shop_create(name="New", slug="new")
+    assert SmsSettings.objects.get(shop=shop).active is False
+
+
+def test_customer_create_validates_the_phone(shop):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.customer_create(shop=shop, first_name="A", phone="not a phone")
+    customer = services.customer_create(shop=shop, first_name="A", phone="(202) 555-0188")
+    assert str(customer.phone) == "+12025550188"

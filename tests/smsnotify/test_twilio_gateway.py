@@ -1,0 +1,532 @@
+"""TwilioGateway against the real twilio SDK and a local fake of the Twilio API.
+
+Nothing here leaves 127.0.0.1: the fake (tests/fakes/twilio_server.py) is reached by
+pointing the SDK's "api" domain at it, which is also what TWILIO_API_BASE_URL does.
+"""
+
+import base64
+import datetime as dt
+import http.client
+import socket
+import time
+
+import pytest
+import requests
+from django.core.exceptions import ImproperlyConfigured
+from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError, ReadTimeoutError
+
+from smsnotify.gateways import twilio as twilio_gateway
+from smsnotify.gateways.base import (
+    AmbiguousGatewayError,
+    DeliveryReport,
+    OutboundSms,
+    PermanentGatewayError,
+    SendResult,
+    SentRef,
+    TransientGatewayError,
+)
+from smsnotify.gateways.twilio import (
+    TwilioGateway,
+    classify_send_error,
+    map_status,
+    parse_status_callback,
+    public_url,
+    signature_is_valid,
+)
+from tests.fakes.twilio_server import Delay, Drop, Reply, rfc2822, sign
+
+TO = "+15558675310"
+FROM = "+15005550006"
+SERVICE = "MG" + "1" * 32
+CALLBACK = "https://sms.example.com/twilio/status/"
+
+
+@pytest.fixture
+def dj_settings(request):
+    """pytest-django's ``settings`` (restored after the test). Without pytest-django
+    (``-p no:django``), bare settings are configured and a minimal stand-in restores them."""
+    from django.conf import settings as django_settings
+
+    if not django_settings.configured:
+        django_settings.configure()
+    try:
+        return request.getfixturevalue("settings")
+    except pytest.FixtureLookupError:
+        overrides = _SettingsOverrides(django_settings)
+        request.addfinalizer(overrides.restore)
+        return overrides
+
+
+class _SettingsOverrides:
+    _missing = object()
+
+    def __init__(self, target):
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_saved", {})
+
+    def __setattr__(self, name, value):
+        self._saved.setdefault(name, getattr(self._target, name, self._missing))
+        setattr(self._target, name, value)
+
+    def restore(self):
+        for name, value in self._saved.items():
+            if value is self._missing:
+                delattr(self._target, name)
+            else:
+                setattr(self._target, name, value)
+
+
+def make_gateway(server, **overrides) -> TwilioGateway:
+    options = {
+        "account_sid": server.account_sid,
+        "auth_token": server.auth_token,
+        "messaging_service_sid": "",
+        "from_number": FROM,
+        "api_base_url": server.base_url,
+        "timeout": 5,
+    }
+    options.update(overrides)
+    return TwilioGateway(**options)
+
+
+def make_sms(**overrides) -> OutboundSms:
+    fields = {"reference": "msg-1", "to": TO, "body": "Your order #42 has shipped."}
+    fields.update(overrides)
+    return OutboundSms(**fields)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+def test_send_posts_exactly_the_message_fields(twilio_server):
+    result = make_gateway(twilio_server).send(make_sms(status_callback=CALLBACK))
+
+    [post] = twilio_server.posts
+    assert post.path == f"/2010-04-01/Accounts/{twilio_server.account_sid}/Messages.json"
+    assert post.form_lists == {
+        "To": [TO],
+        "From": [FROM],
+        "Body": ["Your order #42 has shipped."],
+        "StatusCallback": [CALLBACK],
+    }
+    credentials = f"{twilio_server.account_sid}:{twilio_server.auth_token}".encode()
+    assert post.headers["Authorization"] == "Basic " + base64.b64encode(credentials).decode()
+    [sid] = twilio_server.messages
+    assert result == SendResult(provider_id=sid, status="sent", segments=1)
+    assert sid.startswith("SM") and len(sid) == 34
+
+
+def test_send_omits_status_callback_when_there_is_none(twilio_server):
+    make_gateway(twilio_server).send(make_sms())
+
+    assert "StatusCallback" not in twilio_server.posts[0].form
+
+
+def test_send_reports_twilio_segment_count(twilio_server):
+    result = make_gateway(twilio_server).send(make_sms(body="Zażółć gęślą jaźń " * 5))  # UCS-2, 90 chars
+
+    assert result.segments == 2
+
+
+@pytest.mark.parametrize(
+    ("sender", "service", "expected"),
+    [
+        pytest.param("ShopName", SERVICE, {"From": "ShopName", "MessagingServiceSid": SERVICE}, id="sender+service"),
+        pytest.param("ShopName", "", {"From": "ShopName"}, id="sender-only"),
+        pytest.param("", SERVICE, {"MessagingServiceSid": SERVICE}, id="service-beats-from-number"),
+        pytest.param("", "", {"From": FROM}, id="from-number"),
+    ],
+)
+def test_sender_precedence(twilio_server, sender, service, expected):
+    make_gateway(twilio_server, messaging_service_sid=service).send(make_sms(sender=sender))
+
+    form = twilio_server.posts[0].form
+    assert {key: form[key] for key in ("From", "MessagingServiceSid") if key in form} == expected
+
+
+def test_batch_reuses_one_connection(twilio_server):
+    with make_gateway(twilio_server) as gateway:
+        results = [gateway.send(make_sms(body=f"Message {n}")) for n in range(3)]
+
+    assert len({result.provider_id for result in results}) == 3
+    assert len({post.client for post in twilio_server.posts}) == 1
+
+
+def test_api_base_url_redirects_create_list_paging_and_fetch(twilio_server):
+    gateway = make_gateway(twilio_server)
+    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(5)]
+    gateway.open()
+    try:
+        # Private access on purpose: this checks the SDK plumbing the gateway relies on.
+        listed = gateway._client.messages.list(to=TO, page_size=2)
+        fetched = gateway._client.messages(sids[0]).fetch()
+    finally:
+        gateway.close()
+
+    assert sorted(message.sid for message in listed) == sorted(sids)
+    pages = [r for r in twilio_server.requests if r.method == "GET" and r.path.endswith("/Messages.json")]
+    assert len(pages) == 3  # 2 + 2 + 1, the later ones through next_page_uri
+    assert fetched.sid == sids[0] and fetched.to == TO
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [21211, 21212, 21408, 21610, 21612, 21614, 21617, 21606])
+def test_refusals_about_the_message_are_permanent(twilio_server, code):
+    twilio_server.script(Reply(status=400, code=code, message=f"Refused with {code}"))
+
+    with pytest.raises(PermanentGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+
+    assert caught.value.code == str(code)
+    assert f"Refused with {code}" in caught.value.text
+    assert twilio_server.messages == {}
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        pytest.param(Reply(status=429), "20429", id="429"),
+        pytest.param(Reply(status=429, code=21212), "21212", id="429-beats-a-permanent-code"),
+        pytest.param(Reply(status=400, code=21611), "21611", id="21611-queue-full"),
+        pytest.param(Reply(status=400, code=30001), "30001", id="30001-queue-overflow"),
+    ],
+)
+def test_load_refusals_are_transient(twilio_server, reply, code):
+    twilio_server.script(reply)
+
+    with pytest.raises(TransientGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+
+    assert caught.value.code == code
+    assert len(twilio_server.posts) == 1
+
+
+def test_rejected_credentials_are_transient_not_permanent(twilio_server):
+    with pytest.raises(TransientGatewayError) as caught:
+        make_gateway(twilio_server, auth_token="rotated-token").send(make_sms())
+
+    assert caught.value.code == "20003"
+    assert twilio_server.messages == {}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply(status=500), id="500"),
+        pytest.param(Reply(status=503), id="503"),
+        pytest.param(Reply(status=500, create=True), id="500-after-creating"),
+        pytest.param(Reply(status=502, code=21611), id="5xx-wins-over-a-transient-code"),
+    ],
+)
+def test_server_errors_are_ambiguous(twilio_server, reply):
+    twilio_server.script(reply)
+
+    with pytest.raises(AmbiguousGatewayError):
+        make_gateway(twilio_server).send(make_sms())
+
+    assert len(twilio_server.posts) == 1
+
+
+def test_success_without_a_readable_body_is_ambiguous(twilio_server):
+    twilio_server.script(Reply(status=201, body=b"<html>gateway</html>"))
+
+    with pytest.raises(AmbiguousGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+
+    assert caught.value.code == "response"
+    assert len(twilio_server.messages) == 1
+
+
+def test_read_timeout_is_ambiguous_sent_once_and_found_by_reconciliation(twilio_server):
+    gateway = make_gateway(twilio_server, timeout=0.5)
+    since = dt.datetime.now(dt.timezone.utc)
+    twilio_server.script(Delay(1.5))
+
+    started = time.monotonic()
+    with pytest.raises(AmbiguousGatewayError) as caught:
+        gateway.send(make_sms())
+    elapsed = time.monotonic() - started
+
+    assert caught.value.code == "timeout"
+    assert elapsed < 1.4  # the client gave up; it did not wait for (or retry into) the answer
+    assert len(twilio_server.posts) == 1
+    assert twilio_server.wait_idle(timeout=5)  # the delayed handler has answered by now
+    assert len(twilio_server.posts) == 1  # and nothing was POSTed again meanwhile
+    [sid] = twilio_server.messages
+
+    # The message is still queued at "Twilio" (no date_sent): the scan must find it.
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="sent", segments=1)
+    assert gateway.find_sent(make_sms(body="Something never sent"), since=since) is None
+    assert gateway.find_sent(make_sms(to="+15558675399"), since=since) is None
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_dropped_connection_is_ambiguous(twilio_server, reset):
+    twilio_server.script(Drop(reset=reset))
+
+    with pytest.raises(AmbiguousGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+
+    assert caught.value.code == "connection"
+    assert len(twilio_server.posts) == 1
+    assert len(twilio_server.messages) == 1
+
+
+def test_refused_connection_is_transient():
+    gateway = TwilioGateway(
+        account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="", from_number=FROM,
+        api_base_url=f"http://127.0.0.1:{closed_port()}", timeout=2,
+    )
+
+    with pytest.raises(TransientGatewayError) as caught:
+        gateway.send(make_sms())
+
+    assert caught.value.code == "connect"
+
+
+def _connection_error(reason):
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/Messages.json", reason))
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        pytest.param(
+            _connection_error(NameResolutionError("api.twilio.com", None, socket.gaierror(-2, "Name unknown"))),
+            TransientGatewayError, id="dns-failure",
+        ),
+        pytest.param(requests.exceptions.ConnectTimeout("connect timed out"), TransientGatewayError, id="connect-timeout"),
+        pytest.param(requests.exceptions.InvalidURL("bad url"), TransientGatewayError, id="never-prepared"),
+        pytest.param(
+            requests.exceptions.ReadTimeout(ReadTimeoutError(None, "/Messages.json", "read timed out")),
+            AmbiguousGatewayError, id="read-timeout",
+        ),
+        pytest.param(
+            requests.exceptions.ConnectionError(
+                ProtocolError("Connection aborted.", http.client.RemoteDisconnected("closed"))
+            ),
+            AmbiguousGatewayError, id="dropped-after-sending",
+        ),
+        pytest.param(requests.exceptions.ChunkedEncodingError("truncated"), AmbiguousGatewayError, id="truncated"),
+        pytest.param(RuntimeError("surprise"), AmbiguousGatewayError, id="unknown"),
+    ],
+)
+def test_transport_error_classification(exc, expected):
+    assert type(classify_send_error(exc)) is expected
+
+
+# --- Reconciliation ----------------------------------------------------------------------------
+
+
+def test_find_sent_finds_a_sent_message_through_the_date_filter(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.set_status(sid, "delivered")
+
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="delivered", segments=1)
+    first_list = next(r for r in twilio_server.requests if r.method == "GET")
+    expected_day = (since - twilio_gateway.CLOCK_SKEW - dt.timedelta(days=1)).strftime("%Y-%m-%d")
+    assert first_list.query["To"] == [TO]
+    assert first_list.query["DateSent>"] == [expected_day]
+
+
+def test_find_sent_ignores_an_identical_older_message(twilio_server):
+    gateway = make_gateway(twilio_server)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.messages[sid]["date_created"] = rfc2822(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+
+    assert gateway.find_sent(make_sms(), since=dt.datetime.now(dt.timezone.utc)) is None
+
+
+def test_find_sent_requires_the_same_sender(twilio_server):
+    since = dt.datetime.now(dt.timezone.utc)
+    make_gateway(twilio_server).send(make_sms(sender="OtherShop"))
+
+    assert make_gateway(twilio_server).find_sent(make_sms(sender="MyShop"), since=since) is None
+    assert make_gateway(twilio_server).find_sent(make_sms(sender="OtherShop"), since=since) is not None
+
+
+def test_find_sent_says_it_cannot_tell_when_the_recent_history_is_too_long(twilio_server, monkeypatch):
+    monkeypatch.setattr(twilio_gateway, "FIND_SCAN_LIMIT", 3)
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    for n in range(4):
+        gateway.send(make_sms(body=f"Other message {n}"))
+
+    with pytest.raises(TransientGatewayError) as caught:
+        gateway.find_sent(make_sms(), since=since)
+
+    assert caught.value.code == "inconclusive"
+
+
+def test_find_sent_failures_are_transient():
+    gateway = TwilioGateway(
+        account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="", from_number=FROM,
+        api_base_url=f"http://127.0.0.1:{closed_port()}", timeout=2,
+    )
+
+    with pytest.raises(TransientGatewayError):
+        gateway.find_sent(make_sms(), since=dt.datetime.now(dt.timezone.utc))
+
+
+def test_find_sent_refused_lookup_is_transient(twilio_server):
+    with pytest.raises(TransientGatewayError):
+        make_gateway(twilio_server, auth_token="wrong").find_sent(make_sms(), since=dt.datetime.now(dt.timezone.utc))
+
+
+# --- Delivery reports --------------------------------------------------------------------------
+
+
+def test_fetch_reports_maps_each_message_status(twilio_server):
+    gateway = make_gateway(twilio_server)
+    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(5)]
+    twilio_server.set_status(sids[0], "delivered")
+    twilio_server.set_status(sids[1], "undelivered", error_code=30003)
+    twilio_server.set_status(sids[2], "failed", error_code=30008)
+    twilio_server.set_status(sids[3], "canceled")
+    # sids[4] stays queued
+    refs = [SentRef(provider_id=sid, to=TO, body="") for sid in [*sids, "SM" + "f" * 32]]
+
+    reports = gateway.fetch_reports(refs)
+
+    assert [(r.provider_id, r.status, r.error_code, r.error_text) for r in reports] == [
+        (sids[0], "delivered", "", ""),
+        (sids[1], "undelivered", "30003", "Unreachable destination handset"),
+        (sids[2], "failed", "30008", "Unknown error"),
+        (sids[3], "failed", "", ""),
+        (sids[4], "sent", "", ""),
+        # the unknown SID (404) is skipped
+    ]
+    assert reports[0].extra["twilio_status"] == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("twilio_status", "ours"),
+    [
+        ("queued", "sent"), ("accepted", "sent"), ("scheduled", "sent"), ("sending", "sent"), ("sent", "sent"),
+        ("delivered", "delivered"), ("read", "delivered"), ("undelivered", "undelivered"), ("failed", "failed"),
+        ("canceled", "failed"), ("receiving", ""), ("received", ""), ("something-new", ""), ("", ""), (None, ""),
+    ],
+)
+def test_map_status(twilio_status, ours):
+    assert map_status(twilio_status) == ours
+
+
+def test_parse_status_callback(twilio_server):
+    sid = make_gateway(twilio_server).send(make_sms()).provider_id
+    twilio_server.set_status(sid, "undelivered", error_code=30005)
+
+    report = parse_status_callback(twilio_server.callback_params(sid))
+
+    assert report == DeliveryReport(
+        provider_id=sid,
+        status="undelivered",
+        error_code="30005",
+        extra={
+            "twilio_status": "undelivered",
+            "AccountSid": twilio_server.account_sid,
+            "To": TO,
+            "From": FROM,
+            "SmsSid": sid,
+            "ApiVersion": "2010-04-01",
+        },
+    )
+
+
+def test_parse_status_callback_needs_a_message_sid():
+    with pytest.raises(ValueError):
+        parse_status_callback({"MessageStatus": "delivered"})
+
+
+# --- Webhook signatures ------------------------------------------------------------------------
+
+
+def test_signature_checked_against_the_public_https_url(dj_settings):
+    dj_settings.PUBLIC_BASE_URL = "https://sms.example.com"
+    token = "the-auth-token"
+    path = "/twilio/status/?shop=7"
+    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    url = public_url(path)
+
+    assert url == "https://sms.example.com/twilio/status/?shop=7"
+    assert signature_is_valid(auth_token=token, url=url, params=params, signature=sign(url, params, token))
+    # Forged with another token, or replayed with other parameters:
+    assert not signature_is_valid(auth_token=token, url=url, params=params, signature=sign(url, params, "guess"))
+    tampered = {**params, "MessageStatus": "failed"}
+    assert not signature_is_valid(auth_token=token, url=url, params=tampered, signature=sign(url, params, token))
+    # What build_absolute_uri() says behind a TLS-terminating proxy is not what Twilio signed:
+    http_url = "http://sms.example.com/twilio/status/?shop=7"
+    assert not signature_is_valid(auth_token=token, url=url, params=params, signature=sign(http_url, params, token))
+    assert not signature_is_valid(auth_token=token, url=url, params=params, signature="")
+    # An empty token must never validate, even a signature made with the empty key.
+    assert not signature_is_valid(auth_token="", url=url, params=params, signature=sign(url, params, ""))
+
+
+def test_public_url_falls_back_to_none_without_a_public_base_url(dj_settings):
+    dj_settings.PUBLIC_BASE_URL = ""
+
+    assert public_url("/twilio/status/") is None
+
+
+def test_public_url_refuses_a_base_url_with_a_path(dj_settings):
+    dj_settings.PUBLIC_BASE_URL = "https://example.com/sms"
+
+    with pytest.raises(ImproperlyConfigured):
+        public_url("/twilio/status/")
+
+
+# --- Configuration -----------------------------------------------------------------------------
+
+
+def _configure(dj_settings, **values):
+    defaults = {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+        "TWILIO_FROM_NUMBER": FROM,
+        "TWILIO_API_BASE_URL": "",
+        "TWILIO_TIMEOUT": 10,
+    }
+    for name, value in {**defaults, **values}.items():
+        setattr(dj_settings, name, value)
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_AUTH_TOKEN": ""}, "TWILIO_AUTH_TOKEN"),
+        ({"TWILIO_FROM_NUMBER": "", "TWILIO_MESSAGING_SERVICE_SID": ""}, "TWILIO_FROM_NUMBER"),
+    ],
+)
+def test_missing_settings_are_improperly_configured(dj_settings, missing, named):
+    _configure(dj_settings, **missing)
+
+    with pytest.raises(ImproperlyConfigured, match=named):
+        TwilioGateway()
+
+
+def test_settings_are_the_defaults(dj_settings, twilio_server):
+    _configure(
+        dj_settings,
+        TWILIO_ACCOUNT_SID=twilio_server.account_sid,
+        TWILIO_AUTH_TOKEN=twilio_server.auth_token,
+        TWILIO_MESSAGING_SERVICE_SID=SERVICE,
+        TWILIO_API_BASE_URL=twilio_server.base_url,
+        TWILIO_TIMEOUT=3,
+    )
+
+    gateway = TwilioGateway()
+    gateway.send(make_sms())
+
+    assert gateway.timeout == 3.0
+    assert twilio_server.posts[0].form["MessagingServiceSid"] == SERVICE

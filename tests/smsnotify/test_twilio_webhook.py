@@ -1,0 +1,89 @@
+"""Twilio's delivery-status callback: signed callbacks move a message, forged ones change nothing."""
+
+import pytest
+from django.urls import reverse
+
+from smsnotify import outbox
+from smsnotify.models import Kind, Message, Status
+from tests.fakes.twilio_server import sign
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC_URL = "https://sms.example.com/webhooks/twilio/status/"
+
+
+@pytest.fixture
+def sent_message(shop, settings):
+    message = outbox.schedule(shop=shop, to="+12025550123", body="hi", kind=Kind.MANUAL)
+    Message.objects.filter(pk=message.pk).update(status=Status.SENT, gateway="twilio", provider_id="SM" + "a" * 32)
+    return message
+
+
+def callback(status, **extra):
+    from django.conf import settings
+
+    return {"MessageSid": "SM" + "a" * 32, "SmsSid": "SM" + "a" * 32, "MessageStatus": status,
+            "AccountSid": settings.TWILIO_ACCOUNT_SID, "To": "+12025550123", "From": "TestShop", **extra}
+
+
+def post(client, params, signature):
+    return client.post(reverse("webhooks:twilio-status"), params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def test_signed_callback_moves_the_status(client, sent_message, settings):
+    params = callback("delivered")
+    response = post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
+    assert response.status_code == 204
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.DELIVERED
+
+
+def test_failure_callback_records_the_code(client, sent_message, settings):
+    params = callback("undelivered", ErrorCode="30003", ErrorMessage="Unreachable destination handset")
+    post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
+    sent_message.refresh_from_db()
+    assert (sent_message.status, sent_message.error_code) == (Status.UNDELIVERED, "30003")
+
+
+@pytest.mark.parametrize("forge", ["wrong token", "tampered body", "no header", "http url behind the proxy"])
+def test_forged_callback_is_403_and_changes_nothing(client, sent_message, settings, forge):
+    params = callback("delivered")
+    signature = {
+        "wrong token": sign(PUBLIC_URL, params, "not-the-token"),
+        "tampered body": sign(PUBLIC_URL, callback("failed"), settings.TWILIO_AUTH_TOKEN),
+        "no header": "",
+        "http url behind the proxy": sign("http://testserver/webhooks/twilio/status/", params,
+                                          settings.TWILIO_AUTH_TOKEN),
+    }[forge]
+    response = post(client, params, signature)
+    assert response.status_code == 403
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.SENT
+    assert not sent_message.events.filter(status=Status.DELIVERED).exists()
+
+
+def test_callback_for_another_account_is_403(client, sent_message, settings):
+    params = callback("delivered", AccountSid="AC" + "f" * 32)
+    response = post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
+    assert response.status_code == 403
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.SENT
+
+
+def test_without_public_base_url_the_request_url_is_signed(client, sent_message, settings):
+    settings.PUBLIC_BASE_URL = ""
+    params = callback("delivered")
+    response = post(client, params, sign("http://testserver/webhooks/twilio/status/", params,
+                                         settings.TWILIO_AUTH_TOKEN))
+    assert response.status_code == 204
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(reverse("webhooks:twilio-status")).status_code == 405
+
+
+def test_unknown_message_sid_is_acknowledged_without_change(client, shop, settings):
+    params = callback("delivered", MessageSid="SM" + "b" * 32)
+    response = post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
+    assert response.status_code == 204
+    assert Message.objects.count() == 0
