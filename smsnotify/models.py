@@ -42,6 +42,8 @@ class Kind(models.TextChoices):
 
     ORDER_STATUS = "order_status", _("Order status")
     MANUAL = "manual", _("Sent by hand")
+    BULK = "bulk", _("Bulk send")
+    MERCHANT_ALERT = "merchant_alert", _("Alert to the merchant")
 
 
 class Status(models.TextChoices):
