@@ -49,18 +49,22 @@ class MessageAdmin(ShopScopedAdmin):
     """
 
     merchant_actions = frozenset({"view"})
-    list_display = ["id", "created_at", "recipient", "kind", "status_badge", "send_at", "segments", "short_body"]
+    list_display = ["id", "created_at", "recipient", "kind", "status_badge", "segments", "short_body"]
     list_filter = ["status", "kind", "direction"]
     search_fields = ["recipient", "body", "provider_id", "order__number"]
     date_hierarchy = "created_at"
     list_select_related = ["shop"]
     inlines = [MessageEventInline]
     actions = ["cancel_selected", "send_again_selected"]
-    fields = readonly_fields = [
-        "shop", "direction", "kind", "recipient", "sender", "body", "encoding", "segments", "credits_charged",
-        "status", "send_at", "attempts", "gateway", "provider_id", "error_code", "error_text", "dedupe_key",
-        "customer", "order", "cart", "product", "created_at", "queued_at", "sending_at", "sent_at", "delivered_at",
+    fieldsets = [
+        (None, {"fields": ["shop", "recipient", "sender", "body", "encoding", "segments", "credits_charged"]}),
+        (_("Status"), {"fields": ["status", "error_code", "error_text", "send_at", "attempts", "sent_at",
+                                  "delivered_at"]}),
+        (_("Concerns"), {"fields": ["kind", "direction", "customer", "order", "cart", "product"]}),
+        (_("Technical"), {"classes": ["collapse"], "fields": [
+            "gateway", "provider_id", "dedupe_key", "created_at", "queued_at", "sending_at"]}),
     ]
+    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
 
     def has_add_permission(self, request):
         return False

@@ -9,6 +9,10 @@ webhook_patterns = (
     "webhooks",
 )
 
+admin.site.site_header = "smsnotify"
+admin.site.site_title = "smsnotify"
+admin.site.index_title = "Back office"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
