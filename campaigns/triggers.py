@@ -2,28 +2,29 @@
 
 import logging
 
-from django.utils import translation
-from django.utils.translation import gettext as _
-
-from shop.models import Order, OrderStatus
+from shop.models import Order
 from smsnotify import outbox
 from smsnotify.models import Kind
 from smsnotify.phones import InvalidPhoneNumber
+from templates_sms.rendering import render
+from templates_sms.selectors import active_template
+from templates_sms.tokens import Audience, RenderContext, order_status_event
 
 log = logging.getLogger(__name__)
 
 
 def order_status_changed(*, order: Order, previous: str) -> None:
-    """Text the customer when the order ships.
-
-    The fixed text is the walking skeleton; templates per status (and delays) replace it.
-    """
-    if order.status != OrderStatus.SHIPPED or not order.phone:
+    """Text the customer the shop's template for the new status, if the merchant switched it on."""
+    if not order.phone:
         return
-    with translation.override(order.shop.language):
-        body = _("%(shop)s: your order %(number)s has been shipped.") % {"shop": order.shop.name, "number": order.number}
-        if order.tracking_code:
-            body += " " + _("Tracking: %(code)s") % {"code": order.tracking_code}
+    event = order_status_event(order.status)
+    template = active_template(shop=order.shop, event=event, audience=Audience.CUSTOMER)
+    if template is None:
+        return
+    body = render(template.body, RenderContext(shop=order.shop, order=order, customer=order.customer), event=event)
+    if not body.strip():  # a text made only of tokens this order has no data for
+        log.warning("Template %s rendered empty for order %s; no SMS scheduled.", template.pk, order.pk)
+        return
     try:
         outbox.schedule(
             shop=order.shop, to=order.phone, body=body, kind=Kind.ORDER_STATUS,

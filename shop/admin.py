@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
 from .models import Cart, CartItem, Customer, Order, OrderStatus, Product, Shop, StaffMembership, Ticket
+from .sms_admin import BulkSmsAdminMixin, SendSmsAdminMixin
 from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
 
 
@@ -43,7 +44,7 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ShopScopedAdmin):
+class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, ShopScopedAdmin):
     list_display = ["__str__", "phone", "email", "marketing_consent", "registered_at"]
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
@@ -58,7 +59,7 @@ class ProductAdmin(ShopScopedAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ShopScopedAdmin):
+class OrderAdmin(SendSmsAdminMixin, ShopScopedAdmin):
     list_display = ["number", "customer", "phone", "status", "total", "currency", "placed_at"]
     list_filter = ["status"]
     search_fields = ["number", "phone", "email", "customer__last_name", "tracking_code"]

@@ -8,8 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import triggers
+from credits import services as credits_services
 from smsnotify.models import SmsSettings
 from smsnotify.phones import to_e164
+from templates_sms.services import seed_standard_templates
 
 from .models import Customer, Order, OrderStatus, Shop, StaffMembership
 
@@ -22,6 +24,8 @@ def shop_create(*, name: str, slug: str, country: str = "US", currency: str = "U
     shop.full_clean()
     shop.save()
     SmsSettings.objects.create(shop=shop)
+    credits_services.account_create(shop=shop)
+    seed_standard_templates(shop=shop)
     return shop
 
 

@@ -1,5 +1,6 @@
 """The messaging core: every SMS the system will ever send is first a Message row."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -22,6 +23,17 @@ class SmsSettings(models.Model):
     )
     merchant_number = PhoneNumberField(
         _("merchant's number"), blank=True, help_text=_("Where alerts to you (new order, low balance) are texted.")
+    )
+    # Applied once, in outbox.schedule, so every message (templated or typed by hand) is stored as sent.
+    replace_special_characters = models.BooleanField(
+        _("Replace special characters"), default=False,
+        help_text=_("Replace letters such as ą, ę, ł, ç or ã with plain ones (a, e, l, c, a) before sending. "
+                    "A single special character makes the whole message use another encoding, which cuts "
+                    "each part from 160 to 70 characters, so the same text may cost two or three times more."),
+    )
+    max_segments = models.PositiveSmallIntegerField(
+        _("maximum SMS parts per message"), default=3, validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("A template that could be longer than this (with long names or addresses) cannot be saved."),
     )
 
     class Meta:

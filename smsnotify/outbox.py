@@ -30,9 +30,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from credits import services as credits
 from shop.models import Shop
 
-from .encoding import segment_info
+from .encoding import segment_info, transliterate
 from .gateways import (
     AmbiguousGatewayError,
     BaseGateway,
@@ -50,6 +51,7 @@ from .selectors import sms_settings_for
 log = logging.getLogger(__name__)
 
 SMS_OFF = "SMS is switched off for this shop."
+NO_CREDITS = "Insufficient credits"
 REPORT_WINDOW = dt.timedelta(days=3)  # delivery reports and reconciliation stop after this
 
 # Rank of statuses a delivery report may move between; a report never moves a message back.
@@ -131,7 +133,9 @@ def schedule(
             return existing
 
     now = timezone.now()
-    active = sms_settings_for(shop).active
+    sms_settings = sms_settings_for(shop)
+    active = sms_settings.active
+    body = sendable_text(sms_settings, body)
     info = segment_info(body)
     message = Message(
         shop=shop,
@@ -163,6 +167,12 @@ def schedule(
     if active and message.send_at <= now:
         transaction.on_commit(functools.partial(_ring, [message.pk]))
     return message
+
+
+def sendable_text(sms_settings, body: str) -> str:
+    """The text as it will really be sent (and counted and priced): the shop's
+    "replace special characters" option applied. Estimates call this too, so they agree."""
+    return transliterate(body) if sms_settings.replace_special_characters else body
 
 
 def cancel(message: Message, *, reason: str) -> bool:
@@ -258,6 +268,10 @@ def deliver_one(pk: int, *, gateway: BaseGateway) -> str | None:
         _transition(pk, from_statuses=[Status.SENDING], status=Status.CANCELLED, detail=SMS_OFF,
                     error_code="sms_inactive", error_text=SMS_OFF)
         return Status.CANCELLED
+    if not credits.charge_for_message(message):  # committed before the gateway: whatever follows, it is paid for
+        _transition(pk, from_statuses=[Status.SENDING], status=Status.FAILED, detail=NO_CREDITS,
+                    error_code="insufficient_credits", error_text=NO_CREDITS)
+        return Status.FAILED
     Message.objects.filter(pk=pk).update(sender=sms_settings.sender)
     MessageEvent.objects.create(message_id=pk, status=Status.SENDING, detail=f"Attempt {message.attempts} via {gateway.name}")
 
@@ -268,8 +282,10 @@ def deliver_one(pk: int, *, gateway: BaseGateway) -> str | None:
     try:
         result = gateway.send(sms)
     except TransientGatewayError as exc:
+        credits.refund_for_message(message, reason=f"Not sent ({_describe(exc)}); a retry is charged again.")
         return _retry_later(message, exc)
     except PermanentGatewayError as exc:
+        credits.refund_for_message(message, reason=f"Refused by the gateway ({_describe(exc)}).")
         _transition(pk, from_statuses=[Status.SENDING], status=Status.FAILED, detail=_describe(exc),
                     error_code=exc.code[:32], error_text=exc.text[:500])
         return Status.FAILED
@@ -377,7 +393,10 @@ def apply_delivery_report(*, gateway_name: str, report: DeliveryReport) -> Messa
     if report.error_code or report.error_text:
         fields.update(error_code=report.error_code[:32], error_text=report.error_text[:500])
     detail = f"Provider reports {report.status}" + (f" ({report.error_code} {report.error_text})".rstrip() if report.error_code else "")
-    _transition(message.pk, from_statuses=_REPORT_SOURCES[report.status], status=report.status, detail=detail, **fields)
+    moved = _transition(message.pk, from_statuses=_REPORT_SOURCES[report.status], status=report.status, detail=detail,
+                        **fields)
+    if moved and credits.report_is_refundable(status=report.status, error_code=report.error_code):
+        credits.refund_for_message(message, reason=detail)
     message.refresh_from_db()
     return message
 

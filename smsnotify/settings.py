@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "credits.context_processors.credits",
             ],
         },
     },
@@ -141,6 +142,16 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")
 TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10)
 
+# --- Credits (the platform's defaults; the operator edits prices in the admin) -------------
+SMS_CREDITS_PER_SEGMENT_DOMESTIC = env_int("SMS_CREDITS_PER_SEGMENT_DOMESTIC", 12)
+SMS_CREDITS_PER_SEGMENT_INTERNATIONAL = env_int("SMS_CREDITS_PER_SEGMENT_INTERNATIONAL", 30)
+CREDITS_MINIMUM_PURCHASE = env_int("CREDITS_MINIMUM_PURCHASE", 300)
+CREDITS_PRICING_CACHE_SECONDS = env_int("CREDITS_PRICING_CACHE_SECONDS", 10)  # workers see price edits within
+CREDITS_PRICE_PER_THOUSAND = {"USD": 1000, "EUR": 900, "GBP": 800, "PLN": 4000, "BRL": 750}  # minor units
+CREDITS_PAYMENT_PROVIDERS = env_list("CREDITS_PAYMENT_PROVIDERS", ["credits.payments.sandbox.SandboxPaymentProvider"])
+CREDITS_PENDING_PURCHASE_HOURS = env_int("CREDITS_PENDING_PURCHASE_HOURS", 72)  # unpaid transfers expire
+CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  # "" = derived from SECRET_KEY
+
 # --- Celery --------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
@@ -168,6 +179,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-messages": {"task": "smsnotify.dispatch_due", "schedule": float(SMS_DISPATCH_INTERVAL)},
     "recover-stale-messages": {"task": "smsnotify.recover_stale", "schedule": 60.0},
     "poll-delivery-reports": {"task": "smsnotify.poll_reports", "schedule": 10.0},
+    "expire-pending-purchases": {"task": "credits.expire_pending_purchases", "schedule": 300.0},
 }
 
 # --- Email (low-balance alerts when SMS is off, password resets) ------------------------

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("webhooks/", include(webhook_patterns)),
+    path("webhooks/payments/", include("credits.urls")),
 ]

@@ -15,6 +15,16 @@ def _empty_sms_outbox():
     locmem.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pricing():
+    """Prices are cached per process; a test's rates roll back with its transaction, so forget them."""
+    from credits.pricing import forget_rates
+
+    forget_rates()
+    yield
+    forget_rates()
+
+
 @pytest.fixture
 def sms_outbox():
     return locmem.outbox
@@ -30,7 +40,7 @@ def gateway_errors():
 def shop(db):
     from tests.factories import make_shop
 
-    return make_shop()
+    return make_shop(credits=100_000)  # enough credits that sending never runs out
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import itertools
 import factory
 from django.contrib.auth import get_user_model
 
+from credits.services import credits_grant_bonus
 from shop import services
 from shop.models import Customer, Order, Product, Shop
 from smsnotify.models import SmsSettings
@@ -13,12 +14,19 @@ _seq = itertools.count(1)
 
 
 def make_shop(*, active: bool = True, sender: str = "TestShop", country: str = "US", currency: str = "USD",
-              language: str = "en", name: str | None = None, **kwargs) -> Shop:
+              language: str = "en", name: str | None = None, credits: int = 0, **kwargs) -> Shop:
     n = next(_seq)
     shop = services.shop_create(name=name or f"Shop {n}", slug=f"shop-{n}", country=country, currency=currency,
                                 language=language, **kwargs)
     SmsSettings.objects.filter(shop=shop).update(active=active, sender=sender, merchant_number="+12025550199")
+    if credits:  # a new shop has no credits, as in production; sending needs some
+        fund(shop, credits)
     return shop
+
+
+def fund(shop: Shop, credits: int) -> None:
+    """Give ``shop`` credits (a bonus in its ledger, so balance == sum(ledger) holds)."""
+    credits_grant_bonus(shop=shop, amount=credits, reason="test credits")
 
 
 def make_merchant(shop: Shop, username: str | None = None, password: str = "pw-merchant-123"):

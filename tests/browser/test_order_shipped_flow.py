@@ -12,7 +12,7 @@ SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 def test_merchant_ships_an_order_and_sees_the_message(page, live_server, admin_login, sms_outbox):
-    shop = make_shop(name="Browser Shop")
+    shop = make_shop(name="Browser Shop", credits=1000)
     other = make_shop(name="Other Shop")
     make_merchant(shop, username="merchant-b", password="pw-browser-1")
     order = OrderFactory(shop=shop, number="B-100")

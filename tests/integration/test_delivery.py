@@ -31,7 +31,7 @@ def status_of(pk):
 
 
 def test_message_due_in_the_past_is_delivered_by_the_worker(celery_worker, sms_outbox):
-    shop = make_shop()
+    shop = make_shop(credits=10_000)
     message = outbox.schedule(shop=shop, to="+12025550123", body="due", kind=Kind.MANUAL,
                               send_at=timezone.now() - dt.timedelta(minutes=5))
     # a committed past-due row is rung at once, and beat's scan finds nothing left to claim
@@ -42,7 +42,7 @@ def test_message_due_in_the_past_is_delivered_by_the_worker(celery_worker, sms_o
 
 
 def test_scheduled_row_is_claimed_by_beats_task_on_the_worker(celery_worker, sms_outbox):
-    shop = make_shop()
+    shop = make_shop(credits=10_000)
     message = outbox.schedule(shop=shop, to="+12025550123", body="by beat", kind=Kind.MANUAL,
                               send_at=timezone.now() + dt.timedelta(seconds=1))
     time.sleep(1.1)
@@ -53,7 +53,7 @@ def test_scheduled_row_is_claimed_by_beats_task_on_the_worker(celery_worker, sms
 
 
 def test_message_due_in_two_days_waits_then_goes(celery_worker, sms_outbox):
-    shop = make_shop()
+    shop = make_shop(credits=10_000)
     message = outbox.schedule(shop=shop, to="+12025550123", body="later", kind=Kind.MANUAL,
                               send_at=timezone.now() + dt.timedelta(days=2))
     dispatch_due.delay()
@@ -68,7 +68,7 @@ def test_message_due_in_two_days_waits_then_goes(celery_worker, sms_outbox):
 
 def test_racing_dispatchers_and_workers_never_send_twice(require_postgres, sms_outbox):
     """Four threads run dispatch + delivery at once over the same 120 due rows."""
-    shop = make_shop()
+    shop = make_shop(credits=10_000)
     later = timezone.now() + dt.timedelta(hours=1)  # not rung on commit: the threads compete for them
     ids = [outbox.schedule(shop=shop, to="+12025550123", body=f"n{i}", kind=Kind.MANUAL, send_at=later).pk
            for i in range(120)]

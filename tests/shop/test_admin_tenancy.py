@@ -6,7 +6,7 @@ from django.urls import reverse
 from shop.models import Customer, Order, OrderStatus
 from smsnotify import outbox
 from smsnotify.models import Kind, Message, SmsSettings, Status
-from tests.factories import CustomerFactory, OrderFactory, make_merchant, make_shop
+from tests.factories import CustomerFactory, OrderFactory, fund, make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,7 @@ def test_duplicate_order_number_is_a_form_error_not_a_500(merchant_a, two_shops)
 
 def test_changing_status_in_the_admin_schedules_the_sms(merchant_a, two_shops, sms_outbox,
                                                          django_capture_on_commit_callbacks):
+    fund(two_shops[0], 1000)
     order = OrderFactory(shop=two_shops[0])
     url = reverse("admin:shop_order_change", args=[order.pk])
     form = merchant_a.get(url).context["adminform"].form

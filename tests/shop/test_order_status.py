@@ -1,4 +1,4 @@
-"""Order status changes go through the service, which schedules the shipped SMS in the same transaction."""
+"""Order status changes go through the service, which schedules the status's SMS template in the same transaction."""
 
 import pytest
 from django.db import transaction
@@ -6,7 +6,8 @@ from django.db import transaction
 from shop import services
 from shop.models import Order, OrderStatus
 from smsnotify.models import Kind, Message, SmsSettings, Status
-from tests.factories import OrderFactory, make_shop
+from templates_sms.models import SmsTemplate
+from tests.factories import CustomerFactory, OrderFactory, make_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,28 @@ def test_shipping_again_after_a_return_does_not_text_twice(shop, sms_outbox, on_
 
 
 @pytest.mark.parametrize("status", [s for s in OrderStatus.values if s != OrderStatus.SHIPPED])
-def test_other_statuses_send_nothing_yet(shop, status):
+def test_statuses_whose_template_is_inactive_send_nothing(shop, status):
+    template = SmsTemplate.objects.get(shop=shop, event=f"order_status:{status}", audience="customer")
+    assert template.active is False  # the standard set texts only "shipped" out of the box
     services.order_change_status(order=OrderFactory(shop=shop), status=status)
+    assert Message.objects.count() == 0
+
+
+def test_an_activated_template_for_another_status_sends(shop, sms_outbox, on_commit):
+    SmsTemplate.objects.filter(shop=shop, event="order_status:accepted").update(
+        active=True, body="{shop_name}: order {order_id} accepted, {firstname}!")
+    order = OrderFactory(shop=shop, customer=CustomerFactory(shop=shop, first_name="Ada"))
+    with on_commit():
+        services.order_change_status(order=order, status=OrderStatus.ACCEPTED)
+    message = Message.objects.get()
+    assert message.body == f"{shop.name}: order {order.number} accepted, Ada!"
+    assert message.dedupe_key == f"order:{order.pk}:status:accepted"
+    assert [sms.to for sms in sms_outbox] == [str(order.phone)]
+
+
+def test_switching_off_the_shipped_template_stops_the_sms(shop):
+    SmsTemplate.objects.filter(shop=shop, event="order_status:shipped").update(active=False)
+    services.order_change_status(order=OrderFactory(shop=shop), status=OrderStatus.SHIPPED)
     assert Message.objects.count() == 0
 
 

@@ -33,9 +33,11 @@ def test_merchant_switches_sms_on_with_a_sender(client):
     client.force_login(make_merchant(shop))
     settings_row = SmsSettings.objects.get(shop=shop)
     url = reverse("admin:smsnotify_smssettings_change", args=[settings_row.pk])
-    bad = client.post(url, {"active": "on", "sender": "Way too long name", "merchant_number": "+12025550100"})
+    bad = client.post(url, {"active": "on", "sender": "Way too long name", "merchant_number": "+12025550100",
+                                "max_segments": 3})
     assert bad.status_code == 200 and "sender" in bad.context["adminform"].form.errors
-    good = client.post(url, {"active": "on", "sender": "MyShop", "merchant_number": "(202) 555-0100"})
+    good = client.post(url, {"active": "on", "sender": "MyShop", "merchant_number": "(202) 555-0100",
+                                 "max_segments": 3})
     assert good.status_code == 302
     settings_row.refresh_from_db()
     assert (settings_row.active, settings_row.sender, str(settings_row.merchant_number)) == (

@@ -13,6 +13,7 @@ from django.utils import timezone
 from shop import services
 from shop.models import Customer, Order, OrderStatus, Product, Shop
 from smsnotify.selectors import sms_settings_for
+from templates_sms.services import seed_standard_templates
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -62,6 +63,8 @@ class Command(BaseCommand):
                 user = User.objects.create_user(spec["login"], f"{spec['login']}@example.com", DEMO_PASSWORD)
             services.staff_add(shop=shop, user=user)
             self._catalogue(shop, spec)
+        for shop in Shop.objects.all():  # shops made before templates existed get the standard set too
+            seed_standard_templates(shop=shop)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             "Logins (password %s): operator (platform operator), %s" % (

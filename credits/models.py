@@ -1,0 +1,313 @@
+"""Credits: a per-shop account, an append-only ledger, pricing, packs and purchases.
+
+The balance is a cache of the ledger's sum, kept exact by one rule: it changes only through
+a conditional UPDATE (``balance = balance - n WHERE balance >= n``) in the same transaction
+as the ledger row that explains it (see ``credits.services``). ``manage.py audit_credits``
+checks the rule held.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shop.models import Shop
+
+# --- platform pricing (the operator's) ---------------------------------------------------
+
+
+def default_price_per_thousand() -> dict:
+    return dict(getattr(settings, "CREDITS_PRICE_PER_THOUSAND", {}))
+
+
+class PricingSettings(models.Model):
+    """The platform's prices: one row (pk=1), edited by the operator in the admin.
+
+    Created on first use with the defaults from Django settings, so a fresh install needs
+    no data entry.
+    """
+
+    credits_per_segment_domestic = models.PositiveIntegerField(
+        _("credits per segment, domestic"), validators=[MinValueValidator(1)],
+        help_text=_("One SMS part to a number with the shop's own country calling code."),
+    )
+    credits_per_segment_international = models.PositiveIntegerField(
+        _("credits per segment, international"), validators=[MinValueValidator(1)],
+        help_text=_("One SMS part to any other calling code without its own rate below."),
+    )
+    minimum_purchase_credits = models.PositiveIntegerField(
+        _("minimum purchase (credits)"), help_text=_("The smallest custom amount a merchant may buy.")
+    )
+    price_per_thousand = models.JSONField(
+        _("price of 1,000 credits bought as a custom amount"), default=default_price_per_thousand, blank=True,
+        help_text=_('Minor units per currency, e.g. {"USD": 1000, "PLN": 4000}. A currency not listed '
+                    "cannot buy custom amounts (packs only)."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("pricing settings")
+        verbose_name_plural = _("pricing settings")
+
+    def __str__(self):
+        return str(_("Platform pricing"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1  # a singleton
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> PricingSettings:
+        row = cls.objects.filter(pk=1).first()
+        if row is None:
+            row, _created = cls.objects.get_or_create(pk=1, defaults={
+                "credits_per_segment_domestic": settings.SMS_CREDITS_PER_SEGMENT_DOMESTIC,
+                "credits_per_segment_international": settings.SMS_CREDITS_PER_SEGMENT_INTERNATIONAL,
+                "minimum_purchase_credits": settings.CREDITS_MINIMUM_PURCHASE,
+            })
+        return row
+
+    def clean(self):
+        _validate_price_table(self.price_per_thousand, "price_per_thousand")
+
+
+class DestinationRate(models.Model):
+    """A per-destination price: SMS to this country calling code cost this much per segment,
+    whatever the shop's country (it wins over the domestic and international defaults)."""
+
+    calling_code = models.PositiveSmallIntegerField(
+        _("country calling code"), unique=True,
+        help_text=_("Without +, e.g. 44 (United Kingdom, Guernsey, Jersey, Isle of Man) or 1 (US, Canada, Caribbean)."),
+    )
+    credits_per_segment = models.PositiveIntegerField(_("credits per segment"), validators=[MinValueValidator(1)])
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["calling_code"]
+        verbose_name = _("destination rate")
+
+    def __str__(self):
+        return f"+{self.calling_code}: {self.credits_per_segment}"
+
+    @property
+    def regions(self) -> str:
+        return ", ".join(phonenumbers.region_codes_for_country_code(self.calling_code))
+
+    def clean(self):
+        if not phonenumbers.region_codes_for_country_code(self.calling_code or 0):
+            raise ValidationError({"calling_code": _("No country uses this calling code.")})
+
+
+def _validate_price_table(table, field: str) -> None:
+    if not isinstance(table, dict) or not all(
+        isinstance(code, str) and len(code) == 3 and code.isalpha() and code.isupper()
+        and isinstance(price, int) and not isinstance(price, bool) and price > 0
+        for code, price in table.items()
+    ):
+        raise ValidationError({field: _('Use {"USD": 1000, …}: ISO currency codes and whole positive minor units.')})
+
+
+class CreditPack(models.Model):
+    """A pack merchants buy: a number of credits with a price per currency (minor units)."""
+
+    name = models.CharField(max_length=60)
+    credits = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    prices = models.JSONField(
+        default=dict, help_text=_('Minor units per currency, e.g. {"USD": 1000, "PLN": 4000}. '
+                                  "A shop sees the packs priced in its currency."),
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "credits"]
+        verbose_name = _("credit pack")
+        constraints = [models.CheckConstraint(condition=Q(credits__gt=0), name="credit_pack_credits_positive")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        _validate_price_table(self.prices, "prices")
+
+    def price_in(self, currency: str) -> int | None:
+        return self.prices.get(currency)
+
+
+# --- the account and its ledger ----------------------------------------------------------
+
+
+class CreditAccount(models.Model):
+    """A shop's credits. ``balance`` always equals the sum of its ledger."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="credit_account")
+    balance = models.BigIntegerField(default=0, editable=False)
+    low_balance_threshold = models.PositiveIntegerField(
+        _("low-balance alert below"), default=50,
+        help_text=_("You are told once (by SMS, or email when SMS is off) when your balance falls below this."),
+    )
+    # Disarmed when an alert is sent; re-armed when the balance is back at or above the threshold.
+    low_balance_armed = models.BooleanField(default=True, editable=False)
+    low_balance_alerts = models.PositiveIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("credit account")
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="credit_balance_not_negative")]
+
+    def __str__(self):
+        return f"Credits of {self.shop}"
+
+
+class EntryKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    BONUS = "bonus", _("Bonus")
+    CHARGE = "charge", _("SMS charge")
+    REFUND = "refund", _("Refund")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+
+
+class LedgerEntry(models.Model):
+    """One change of a balance and what caused it. Rows are never updated or deleted.
+
+    A message is charged at most once per charge cycle and refunded at most once per
+    cycle (unique message + kind + cycle). A refund closes the cycle; only a message sent
+    again after a refund (a transient retry, "Send again") is charged in a new cycle.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=12, choices=EntryKind.choices)
+    amount = models.BigIntegerField(help_text=_("Credits added (positive) or taken (negative)."))
+    balance_after = models.BigIntegerField()
+    message = models.ForeignKey("smsnotify.Message", null=True, blank=True, on_delete=models.RESTRICT,
+                                related_name="ledger_entries")
+    cycle = models.PositiveSmallIntegerField(default=0)
+    purchase = models.ForeignKey("Purchase", null=True, blank=True, on_delete=models.RESTRICT,
+                                 related_name="ledger_entries")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    actor = models.CharField(max_length=150, blank=True, help_text=_("Who did it, kept if the user is deleted."))
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("credit history entry")
+        verbose_name_plural = _("credit history")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "kind", "cycle"], condition=Q(message__isnull=False),
+                                    name="ledger_once_per_message_kind_cycle"),
+            models.UniqueConstraint(fields=["purchase", "kind"], condition=Q(purchase__isnull=False),
+                                    name="ledger_once_per_purchase_kind"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="charge", amount__lt=0, message__isnull=False)
+                    | Q(kind="refund", amount__gt=0, message__isnull=False)
+                    | Q(kind="purchase", amount__gt=0, purchase__isnull=False)
+                    | Q(kind="bonus", amount__gt=0)
+                    | (Q(kind="adjustment") & ~Q(amount=0) & ~Q(reason=""))
+                ),
+                name="ledger_kind_sign_and_cause",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "id"], name="ledger_account_idx"),
+            models.Index(fields=["shop", "-created_at"], name="ledger_shop_recent_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Ledger entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are append-only.")
+
+
+# --- purchases ----------------------------------------------------------------------------
+
+
+class PurchaseStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    FAILED = "failed", _("Payment failed")
+
+
+class Purchase(models.Model):
+    """A merchant's order of credits. Credited exactly once, when it becomes ``paid``."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="credit_purchases")
+    pack = models.ForeignKey(CreditPack, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(max_length=120)
+    credits = models.PositiveIntegerField()
+    amount = models.PositiveIntegerField(help_text=_("Price in minor units."))
+    currency = models.CharField(max_length=3)
+    provider = models.CharField(max_length=40)
+    method = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=PurchaseStatus.choices, default=PurchaseStatus.PENDING)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    instructions = models.TextField(blank=True, help_text=_("How to pay, for methods paid later."))
+    # The confirm form's token: a double click or a resubmitted form buys once.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(max_length=20, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("When it was cancelled, expired or failed."))
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("credit purchase")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "idempotency_key"], name="purchase_idempotency_key_per_shop"),
+            models.UniqueConstraint(fields=["provider", "provider_reference"], condition=~Q(provider_reference=""),
+                                    name="purchase_provider_reference_unique"),
+            models.CheckConstraint(condition=Q(credits__gt=0), name="purchase_credits_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "-created_at"], name="purchase_shop_recent_idx"),
+            models.Index(fields=["status", "expires_at"], name="purchase_pending_idx"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"CR-{self.created_at:%Y}-{self.pk or 0:06d}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+# ISO 4217 minor-unit exponents that are not 2 (the rest of the world uses cents).
+_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+
+
+def format_money(minor: int, currency: str) -> str:
+    exponent = _EXPONENTS.get(currency, 2)
+    if exponent == 0:
+        return f"{minor:,} {currency}"
+    major, rest = divmod(minor, 10**exponent)
+    return f"{major:,}.{rest:0{exponent}d} {currency}"

@@ -1,0 +1,56 @@
+"""Reads of credits: balances, what a shop can afford, its history and purchases."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from shop.models import Shop
+from smsnotify.selectors import sms_settings_for
+
+from .models import CreditAccount, CreditPack, LedgerEntry, Purchase
+from .pricing import domestic_segment_cost
+
+
+def account_for(shop: Shop) -> CreditAccount:
+    """The shop's account; every shop has one (created with the shop, or on first use)."""
+    account = CreditAccount.objects.filter(shop=shop).first()
+    if account is None:
+        from .services import account_create
+
+        account = account_create(shop=shop)
+    return account
+
+
+def credit_balance(shop: Shop) -> int:
+    balance = CreditAccount.objects.filter(shop=shop).values_list("balance", flat=True).first()
+    return balance or 0
+
+
+def cheapest_sms_cost(shop: Shop) -> int:
+    """Credits for one segment to a number in the shop's own country."""
+    return domestic_segment_cost(shop)
+
+
+def send_block_reason(shop: Shop) -> str | None:
+    """None when the shop can send an SMS now; else why not, in words for the merchant."""
+    if not sms_settings_for(shop).active:
+        return _("SMS is switched off for this shop. Switch it on in SMS settings.")
+    balance, cost = credit_balance(shop), cheapest_sms_cost(shop)
+    if balance < cost:
+        return _("Not enough credits: balance %(balance)s, one SMS costs %(cost)s. Buy credits.") % {
+            "balance": balance, "cost": cost}
+    return None
+
+
+def ledger_of_shop(shop: Shop) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(shop=shop)
+
+
+def purchases_of_shop(shop: Shop) -> QuerySet[Purchase]:
+    return Purchase.objects.filter(shop=shop)
+
+
+def packs_for_shop(shop: Shop) -> list[CreditPack]:
+    """Active packs priced in the shop's currency, smallest first."""
+    return [pack for pack in CreditPack.objects.filter(active=True) if pack.price_in(shop.currency) is not None]

@@ -1,0 +1,10 @@
+"""Celery tasks of credits: thin and named."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="credits.expire_pending_purchases")
+def expire_pending_purchases() -> int:
+    return services.purchases_expire()

@@ -1,0 +1,141 @@
+"""Reads of SMS templates: a shop's templates, the one an event sends, the editor's preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _, ngettext
+
+from credits.pricing import domestic_segment_cost, message_cost
+from shop.models import Shop
+from smsnotify.encoding import SegmentInfo, segment_info, transliterate
+from smsnotify.selectors import sms_settings_for
+
+from . import rendering
+from .models import SmsTemplate
+from .tokens import Token, tokens_for
+
+def templates_of_shop(shop: Shop) -> QuerySet[SmsTemplate]:
+    return SmsTemplate.objects.filter(shop=shop)
+
+
+def active_template(*, shop: Shop, event: str, audience: str) -> SmsTemplate | None:
+    """The template an automatic event sends, or None when the merchant switched it off."""
+    return (SmsTemplate.objects.filter(shop=shop, event=event, audience=audience, active=True)
+            .order_by("-is_standard", "position", "pk").first())
+
+
+def _sample_recipient(shop: Shop) -> str | None:
+    """A mobile number in the shop's country: most customers are domestic, so the estimate
+    uses the domestic price."""
+    example = phonenumbers.example_number_for_type(shop.country, phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164) if example else None
+
+
+def estimated_cost(*, shop: Shop, segments: int) -> int:
+    """Credits one message of ``segments`` parts costs this shop (domestic recipient)."""
+    recipient = _sample_recipient(shop)
+    if recipient is None:
+        return segments * domestic_segment_cost(shop)
+    return message_cost(shop=shop, recipient=recipient, segments=segments)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the editor shows beside the text box; the browser only displays it."""
+
+    text: str                         # rendered with sample data, as it would be sent
+    info: SegmentInfo
+    transliterated: bool              # the shop replaces special characters
+    replaced_characters: tuple[str, ...]  # what the replacement changed (for the note)
+    longest_segments: int
+    max_segments: int
+    cost: int
+    errors: tuple[str, ...]
+    tokens: dict[str, Token]
+
+    @property
+    def counter(self) -> str:
+        return ngettext(
+            "%(segments)d SMS, %(left)d character left in this part",
+            "%(segments)d SMS, %(left)d characters left in this part",
+            self.info.units_left,
+        ) % {"segments": self.info.segments, "left": self.info.units_left}
+
+    @property
+    def warning(self) -> str:
+        if not self.info.non_gsm_chars:
+            return ""
+        single = self.info.segments == 1
+        return _("Message contains special characters: %(chars)s — each part holds %(ucs)d characters "
+                 "instead of %(gsm)d") % {
+            "chars": ", ".join(self.info.non_gsm_chars), "ucs": 70 if single else 67, "gsm": 160 if single else 153}
+
+    @property
+    def cost_text(self) -> str:
+        return ngettext("%(cost)d credit", "%(cost)d credits", self.cost) % {"cost": self.cost}
+
+    @property
+    def longest_text(self) -> str:
+        return _("With long names and addresses: up to %(longest)d SMS (your limit: %(max)d).") % {
+            "longest": self.longest_segments, "max": self.max_segments}
+
+    @property
+    def cost_line(self) -> str:
+        return _("Cost: %(cost)s per message") % {"cost": self.cost_text}
+
+    def as_json(self) -> dict:
+        return {
+            "text": self.text,
+            "encoding": self.info.encoding,
+            "segments": self.info.segments,
+            "characters_left": self.info.units_left,
+            "counter": self.counter,
+            "special_characters": list(self.info.non_gsm_chars),
+            "warning": self.warning,
+            "transliterated": self.transliterated,
+            "replaced_characters": list(self.replaced_characters),
+            "longest_segments": self.longest_segments,
+            "max_segments": self.max_segments,
+            "longest_text": self.longest_text,
+            "too_long": self.longest_segments > self.max_segments,
+            "cost": self.cost,
+            "cost_text": self.cost_text,
+            "cost_line": self.cost_line,
+            "errors": list(self.errors),
+        }
+
+
+def template_preview(*, shop: Shop, event: str, body: str) -> Preview:
+    """The body rendered with sample data, counted exactly as the outbox will count it."""
+    sms = sms_settings_for(shop)
+    text = rendering.render_sample(body, event=event, shop=shop)
+    longest = rendering.longest_plausible(body, event=event, shop=shop)
+    replaced: tuple[str, ...] = ()
+    if sms.replace_special_characters:
+        replaced = segment_info(text).non_gsm_chars
+        text, longest = transliterate(text), transliterate(longest)
+    info = segment_info(text)
+    errors = tuple(message for error in rendering.token_errors(body, event=event) for message in error.messages)
+    return Preview(
+        text=text, info=info, transliterated=sms.replace_special_characters, replaced_characters=replaced,
+        longest_segments=segment_info(longest).segments, max_segments=sms.max_segments,
+        cost=estimated_cost(shop=shop, segments=info.segments), errors=errors, tokens=tokens_for(event),
+    )
+
+
+def editor_context(*, shop: Shop | None, event: str, body: str) -> dict:
+    """What the editor panel (tokens, preview, counter, cost) shows for ``body``."""
+    from django.urls import reverse
+
+    from .tokens import EVENTS
+
+    return {
+        "preview_url": reverse("admin:templates_sms_smstemplate_preview"),
+        "event": EVENTS[event],
+        "tokens": [{"display": "{" + name + "}", "name": name, "description": token.description,
+                    "sample": token.sample(shop) if shop else ""} for name, token in tokens_for(event).items()],
+        "preview": template_preview(shop=shop, event=event, body=body) if shop else None,
+    }

@@ -1,0 +1,148 @@
+"""The low-balance alert: exactly one per downward crossing, by SMS when it can, else email."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from credits import services
+from credits.models import CreditAccount
+from shop.services import staff_add
+from smsnotify import outbox
+from smsnotify.models import Kind, Message, SmsSettings, Status
+from tests.factories import make_shop
+
+from .helpers import assert_consistent, balance, bare_message
+
+pytestmark = pytest.mark.django_db
+
+
+def alerts(shop):
+    return list(Message.objects.filter(shop=shop, kind=Kind.MERCHANT_ALERT).order_by("pk"))
+
+
+def charge(shop, n=1):
+    for _ in range(n):
+        assert services.charge_for_message(bare_message(shop))
+
+
+def with_staff_email(shop, email="owner@example.com"):
+    user = get_user_model().objects.create_user(f"staff-{shop.pk}-{email}", email, "pw")
+    staff_add(shop=shop, user=user)
+    return user
+
+
+def test_sms_alert_once_per_crossing(on_commit, sms_outbox):
+    shop = make_shop(credits=100)  # threshold 50: 100 → 88 → 76 → 64 → 52 → 40 (crosses) → 28
+    with on_commit():
+        charge(shop, 4)
+        assert alerts(shop) == []
+        charge(shop, 1)
+        charge(shop, 1)
+    [alert] = alerts(shop)
+    assert alert.recipient == "+12025550199"  # SmsSettings.merchant_number
+    assert alert.dedupe_key == f"low_balance:{CreditAccount.objects.get(shop=shop).pk}:1"
+    assert "40 left" in alert.body and "alert below 50" in alert.body
+    assert alert.status == Status.SENT  # delivered, and paid for like any SMS
+    assert [sms.to for sms in sms_outbox] == ["+12025550199"]
+    assert balance(shop) == 28 - 12
+    assert mail.outbox == []
+    assert_consistent(shop)
+
+
+def test_alert_rearms_when_the_balance_is_back_above_the_threshold(on_commit):
+    shop = make_shop(credits=60)
+    with on_commit():
+        charge(shop)  # 48: crossing 1
+        services.credits_grant_bonus(shop=shop, amount=1)  # 49: still below, stays disarmed
+        charge(shop)  # 37: no new alert
+        assert len(alerts(shop)) == 1
+        services.credits_grant_bonus(shop=shop, amount=100)  # back above: re-armed
+        assert CreditAccount.objects.get(shop=shop).low_balance_armed
+        charge(shop, 10)  # crosses again on the way down
+    keys = [a.dedupe_key.rsplit(":", 1)[1] for a in alerts(shop)]
+    assert keys == ["1", "2"]
+
+
+def test_refund_and_purchase_rearm_too(on_commit):
+    shop = make_shop(credits=55)
+    message = bare_message(shop)
+    with on_commit():
+        services.charge_for_message(message)  # 43: alert 1
+        services.refund_for_message(message, reason="refused")  # 55: re-armed
+        services.charge_for_message(bare_message(shop))  # 43: alert 2
+    assert len(alerts(shop)) == 2
+
+
+def test_email_when_sms_is_off(on_commit):
+    shop = make_shop(credits=60)
+    with_staff_email(shop, "owner@example.com")
+    with_staff_email(shop, "clerk@example.com")
+    with_staff_email(make_shop(), "stranger@example.com")
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    with on_commit():
+        charge(shop)
+        charge(shop)
+    assert alerts(shop) == []
+    [email] = mail.outbox
+    assert sorted(email.to) == ["clerk@example.com", "owner@example.com"]
+    assert "48 credits left" in email.subject
+    assert "48 left" in email.body
+
+
+def test_email_when_the_balance_cannot_pay_for_the_alert_sms(on_commit):
+    shop = make_shop(credits=20)  # below 50 from the start, armed: the first charge alerts
+    with_staff_email(shop)
+    with on_commit():
+        charge(shop)  # 8 left: an alert SMS (12) cannot be paid
+    assert alerts(shop) == []
+    assert len(mail.outbox) == 1
+
+
+def test_email_when_there_is_no_merchant_number(on_commit):
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(merchant_number="")
+    with on_commit():
+        charge(shop)
+    assert alerts(shop) == [] and len(mail.outbox) == 1
+
+
+def test_no_email_for_a_rolled_back_charge(db):
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    charge(shop)  # no on_commit capture: the test transaction never commits, so no email leaves
+    assert mail.outbox == []
+
+
+def test_merchant_sets_the_threshold_in_the_admin(client):
+    from django.urls import reverse
+
+    from tests.factories import make_merchant
+
+    shop = make_shop(credits=100)
+    client.force_login(make_merchant(shop))
+    account = CreditAccount.objects.get(shop=shop)
+    url = reverse("admin:credits_creditaccount_change", args=[account.pk])
+    assert client.get(reverse("admin:credits_creditaccount_changelist")).url == url
+    response = client.post(url, {"low_balance_threshold": "150", "balance": "999999"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.low_balance_threshold, account.balance) == (150, 100)  # the balance is not a form field
+
+
+def test_alert_threshold_of_zero_never_alerts(on_commit):
+    shop = make_shop(credits=24)
+    CreditAccount.objects.filter(shop=shop).update(low_balance_threshold=0)
+    with on_commit():
+        charge(shop, 2)
+    assert alerts(shop) == [] and mail.outbox == []
+
+
+def test_order_shipped_sms_triggers_the_alert_through_the_outbox(on_commit, sms_outbox):
+    shop = make_shop(credits=55)
+    with on_commit():
+        outbox.schedule(shop=shop, to="+12025550123", body="Shipped", kind=Kind.MANUAL)
+    assert len(alerts(shop)) == 1
+    assert sorted(sms.to for sms in sms_outbox) == ["+12025550123", "+12025550199"]
+    assert balance(shop) == 55 - 12 - 12

@@ -1,0 +1,282 @@
+"""The account and its append-only ledger: charges, refunds, bonuses, adjustments, the audit."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from credits import services
+from credits.models import CreditAccount, EntryKind, LedgerEntry
+from smsnotify.models import Message
+from tests.factories import fund, make_shop
+
+from .helpers import assert_consistent, balance, bare_message, kinds, net_charged
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_shop_gets_an_account_at_creation(db):
+    shop = make_shop()
+    account = CreditAccount.objects.get(shop=shop)
+    assert (account.balance, account.low_balance_threshold, account.low_balance_armed) == (0, 50, True)
+
+
+def test_charge_debits_records_and_marks_the_message(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop, segments=2)
+    assert services.charge_for_message(message)
+    message.refresh_from_db()
+    assert message.credits_charged == 24
+    assert balance(shop) == 76
+    entry = LedgerEntry.objects.get(message=message)
+    assert (entry.kind, entry.amount, entry.balance_after, entry.cycle) == (EntryKind.CHARGE, -24, 76, 0)
+    assert_consistent(shop)
+
+
+def test_charging_twice_charges_once(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    assert services.charge_for_message(message)
+    assert services.charge_for_message(message)  # a retried task, a reconciled resend
+    assert balance(shop) == 88
+    assert kinds(shop, message) == [EntryKind.CHARGE]
+
+
+def test_insufficient_balance_charges_nothing(db):
+    shop = make_shop(credits=11)
+    message = bare_message(shop)
+    assert not services.charge_for_message(message)
+    assert balance(shop) == 11
+    assert kinds(shop, message) == []
+    message.refresh_from_db()
+    assert message.credits_charged == 0
+
+
+def test_refund_gives_back_exactly_the_charge_once(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop, to="+447911123456")  # international: 30
+    services.charge_for_message(message)
+    assert services.refund_for_message(message, reason="refused")
+    assert not services.refund_for_message(message, reason="again")
+    assert balance(shop) == 100
+    assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.REFUND]
+    message.refresh_from_db()
+    assert message.credits_charged == 0
+    assert_consistent(shop)
+
+
+def test_refund_of_an_uncharged_message_is_nothing(db):
+    shop = make_shop(credits=100)
+    assert not services.refund_for_message(bare_message(shop), reason="never charged")
+    assert balance(shop) == 100
+
+
+def test_refund_uses_the_price_charged_not_todays(db):
+    from credits.models import PricingSettings
+
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    services.charge_for_message(message)
+    pricing = PricingSettings.load()
+    pricing.credits_per_segment_domestic = 50
+    pricing.save()
+    services.refund_for_message(message, reason="refused")
+    assert balance(shop) == 100
+
+
+def test_a_message_sent_again_after_a_refund_is_charged_in_a_new_cycle(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    services.charge_for_message(message)
+    services.refund_for_message(message, reason="refused")
+    assert services.charge_for_message(message)
+    assert services.charge_for_message(message)  # still once in this cycle
+    cycles = list(LedgerEntry.objects.filter(message=message).order_by("pk").values_list("kind", "cycle"))
+    assert cycles == [(EntryKind.CHARGE, 0), (EntryKind.REFUND, 0), (EntryKind.CHARGE, 1)]
+    assert balance(shop) == 88
+    assert net_charged(message) == 12
+
+
+def test_database_refuses_a_second_charge_in_one_cycle(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    services.charge_for_message(message)
+    account = CreditAccount.objects.get(shop=shop)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(shop=shop, account=account, kind=EntryKind.CHARGE, amount=-12, balance_after=76,
+                                   message=message, cycle=0)
+
+
+def test_database_refuses_a_negative_balance(db):
+    shop = make_shop(credits=5)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CreditAccount.objects.filter(shop=shop).update(balance=F("balance") - 6)
+    assert balance(shop) == 5
+
+
+@pytest.mark.parametrize("kind,amount,extra", [
+    (EntryKind.CHARGE, 12, {"with_message": True}),  # a charge adds nothing
+    (EntryKind.CHARGE, -12, {}),  # a charge names its message
+    (EntryKind.REFUND, -12, {"with_message": True}),
+    (EntryKind.BONUS, -5, {}),
+    (EntryKind.PURCHASE, 100, {}),  # a purchase names its purchase
+    (EntryKind.ADJUSTMENT, 10, {}),  # an adjustment gives its reason
+])
+def test_database_refuses_entries_of_the_wrong_shape(db, kind, amount, extra):
+    shop = make_shop()
+    account = CreditAccount.objects.get(shop=shop)
+    message = bare_message(shop) if extra.get("with_message") else None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(shop=shop, account=account, kind=kind, amount=amount, balance_after=100,
+                                   message=message)
+
+
+def test_ledger_rows_are_append_only(db):
+    shop = make_shop(credits=10)
+    entry = LedgerEntry.objects.get(shop=shop)
+    entry.amount = 1_000_000
+    with pytest.raises(ValueError):
+        entry.save()
+    with pytest.raises(ValueError):
+        entry.delete()
+
+
+def test_messages_with_ledger_rows_cannot_be_deleted_alone(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    services.charge_for_message(message)
+    with pytest.raises(Exception), transaction.atomic():
+        message.delete()
+    assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_operator_adjusts_up_and_down_with_a_reason(db, admin_user):
+    shop = make_shop(credits=100)
+    entry = services.account_adjust(shop=shop, amount=-40, reason="duplicate bonus", user=admin_user)
+    assert (entry.kind, entry.amount, entry.balance_after, entry.actor) == (EntryKind.ADJUSTMENT, -40, 60, "admin")
+    services.account_adjust(shop=shop, amount=15, reason="goodwill", user=admin_user)
+    assert balance(shop) == 75
+    assert_consistent(shop)
+
+
+@pytest.mark.parametrize("amount,reason", [(10, ""), (10, "   "), (0, "nothing"), (-101, "too much")])
+def test_adjustments_need_a_reason_and_never_go_below_zero(db, admin_user, amount, reason):
+    shop = make_shop(credits=100)
+    with pytest.raises(ValidationError):
+        services.account_adjust(shop=shop, amount=amount, reason=reason, user=admin_user)
+    assert balance(shop) == 100
+    assert kinds(shop) == [EntryKind.BONUS]
+
+
+def test_audit_passes_on_a_consistent_ledger(db, capsys):
+    shop = make_shop(credits=100)
+    services.charge_for_message(bare_message(shop))
+    call_command("audit_credits")
+    assert "Credits audit OK" in capsys.readouterr().out
+
+
+def test_audit_fails_on_a_tampered_balance(db):
+    good, bad = make_shop(credits=100, name="Good"), make_shop(credits=100, name="Tampered")
+    CreditAccount.objects.filter(shop=bad).update(balance=F("balance") + 500)  # not through the ledger
+    with pytest.raises(CommandError) as excinfo:
+        call_command("audit_credits")
+    report = str(excinfo.value)
+    assert "Tampered" in report and "balance 600 but the ledger sums to 100 (difference +500)" in report
+    assert "Good" not in report
+
+
+def test_audit_exits_with_status_1_from_the_command_line(db):
+    """manage.py turns a CommandError into sys.exit(returncode): cron and CI see the failure."""
+    shop = make_shop(credits=100)
+    CreditAccount.objects.filter(shop=shop).update(balance=7)
+    with pytest.raises(SystemExit) as excinfo:
+        from django.core.management import ManagementUtility
+
+        ManagementUtility(["manage.py", "audit_credits", "--shop", shop.slug]).execute()
+    assert excinfo.value.code == 1
+
+
+def test_audit_finds_a_broken_balance_after_chain(db):
+    shop = make_shop(credits=100)
+    account = CreditAccount.objects.get(shop=shop)
+    LedgerEntry.objects.bulk_create([LedgerEntry(shop=shop, account=account, kind=EntryKind.BONUS, amount=10,
+                                                 balance_after=999)])
+    CreditAccount.objects.filter(shop=shop).update(balance=110)
+    with pytest.raises(CommandError, match="balance_after 999, the running sum is 110"):
+        call_command("audit_credits")
+
+
+# --- the invariant, under any sequence of operations -------------------------------------------
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("bonus"), st.integers(min_value=1, max_value=200)),
+        st.tuples(st.just("charge"), st.sampled_from(["+12025550123", "+447911123456"]), st.integers(1, 4)),
+        st.tuples(st.just("refund"), st.integers(min_value=0, max_value=30)),
+        st.tuples(st.just("recharge"), st.integers(min_value=0, max_value=30)),
+        st.tuples(st.just("adjust"), st.integers(min_value=-150, max_value=150)),
+        st.tuples(st.just("purchase"), st.sampled_from(["sandbox_card", "bank_transfer"])),
+        st.tuples(st.just("confirm"), st.integers(min_value=0, max_value=10)),
+    ),
+    max_size=25,
+)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_any_sequence_keeps_balance_equal_to_the_ledger_and_never_negative(db, ops):
+    from credits.models import CreditPack, Purchase
+
+    shop = make_shop()
+    operator = None
+    messages, purchases, expected = [], [], 0
+    for op in ops:
+        kind = op[0]
+        if kind == "bonus":
+            services.credits_grant_bonus(shop=shop, amount=op[1])
+            expected += op[1]
+        elif kind == "charge":
+            message = bare_message(shop, to=op[1], segments=op[2])
+            cost = (12 if op[1].startswith("+1") else 30) * op[2]
+            charged = services.charge_for_message(message)
+            assert charged == (expected >= cost)
+            expected -= cost if charged else 0
+            messages.append(message)
+        elif kind in ("refund", "recharge") and messages:
+            message = messages[op[1] % len(messages)]
+            before = net_charged(message)
+            if kind == "refund":
+                services.refund_for_message(message, reason="test")
+                expected += before
+            else:
+                cost = message.segments * (12 if message.recipient.startswith("+1") else 30)
+                if services.charge_for_message(message) and before == 0:
+                    expected -= cost
+        elif kind == "adjust" and op[1] != 0:
+            if operator is None:
+                from django.contrib.auth import get_user_model
+
+                operator = get_user_model().objects.create_superuser(f"op{shop.pk}", "op@example.com", "pw")
+            try:
+                services.account_adjust(shop=shop, amount=op[1], reason="test", user=operator)
+                expected += op[1]
+            except ValidationError:
+                assert expected + op[1] < 0
+        elif kind == "purchase":
+            pack = CreditPack.objects.order_by("credits").first()
+            purchases.append(services.purchase_create(shop=shop, method=op[1], pack=pack))
+            expected += pack.credits if op[1] == "sandbox_card" else 0
+        elif kind == "confirm" and purchases:
+            purchase = purchases[op[1] % len(purchases)]
+            if services.purchase_confirm(purchase=purchase, via="operator"):
+                expected += purchase.credits
+        assert balance(shop) == expected
+        assert_consistent(shop)
+    for message in messages:
+        message.refresh_from_db()
+        assert 0 <= net_charged(message) == message.credits_charged
+    paid = Purchase.objects.filter(shop=shop, status="paid")
+    assert LedgerEntry.objects.filter(shop=shop, kind=EntryKind.PURCHASE).count() == paid.count()

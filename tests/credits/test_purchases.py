@@ -1,0 +1,342 @@
+"""Packs and purchases: pay now, pay later (webhook, operator), cancel, expire — credited exactly once."""
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from credits import services
+from credits.models import CreditPack, EntryKind, LedgerEntry, PricingSettings, Purchase, PurchaseStatus
+from credits.payments import sandbox
+from credits.tasks import expire_pending_purchases
+from tests.factories import make_merchant, make_shop
+
+from .helpers import assert_consistent, balance
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOK = "/webhooks/payments/sandbox/"
+
+
+def pack(credits=1000) -> CreditPack:
+    return CreditPack.objects.get(credits=credits)
+
+
+def buy(shop, method="sandbox_card", credits_=1000, **kwargs):
+    return services.purchase_create(shop=shop, method=method, pack=pack(credits_), **kwargs)
+
+
+def post_webhook(client, payload, *, signature=None):
+    body = json.dumps(payload).encode()
+    return client.post(WEBHOOK, body, content_type="application/json",
+                       headers={"X-Sandbox-Signature": signature if signature is not None else sandbox.sign(body)})
+
+
+# --- packs and prices -----------------------------------------------------------------------
+
+
+def test_default_packs_are_1000_2000_5000():
+    assert list(CreditPack.objects.filter(active=True).values_list("credits", flat=True)) == [1000, 2000, 5000]
+
+
+def test_pack_is_priced_in_the_shops_currency(db):
+    quote = services.purchase_quote(shop=make_shop(country="PL", currency="PLN"), pack=pack(2000))
+    assert (quote.credits, quote.amount, quote.currency) == (2000, 7600, "PLN")
+
+
+def test_pack_without_a_price_in_the_currency_cannot_be_bought(db):
+    with pytest.raises(ValidationError):
+        services.purchase_quote(shop=make_shop(country="JP", currency="JPY"), pack=pack())
+
+
+def test_custom_amount_has_a_minimum_and_rounds_up(db):
+    shop = make_shop(country="BR", currency="BRL")
+    with pytest.raises(ValidationError, match="minimum purchase is 300"):
+        services.purchase_quote(shop=shop, credits=299)
+    quote = services.purchase_quote(shop=shop, credits=300)
+    assert (quote.credits, quote.amount) == (300, 225)  # R$ 0.0075 a credit: 12 credits = R$ 0.09 an SMS
+    assert services.purchase_quote(shop=shop, credits=301).amount == 226  # 225.75 rounds up
+    PricingSettings.objects.update(minimum_purchase_credits=500)
+    with pytest.raises(ValidationError):
+        services.purchase_quote(shop=shop, credits=300)
+
+
+# --- pay now ------------------------------------------------------------------------------------
+
+
+def test_card_purchase_is_paid_and_credited_at_once(db):
+    shop = make_shop()
+    purchase = buy(shop)
+    assert purchase.status == PurchaseStatus.PAID
+    assert (purchase.amount, purchase.currency, purchase.confirmed_via) == (1000, "USD", "instant")
+    assert balance(shop) == 1000
+    entry = LedgerEntry.objects.get(purchase=purchase)
+    assert (entry.kind, entry.amount, entry.balance_after) == (EntryKind.PURCHASE, 1000, 1000)
+
+
+def test_platform_balance_pays_at_once_too(db):
+    shop = make_shop(country="BR", currency="BRL")
+    purchase = services.purchase_create(shop=shop, method="platform_balance", credits=300)
+    assert (purchase.status, balance(shop)) == (PurchaseStatus.PAID, 300)
+
+
+def test_declined_card_credits_nothing(db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("payer", "payer+declined@example.com", "pw")
+    shop = make_shop()
+    purchase = buy(shop, user=user)
+    assert purchase.status == PurchaseStatus.FAILED
+    assert "declined" in purchase.note
+    assert balance(shop) == 0
+
+
+def test_same_idempotency_key_buys_once(db):
+    shop = make_shop()
+    key = uuid.uuid4()
+    first, second = buy(shop, idempotency_key=key), buy(shop, idempotency_key=key)
+    assert first.pk == second.pk
+    assert balance(shop) == 1000
+
+
+def test_boleto_is_offered_only_in_brl(db):
+    with pytest.raises(ValidationError):
+        buy(make_shop(), method="boleto")
+    assert buy(make_shop(country="BR", currency="BRL"), method="boleto").status == PurchaseStatus.PENDING
+
+
+# --- pay later ------------------------------------------------------------------------------------
+
+
+def test_bank_transfer_waits_for_payment(db):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    assert purchase.status == PurchaseStatus.PENDING
+    assert purchase.number in purchase.instructions and "IBAN" in purchase.instructions
+    assert purchase.expires_at - purchase.created_at == dt.timedelta(hours=72)
+    assert balance(shop) == 0
+
+
+def test_operator_confirm_twice_credits_once(db, admin_user):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    assert services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert not services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert balance(shop) == 1000
+    assert LedgerEntry.objects.filter(purchase=purchase).count() == 1
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.confirmed_by, purchase.confirmed_via) == (PurchaseStatus.PAID, admin_user, "operator")
+
+
+def test_webhook_credits_once_however_often_it_arrives(client):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    payload = {"reference": purchase.provider_reference, "status": "paid", "event_id": "evt-1"}
+    for _ in range(3):
+        response = post_webhook(client, payload)
+        assert response.status_code == 200
+    assert balance(shop) == 1000
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.confirmed_via) == (PurchaseStatus.PAID, "webhook")
+    assert LedgerEntry.objects.filter(purchase=purchase).count() == 1
+
+
+@pytest.mark.parametrize("signature", ["", "0" * 64, "not-hex"])
+def test_webhook_with_a_bad_signature_is_403_and_changes_nothing(client, signature):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    response = post_webhook(client, {"reference": purchase.provider_reference, "status": "paid"}, signature=signature)
+    assert response.status_code == 403
+    purchase.refresh_from_db()
+    assert (purchase.status, balance(shop)) == (PurchaseStatus.PENDING, 0)
+
+
+def test_webhook_signed_for_another_body_is_403(client):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    other = json.dumps({"reference": "SBP-other", "status": "paid"}).encode()
+    response = post_webhook(client, {"reference": purchase.provider_reference, "status": "paid"},
+                            signature=sandbox.sign(other))
+    assert response.status_code == 403
+    assert balance(shop) == 0
+
+
+def test_webhook_for_an_unknown_reference_is_404(client):
+    assert post_webhook(client, {"reference": "SBP-nope", "status": "paid"}).status_code == 404
+
+
+def test_webhook_for_an_unknown_provider_is_404_and_only_post_is_allowed(client):
+    assert client.post("/webhooks/payments/nope/", b"{}", content_type="application/json").status_code == 404
+    assert client.get(WEBHOOK).status_code == 405
+
+
+def test_signed_garbage_is_400(client):
+    body = b"not json"
+    response = client.post(WEBHOOK, body, content_type="application/json",
+                           headers={"X-Sandbox-Signature": sandbox.sign(body)})
+    assert response.status_code == 400
+
+
+def test_webhook_can_cancel_a_pending_purchase(client):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    assert post_webhook(client, {"reference": purchase.provider_reference, "status": "cancelled"}).status_code == 200
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.CANCELLED
+
+
+def test_cancelled_purchase_is_not_confirmed_by_the_operator(db, admin_user):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    assert services.purchase_cancel(purchase=purchase, user=admin_user)
+    assert not services.purchase_cancel(purchase=purchase, user=admin_user)
+    assert not services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert balance(shop) == 0
+
+
+def test_paid_purchase_cannot_be_cancelled(db):
+    shop = make_shop()
+    purchase = buy(shop)
+    assert not services.purchase_cancel(purchase=purchase)
+    assert (purchase.status, balance(shop)) == (PurchaseStatus.PAID, 1000)
+
+
+def test_pending_purchases_expire(db):
+    shop = make_shop()
+    old, fresh, paid = buy(shop, method="bank_transfer"), buy(shop, method="bank_transfer"), buy(shop)
+    Purchase.objects.filter(pk=old.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    assert expire_pending_purchases() == 1
+    assert expire_pending_purchases() == 0
+    statuses = {p.pk: p.status for p in Purchase.objects.all()}
+    assert statuses == {old.pk: PurchaseStatus.EXPIRED, fresh.pk: PurchaseStatus.PENDING, paid.pk: PurchaseStatus.PAID}
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=73)):
+        assert expire_pending_purchases() == 1
+    assert not services.purchase_confirm(purchase=old, via="operator")  # the operator cannot confirm it any more
+    assert balance(shop) == 1000
+
+
+def test_money_arriving_after_expiry_is_still_credited_once(client):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    Purchase.objects.filter(pk=purchase.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    expire_pending_purchases()
+    payload = {"reference": purchase.provider_reference, "status": "paid"}
+    assert post_webhook(client, payload).status_code == 200
+    assert post_webhook(client, payload).status_code == 200
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PAID
+    assert balance(shop) == 1000
+    assert_consistent(shop)
+
+
+def test_expiry_task_is_on_beats_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-pending-purchases"]
+    assert entry["task"] == expire_pending_purchases.name == "credits.expire_pending_purchases"
+
+
+# --- the admin flow ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def merchant(client, db):
+    shop = make_shop(name="Buyer")
+    client.force_login(make_merchant(shop))
+    client.shop = shop
+    return client
+
+
+BUY = "/admin/credits/purchase/buy/"
+
+
+def test_merchant_buys_a_pack_in_three_steps(merchant):
+    first = merchant.get(BUY)
+    assert first.status_code == 200 and first.context["step"] == "pack"
+    assert "1,000 credits" in first.content.decode() and "10.00 USD" in first.content.decode()
+    second = merchant.post(BUY, {"step": "pack", "option": str(pack(2000).pk)})
+    assert second.context["step"] == "method"
+    assert "19.00 USD" in second.content.decode()
+    third = merchant.post(BUY, {"step": "method", "option": str(pack(2000).pk), "method": "sandbox_card"})
+    assert third.context["step"] == "confirm"
+    token = third.context["form"].initial["token"]
+    confirm = {"step": "confirm", "option": str(pack(2000).pk), "method": "sandbox_card", "token": str(token)}
+    done = merchant.post(BUY, confirm)
+    assert done.status_code == 302
+    assert merchant.post(BUY, confirm).status_code == 302  # a double click
+    purchase = Purchase.objects.get(shop=merchant.shop)
+    assert (purchase.credits, purchase.amount, purchase.status) == (2000, 1900, PurchaseStatus.PAID)
+    assert done.url == reverse("admin:credits_purchase_change", args=[purchase.pk])
+    assert balance(merchant.shop) == 2000
+
+
+def test_merchant_must_choose_a_method(merchant):
+    response = merchant.post(BUY, {"step": "method", "option": str(pack().pk)})
+    assert response.context["step"] == "method"
+    assert "Choose how to pay" in response.content.decode()
+    assert not Purchase.objects.exists()
+
+
+def test_custom_amount_below_the_minimum_is_a_form_error(merchant):
+    response = merchant.post(BUY, {"step": "pack", "option": "custom", "custom_credits": "299"})
+    assert response.context["step"] == "pack"
+    assert "minimum purchase is 300" in response.content.decode()
+
+
+def test_forged_confirm_cannot_buy_below_the_minimum(merchant):
+    response = merchant.post(BUY, {"step": "confirm", "option": "custom", "custom_credits": "5",
+                                   "method": "sandbox_card", "token": str(uuid.uuid4())})
+    assert response.status_code == 200
+    assert not Purchase.objects.exists()
+
+
+def test_pending_purchase_page_cancel_by_merchant_confirm_by_operator(merchant, admin_client):
+    purchase = buy(merchant.shop, method="bank_transfer")
+    page = merchant.get(reverse("admin:credits_purchase_change", args=[purchase.pk])).content.decode()
+    assert "IBAN" in page and "Cancel this purchase" in page and "Confirm payment received" not in page
+    # a merchant cannot confirm their own transfer
+    assert merchant.post(reverse("admin:credits_purchase_confirm", args=[purchase.pk])).status_code == 403
+    assert balance(merchant.shop) == 0
+    operator_page = admin_client.get(reverse("admin:credits_purchase_change", args=[purchase.pk])).content.decode()
+    assert "Confirm payment received" in operator_page
+    admin_client.post(reverse("admin:credits_purchase_confirm", args=[purchase.pk]))
+    admin_client.post(reverse("admin:credits_purchase_confirm", args=[purchase.pk]))
+    assert balance(merchant.shop) == 1000
+    other = buy(merchant.shop, method="bank_transfer")
+    merchant.post(reverse("admin:credits_purchase_cancel", args=[other.pk]))
+    other.refresh_from_db()
+    assert other.status == PurchaseStatus.CANCELLED
+
+
+def test_operator_confirms_with_the_bulk_action(admin_client):
+    shop = make_shop()
+    pending = [buy(shop, method="bank_transfer") for _ in range(2)]
+    data = {"action": "confirm_selected", "_selected_action": [p.pk for p in pending]}
+    admin_client.post(reverse("admin:credits_purchase_changelist"), data)
+    admin_client.post(reverse("admin:credits_purchase_changelist"), data)
+    assert balance(shop) == 2000
+
+
+def test_merchants_do_not_get_the_confirm_action(merchant):
+    purchase = buy(merchant.shop, method="bank_transfer")
+    response = merchant.get(reverse("admin:credits_purchase_changelist"))
+    assert "confirm_selected" not in response.context["action_form"].fields["action"].choices.__repr__()
+    merchant.post(reverse("admin:credits_purchase_changelist"),
+                  {"action": "confirm_selected", "_selected_action": [purchase.pk]})
+    assert balance(merchant.shop) == 0
+
+
+def test_receipt_is_printable_html(merchant):
+    purchase = buy(merchant.shop)
+    response = merchant.get(reverse("admin:credits_purchase_receipt", args=[purchase.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    for text in ("Receipt", purchase.number, "Buyer", "10.00 USD", "1000", "window.print()", "@media print"):
+        assert text in page
+
+
+def test_operator_cannot_use_the_buy_page(admin_client):
+    assert admin_client.get(BUY).status_code == 403

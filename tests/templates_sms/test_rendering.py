@@ -1,0 +1,178 @@
+"""Rendering: every registered token from real objects, money and dates as the shop writes them,
+missing data as empty text, substituted values never scanned again."""
+
+import datetime as dt
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from shop.models import Cart, Ticket
+from templates_sms.formatting import format_date, format_money
+from templates_sms.rendering import TOKEN_RE, render
+from templates_sms.tokens import EVENTS, TOKENS, RenderContext, tokens_for
+from tests.factories import CustomerFactory, OrderFactory, make_shop
+
+pytestmark = pytest.mark.django_db
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# What each token is, for the context of the full_context fixture (an American shop, USD).
+EXPECTED = {
+    "firstname": "Jane", "lastname": "Doe", "fullname": "Jane Doe", "name": "Jane", "email": "jane@example.com",
+    "shop_name": "Acme Outdoor",
+    "order_id": "1042", "order_number": "1042", "order_date": "01/01/2026", "status_name": "Shipped",
+    "sum": "$1,234.50", "shipping_cost": "$9.90", "total_cost": "$1,244.40", "currency": "USD",
+    "shipping_name": "UPS Ground", "tracking_code": "1Z999AA10123456784", "delivery_name": "Jane Q. Doe",
+    "delivery_street": "742 Evergreen Terrace", "delivery_city": "Springfield", "delivery_postcode": "62704",
+    "delivery_country": "US",
+    "product_name": "Trail backpack 30 L", "price": "$89.00",
+    "cart_total": "$193.00", "cart_items": "3",
+    "ticket_id": None,  # the ticket's pk, checked below
+    "ticket_subject": "Where is my parcel?",
+    "code": "482913", "balance": "1,500",
+}
+
+
+def test_the_expectations_cover_the_whole_registry():
+    assert set(EXPECTED) == set(TOKENS)
+
+
+@pytest.mark.parametrize("event", list(EVENTS))
+def test_every_token_of_every_event_renders_from_real_objects(full_context, event):
+    expected = {**EXPECTED, "ticket_id": str(full_context.ticket.pk)}
+    for name in tokens_for(event):
+        for body in (f"{{{name}}}", f"[[{name}]]"):
+            assert render(body, full_context, event=event) == expected[name], (event, name)
+
+
+def test_a_whole_template_renders(full_context):
+    body = "[[firstname]], your order {order_id} ({total_cost}) is {status_name}. Tracking: {tracking_code}"
+    assert render(body, full_context, event="order_status:shipped") == (
+        "Jane, your order 1042 ($1,244.40) is Shipped. Tracking: 1Z999AA10123456784")
+
+
+def test_tokens_of_other_events_stay_as_written(full_context):
+    # Validation refuses them on save; the renderer never guesses.
+    assert render("Code {code}", full_context, event="order_status:shipped") == "Code {code}"
+
+
+@pytest.mark.parametrize("amount,currency,language,expected", [
+    (123450, "PLN", "pl", "1 234,50 zł"),
+    (123450, "USD", "en", "$1,234.50"),
+    (123450, "EUR", "en", "€1,234.50"),
+    (123450, "EUR", "pl", "1 234,50 €"),
+    (123450, "EUR", "pt", "1.234,50 €"),
+    (99, "USD", "en", "$0.99"),
+    (0, "PLN", "pl", "0,00 zł"),
+    (1234, "JPY", "en", "¥1,234"),  # no minor unit
+    (123450, "PLN", "en", "PLN 1,234.50"),
+    (123450, "CHF", "pl", "1 234,50 CHF"),
+    (None, "USD", "en", ""),
+])
+def test_money_in_the_shops_currency_and_language(amount, currency, language, expected):
+    assert format_money(amount, currency, language) == expected
+
+
+def test_money_never_uses_a_no_break_space():
+    # Django's Polish format groups thousands with U+00A0, which is not GSM-7 and would make the SMS UCS-2.
+    assert "\u00a0" not in format_money(123456789, "PLN", "pl")
+
+
+def test_a_polish_order_renders_polish_money_and_dates(db):
+    shop = make_shop(country="PL", currency="PLN", language="pl", time_zone="Europe/Warsaw")
+    order = OrderFactory(shop=shop, phone="+48601234567", subtotal=123450, shipping_cost=1500, total=124950,
+                         placed_at=dt.datetime(2026, 1, 1, 23, 30, tzinfo=dt.timezone.utc), status="shipped")
+    context = RenderContext(shop=shop, order=order)
+    body = "{total_cost} {order_date} {status_name}"
+    assert render(body, context, event="order_status:shipped") == "1 249,50 zł 02-01-2026 Wysłane"
+
+
+def test_dates_are_on_the_shops_calendar():
+    moment = dt.datetime(2026, 1, 1, 23, 30, tzinfo=dt.timezone.utc)
+    assert format_date(moment, time_zone="Europe/Warsaw", language="pl") == "02-01-2026"
+    assert format_date(moment, time_zone="America/New_York", language="en") == "01/01/2026"
+    assert format_date(moment, time_zone="UTC", language="pt") == "01/01/2026"
+
+
+def test_missing_data_renders_as_empty_text(db):
+    shop = make_shop(name="Bare")
+    order = OrderFactory(shop=shop, customer=None, phone="+12025550100")
+    context = RenderContext(shop=shop, order=order)
+    for name in ["firstname", "lastname", "fullname", "name", "email", "tracking_code", "shipping_name",
+                 "delivery_name", "delivery_street", "delivery_city", "delivery_postcode", "delivery_country"]:
+        assert render(f"<{{{name}}}>", context, event="order_status:shipped") == "<>", name
+    nothing = RenderContext(shop=shop)
+    for event in EVENTS:
+        for name in tokens_for(event):
+            value = render(f"{{{name}}}", nothing, event=event)
+            assert "None" not in value
+            assert value in ("", "Bare", "USD"), (event, name, value)
+
+
+def test_a_guest_order_takes_names_from_the_delivery_address(db):
+    shop = make_shop()
+    order = OrderFactory(shop=shop, customer=None, delivery_name="Ana  de Souza")
+    context = RenderContext(shop=shop, order=order)
+    assert render("{firstname}|{lastname}|{fullname}", context, event="order:new") == "Ana|de Souza|Ana  de Souza"
+
+
+def test_a_substituted_value_is_never_scanned_again(full_context):
+    customer = full_context.customer
+    customer.first_name, customer.last_name = "{shop_name}", "[[order_id]]"
+    rendered = render("Hi {firstname} {lastname} from {shop_name}", full_context, event="order_status:shipped")
+    assert rendered == "Hi {shop_name} [[order_id]] from Acme Outdoor"
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+_LITERAL = st.text(alphabet=st.characters(blacklist_characters="{}[]", blacklist_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def _template(draw, event):
+    names = list(tokens_for(event))
+    parts = draw(st.lists(st.one_of(
+        st.tuples(st.just("text"), _LITERAL),
+        st.tuples(st.just("token"), st.sampled_from(names), st.sampled_from(["{%s}", "[[%s]]"])),
+    ), max_size=12))
+    return parts
+
+
+@HYPOTHESIS
+@given(data=st.data(), event=st.sampled_from(sorted(EVENTS)))
+def test_rendering_replaces_every_known_token_exactly_once(full_context, data, event):
+    parts = data.draw(_template(event))
+    body = "".join(part[1] if part[0] == "text" else part[2] % part[1] for part in parts)
+    expected = "".join(part[1] if part[0] == "text" else render("{%s}" % part[1], full_context, event=event)
+                       for part in parts)
+    rendered = render(body, full_context, event=event)
+    assert rendered == expected
+    leftover = {m.group("brace") or m.group("bracket") for m in TOKEN_RE.finditer(rendered)}
+    assert not (leftover & set(tokens_for(event)))
+
+
+# Real data may say "None" (a surname?); the property is about data that is missing.
+_NAME = st.text(alphabet=string.ascii_letters + "ąęłżźćńóś{}[]_ .'-", max_size=15).filter(lambda s: "None" not in s)
+
+
+@HYPOTHESIS
+@given(first=_NAME, last=_NAME, has_customer=st.booleans(), has_order=st.booleans(), has_cart=st.booleans(),
+       has_ticket=st.booleans(), tracking=st.sampled_from(["", "1Z9"]), event=st.sampled_from(sorted(EVENTS)))
+def test_output_never_contains_none_for_missing_data(db, first, last, has_customer, has_order, has_cart, has_ticket,
+                                                     tracking, event):
+    shop = make_shop(name="Shop")
+    customer = CustomerFactory.build(shop=shop, first_name=first, last_name=last, email="") if has_customer else None
+    order = OrderFactory.build(shop=shop, customer=None, tracking_code=tracking, shipping_method="") if has_order \
+        else None
+    context = RenderContext(
+        shop=shop, customer=customer, order=order,
+        cart=Cart.objects.create(shop=shop) if has_cart else None,
+        ticket=Ticket(shop=shop, subject="") if has_ticket else None,
+    )
+    body = " ".join(f"{{{name}}}" for name in tokens_for(event))
+    rendered = render(body, context, event=event)
+    assert "None" not in rendered
+    if customer is not None:
+        # whatever the customer is called, it is text, never a token to replace again
+        assert render("{firstname}", context, event=event) == (first.strip() if "firstname" in tokens_for(event)
+                                                                 else "{firstname}")
