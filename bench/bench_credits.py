@@ -47,10 +47,16 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django() -> None:
+def setup_django(*, prepared: bool) -> None:
     import django
+    from django.conf import settings
 
     django.setup()
+    if prepared:
+        # Django leaves psycopg's prepared statements off so that transaction-mode poolers
+        # (PgBouncer < 1.21) work; a deployment without one can turn them on. The charge
+        # statement asks to be prepared, so it is planned once per connection, not per SMS.
+        settings.DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 
 def prepare(accounts: int, charges: int, tag: str) -> list[int]:
@@ -124,10 +130,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charges", type=int, default=12_000, help="charges per scenario (default 12000)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-prepare", action="store_true",
+                        help="Django's default: no server-side prepared statements (safe behind any pooler)")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
-    setup_django()
+    setup_django(prepared=not args.no_prepare)
     from django.core.management import call_command
     from django.db import connection
 
@@ -135,7 +143,7 @@ def main() -> int:
     with connection.cursor() as cursor:  # a dedicated database: start from empty tables every run
         cursor.execute("TRUNCATE shop_shop RESTART IDENTITY CASCADE")
     print(f"PostgreSQL {connection.pg_version // 10000}, database {connection.settings_dict['NAME']}, "
-          f"{args.workers} worker processes")
+          f"{args.workers} worker processes, prepared statements {'off' if args.no_prepare else 'on'}")
 
     started = time.monotonic()
     one = run("1 account", 1, args.charges, args.workers)

@@ -273,15 +273,15 @@ class PurchaseAdmin(ShopScopedAdmin):
     the operator confirms payments that arrived outside the provider's webhook."""
 
     merchant_actions = frozenset({"view"})
-    list_display = ["number_display", "created_at", "description", "credits", "amount_display", "method", "status",
-                    "paid_at"]
+    list_display = ["number_display", "created_at", "description", "credits", "amount_display", "method_display",
+                    "status", "paid_at"]
     list_filter = ["status", "method"]
     date_hierarchy = "created_at"
     list_select_related = ["shop"]
     search_fields = ["provider_reference", "description"]
     actions = ["confirm_selected", "cancel_selected"]
     fields = readonly_fields = [
-        "number_display", "shop", "description", "credits", "amount_display", "method", "status", "instructions",
+        "number_display", "shop", "description", "credits", "amount_display", "method_display", "status", "instructions",
         "provider", "provider_reference", "created_by", "created_at", "expires_at", "paid_at", "confirmed_via",
         "confirmed_by", "closed_at", "note",
     ]
@@ -312,6 +312,10 @@ class PurchaseAdmin(ShopScopedAdmin):
     @admin.display(description=_("price"), ordering="amount")
     def amount_display(self, obj):
         return obj.amount_display
+
+    @admin.display(description=_("payment method"), ordering="method")
+    def method_display(self, obj):
+        return obj.method_label
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

@@ -33,7 +33,7 @@ class BuyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.shop, self.step = shop, step
         self.packs = {str(pack.pk): pack for pack in packs_for_shop(shop)}
-        choices = [(pk, f"{pack.name} — {pack.credits:,} credits — {format_money(pack.price_in(shop.currency), shop.currency)}")
+        choices = [(pk, f"{pack.label} — {format_money(pack.price_in(shop.currency), shop.currency)}")
                    for pk, pack in self.packs.items()]
         choices.append((CUSTOM, _("Another amount")))
         self.fields["option"].choices = choices

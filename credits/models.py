@@ -141,6 +141,12 @@ class CreditPack(models.Model):
     def price_in(self, currency: str) -> int | None:
         return self.prices.get(currency)
 
+    @property
+    def label(self) -> str:
+        """ "1,000 credits", or "Starter: 1,000 credits" when the operator named it otherwise."""
+        amount = f"{self.credits:,} credits"
+        return amount if self.name in ("", amount) else f"{self.name}: {amount}"
+
 
 # --- the account and its ledger ----------------------------------------------------------
 
@@ -183,18 +189,20 @@ class LedgerEntry(models.Model):
     again after a refund (a transient retry, "Send again") is charged in a new cycle.
     """
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries")
+    # Foreign keys without their own index where a composite index below starts with them:
+    # every SMS appends a row, and each index is one more write.
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False)
     kind = models.CharField(max_length=12, choices=EntryKind.choices)
     amount = models.BigIntegerField(help_text=_("Credits added (positive) or taken (negative)."))
     balance_after = models.BigIntegerField()
     message = models.ForeignKey("smsnotify.Message", null=True, blank=True, on_delete=models.RESTRICT,
-                                related_name="ledger_entries")
+                                related_name="ledger_entries", db_index=False)
     cycle = models.PositiveSmallIntegerField(default=0)
     purchase = models.ForeignKey("Purchase", null=True, blank=True, on_delete=models.RESTRICT,
-                                 related_name="ledger_entries")
+                                 related_name="ledger_entries", db_index=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+                                   related_name="+", db_index=False)  # partial index below: charges have none
     actor = models.CharField(max_length=150, blank=True, help_text=_("Who did it, kept if the user is deleted."))
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -223,6 +231,7 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "id"], name="ledger_account_idx"),
             models.Index(fields=["shop", "-created_at"], name="ledger_shop_recent_idx"),
+            models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="ledger_created_by_idx"),
         ]
 
     def __str__(self):
@@ -299,6 +308,13 @@ class Purchase(models.Model):
     @property
     def amount_display(self) -> str:
         return format_money(self.amount, self.currency)
+
+    @property
+    def method_label(self) -> str:
+        from .payments import provider_of_method
+
+        found = provider_of_method(self.method)
+        return str(found[1].label) if found else self.method
 
 
 # ISO 4217 minor-unit exponents that are not 2 (the rest of the world uses cents).

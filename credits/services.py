@@ -2,10 +2,10 @@
 
 One rule keeps every credit accounted for: a balance changes only through a conditional
 UPDATE (``balance = balance - n WHERE balance >= n`` for a debit) in the same transaction
-as the ledger row that explains it, and ``balance_after`` is read back inside that
-transaction while the UPDATE still holds the account's row lock. So concurrent charges
-serialise on the account row, the balance can never go below zero (and the database's
-CHECK would refuse it anyway), and balance == sum(ledger) at every commit.
+as the ledger row that explains it, and ``balance_after`` is the value that UPDATE returns
+(so it is exact while the row lock is held). Concurrent charges serialise on the account
+row, the balance can never go below zero (the database's CHECK would refuse it anyway),
+and balance == sum(ledger) at every commit; ``manage.py audit_credits`` checks it.
 
 Exactly once:
 * a message is charged at most once per *charge cycle* and refunded at most once per
@@ -17,9 +17,9 @@ Exactly once:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import logging
 import math
 import uuid
 
@@ -34,9 +34,8 @@ from smsnotify.models import Message, Status
 
 from . import payments
 from .models import CreditAccount, CreditPack, EntryKind, LedgerEntry, PricingSettings, Purchase, PurchaseStatus
-from .pricing import calling_code_of_number, message_cost
+from .pricing import calling_code_of_number, segment_rate
 
-log = logging.getLogger(__name__)
 
 # Delivery reports that refund the message's charge:
 # a report of "failed" (the provider did not bill it: Twilio does not charge failed messages),
@@ -63,9 +62,8 @@ class _Moved:
 
 
 def account_create(*, shop: Shop) -> CreditAccount:
-    account, _created = CreditAccount.objects.get_or_create(
-        shop=shop, defaults={"low_balance_threshold": getattr(settings, "CREDITS_LOW_BALANCE_THRESHOLD", 50)}
-    )
+    """The shop's account, empty (called by shop_create); returns the existing one if any."""
+    account, _created = CreditAccount.objects.get_or_create(shop=shop)
     return account
 
 
@@ -153,18 +151,22 @@ def charge_for_message(message: Message) -> bool:
     Call it after the message is claimed (so no other worker charges it) and before the
     gateway. Commits before returning, so the charge is never lost with a later failure.
     """
-    cost = message_cost(shop=message.shop, recipient=message.recipient, segments=message.segments)
+    calling_code = calling_code_of_number(message.recipient)
+    rate = segment_rate(shop=message.shop, calling_code=calling_code)  # message_cost, keeping the code for the reason
+    parts = max(message.segments, 1)
+    cost = rate * parts
     if cost == 0:  # a free destination (an operator's rate of 0 written outside the admin): nothing to record
         return True
-    reason = _charge_reason(message, cost)
+    reason = f"{parts} part{'s' if parts != 1 else ''} to +{calling_code or '?'} at {rate}"
     try:
+        if connection.vendor == "postgresql":
+            outcome = _charge_in_one_statement(message=message, cost=cost, reason=reason)
+            if outcome != "other":
+                return True
         with transaction.atomic():
-            charge = _charge_postgresql if connection.vendor == "postgresql" else _charge_portable
-            outcome, account = charge(message=message, cost=cost, reason=reason)
-            if outcome == "charged":
-                message.credits_charged = cost
-                if account.low_balance_armed and account.balance < account.low_balance_threshold:
-                    _low_balance_crossed(message.shop, account)
+            outcome, account = _charge(message=message, cost=cost, reason=reason)
+            if outcome == "charged" and account.low_balance_armed and account.balance < account.low_balance_threshold:
+                _low_balance_crossed(message.shop, account)
     except IntegrityError:
         # Only a concurrent charge of this same message in this cycle gets here; it won.
         charges, refunds = _cycles(message.pk)
@@ -174,7 +176,7 @@ def charge_for_message(message: Message) -> bool:
     return outcome != "short"
 
 
-def _charge_portable(*, message: Message, cost: int, reason: str) -> tuple[str, _Moved | None]:
+def _charge(*, message: Message, cost: int, reason: str) -> tuple[str, _Moved | None]:
     """Returns ("charged", account), ("already", None) or ("short", None). Inside atomic()."""
     charges, refunds = _cycles(message.pk)
     if charges > refunds:
@@ -186,12 +188,16 @@ def _charge_portable(*, message: Message, cost: int, reason: str) -> tuple[str, 
            cycle=charges, reason=reason)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_MESSAGES} SET credits_charged = %s WHERE id = %s", [cost, message.pk])
+    message.credits_charged = cost
     return "charged", account
 
 
-# The same four steps as _charge_portable in one statement (one round trip instead of four: the
-# charge runs for every SMS). The debit is still the conditional UPDATE; PostgreSQL re-checks
-# "balance >= cost" on the latest row version after waiting for a concurrent charge's lock.
+# The common case of _charge in one statement, which is its own transaction: one round trip
+# instead of five, for a path that runs for every SMS delivered. The debit is the same
+# conditional UPDATE (PostgreSQL re-checks its WHERE on the latest row version after waiting
+# for a concurrent charge's row lock). It leaves every other case to _charge, so it declines
+# a charge that would take the balance below an armed alert threshold: that one must send
+# the alert in its own transaction.
 _CHARGE_SQL = f"""
 WITH cycles AS (
     SELECT COUNT(*) FILTER (WHERE kind = 'charge') AS charges, COUNT(*) FILTER (WHERE kind = 'refund') AS refunds
@@ -199,7 +205,8 @@ WITH cycles AS (
 ), debit AS (
     UPDATE {_ACCOUNTS} SET balance = balance - %(cost)s, updated_at = %(now)s
     WHERE shop_id = %(shop)s AND balance >= %(cost)s AND (SELECT charges = refunds FROM cycles)
-    {_RETURNING}
+      AND NOT (low_balance_armed AND balance - %(cost)s < low_balance_threshold)
+    RETURNING id, balance
 ), entry AS (
     INSERT INTO {_ENTRIES} ({", ".join(_ENTRY_COLUMNS)})
     SELECT %(shop)s, debit.id, 'charge', -%(cost)s, debit.balance, %(message)s, cycles.charges, NULL, NULL, '',
@@ -209,26 +216,28 @@ WITH cycles AS (
 ), marked AS (
     UPDATE {_MESSAGES} SET credits_charged = %(cost)s WHERE id = %(message)s AND EXISTS (SELECT 1 FROM entry)
 )
-SELECT cycles.charges > cycles.refunds, debit.* FROM cycles LEFT JOIN debit ON TRUE
+SELECT cycles.charges > cycles.refunds, debit.id IS NOT NULL FROM cycles LEFT JOIN debit ON TRUE
 """
 
 
-def _charge_postgresql(*, message: Message, cost: int, reason: str) -> tuple[str, _Moved | None]:
-    with connection.cursor() as cursor:
-        cursor.execute(_CHARGE_SQL, {"message": message.pk, "shop": message.shop_id, "cost": cost,
-                                     "reason": reason, "now": _now()})
-        already, *account = cursor.fetchone()
-    if already:
-        return "already", None
-    if account[0] is None:
-        return "short", None
-    return "charged", _moved(account)
+def _charge_in_one_statement(*, message: Message, cost: int, reason: str) -> str:
+    """PostgreSQL only. Returns "charged", "already", or "other" (short, or crossing the alert)."""
+    import psycopg
 
-
-def _charge_reason(message: Message, cost: int) -> str:
-    code = calling_code_of_number(message.recipient)
-    parts = message.segments
-    return f"{parts} part{'s' if parts != 1 else ''} to +{code or '?'} at {cost // parts}"
+    params = {"message": message.pk, "shop": message.shop_id, "cost": cost, "reason": reason, "now": _now()}
+    # Inside a caller's transaction, a savepoint, so that a unique violation undoes only this.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        connection.ensure_connection()
+        # Server-side binding with prepare=True: planning this statement costs more than running it,
+        # so it is prepared once per connection when the deployment allows prepared statements
+        # (DATABASES OPTIONS "prepare_threshold"; Django leaves them off for transaction-mode poolers).
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(_CHARGE_SQL, params, prepare=True)
+            already, charged = cursor.fetchone()
+    if charged:
+        message.credits_charged = cost
+        return "charged"
+    return "already" if already else "other"
 
 
 def refund_for_message(message: Message, *, reason: str) -> bool:
@@ -330,8 +339,7 @@ def purchase_quote(*, shop: Shop, pack: CreditPack | None = None, credits: int |
         if price is None:
             raise ValidationError(_("This pack cannot be bought in %(currency)s.") % {"currency": currency},
                                   code="not_priced")
-        return Quote(pack.credits, price, currency, _("%(name)s: %(credits)s SMS credits") % {
-            "name": pack.name, "credits": f"{pack.credits:,}"}, pack)
+        return Quote(pack.credits, price, currency, _("SMS credits, pack of %(label)s") % {"label": pack.label}, pack)
     pricing = PricingSettings.load()
     if not credits or credits < pricing.minimum_purchase_credits:
         raise ValidationError(_("The minimum purchase is %(minimum)s credits.") % {

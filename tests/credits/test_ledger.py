@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from credits import services
 from credits.models import CreditAccount, EntryKind, LedgerEntry
 from smsnotify.models import Message
-from tests.factories import fund, make_shop
+from tests.factories import make_shop
 
 from .helpers import assert_consistent, balance, bare_message, kinds, net_charged
 

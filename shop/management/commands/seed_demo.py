@@ -4,6 +4,7 @@ Idempotent: every row is found by a natural key first, so running it again chang
 """
 
 import datetime as dt
+import uuid
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -62,6 +63,7 @@ class Command(BaseCommand):
             if user is None:
                 user = User.objects.create_user(spec["login"], f"{spec['login']}@example.com", DEMO_PASSWORD)
             services.staff_add(shop=shop, user=user)
+            self._credits(shop, user)
             self._catalogue(shop, spec)
         for shop in Shop.objects.all():  # shops made before templates existed get the standard set too
             seed_standard_templates(shop=shop)
@@ -70,6 +72,16 @@ class Command(BaseCommand):
             "Logins (password %s): operator (platform operator), %s" % (
                 DEMO_PASSWORD, ", ".join(spec["login"] for spec in SHOPS))
         )
+
+    def _credits(self, shop, user):
+        """A paid sandbox purchase of the 1,000 pack, once (its key is fixed per shop)."""
+        from credits.models import CreditPack
+        from credits.services import purchase_create
+
+        pack = CreditPack.objects.filter(credits=1000).first()
+        if pack is not None and pack.price_in(shop.currency) is not None:
+            purchase_create(shop=shop, method="sandbox_card", user=user, pack=pack,
+                            idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, f"smsnotify:seed-demo:{shop.slug}"))
 
     def _catalogue(self, shop, spec):
         for name, sku, price in spec["products"]:
