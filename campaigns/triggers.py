@@ -21,8 +21,9 @@ def order_status_changed(*, order: Order, previous: str) -> None:
     template = active_template(shop=order.shop, event=event, audience=Audience.CUSTOMER)
     if template is None:
         return
-    body = render(template.body, RenderContext(shop=order.shop, order=order, customer=order.customer), event=event)
-    if not body.strip():  # a text made only of tokens this order has no data for
+    # Stripped: a token at the end with no value ({tracking}) must not leave a space that costs a character.
+    body = render(template.body, RenderContext(shop=order.shop, order=order, customer=order.customer), event=event).strip()
+    if not body:  # a text made only of tokens this order has no data for
         log.warning("Template %s rendered empty for order %s; no SMS scheduled.", template.pk, order.pk)
         return
     try:

@@ -49,7 +49,7 @@ _STATUS_BODIES = {
     OrderStatus.BEING_PICKED: _("{shop_name}: we are packing your order {order_id}."),
     OrderStatus.AWAITING_PAYMENT: _("{shop_name}: your order {order_id} is awaiting payment of {total_cost}."),
     OrderStatus.READY_TO_SHIP: _("{shop_name}: your order {order_id} is packed and ready to ship."),
-    OrderStatus.SHIPPED: _("{shop_name}: your order {order_id} has been shipped. Tracking: {tracking_code}"),
+    OrderStatus.SHIPPED: _("{shop_name}: your order {order_id} has been shipped. {tracking}"),
     OrderStatus.CANCELLED: _("{shop_name}: your order {order_id} has been cancelled. Questions? Contact us."),
     OrderStatus.REJECTED: _("{shop_name}: we could not accept your order {order_id}. Please contact us for details."),
     OrderStatus.RETURNED: _("{shop_name}: we have received the return of your order {order_id}. Thank you!"),

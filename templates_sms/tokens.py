@@ -199,6 +199,16 @@ def _status_name(ctx: RenderContext) -> str | None:
     return str(OrderStatus(order.status).label)
 
 
+def _tracking_line(code: str | None) -> str | None:
+    # The label travels with the number, so a text reads well whether or not the order has one.
+    return _("Tracking: %(code)s") % {"code": code} if code else None
+
+
+def _tracking(ctx: RenderContext) -> str | None:
+    order = ctx.the_order
+    return _tracking_line(order.tracking_code) if order is not None else None
+
+
 def _order_date(ctx: RenderContext) -> str | None:
     order = ctx.the_order
     if order is None:
@@ -272,6 +282,8 @@ TOKENS: dict[str, Token] = {token.name: token for token in [
     Token("shipping_name", _("Shipping method."), _order_attr("shipping_method"), _sample("shipping"), 25),
     Token("tracking_code", _("Parcel tracking number."), _order_attr("tracking_code"),
           _fixed("1Z999AA10123456784"), 30),
+    Token("tracking", _("\"Tracking:\" and the tracking number, or nothing when the order has none."), _tracking,
+          lambda shop: _tracking_line("1Z999AA10123456784"), 45),
     Token("delivery_name", _("Name on the delivery address."), _delivery_name,
           lambda shop: f"{_sample('firstname')(shop)} {_sample('lastname')(shop)}", 30),
     Token("delivery_street", _("Delivery street and number."), _order_attr("delivery_street"), _sample("street"), 35),
@@ -299,7 +311,7 @@ TOKENS: dict[str, Token] = {token.name: token for token in [
 _CUSTOMER = ("firstname", "lastname", "fullname", "name", "email")
 _ORDER = (
     "order_id", "order_number", "order_date", "status_name", "sum", "shipping_cost", "total_cost", "currency",
-    "shipping_name", "tracking_code", "delivery_name", "delivery_street", "delivery_city", "delivery_postcode",
+    "shipping_name", "tracking_code", "tracking", "delivery_name", "delivery_street", "delivery_city", "delivery_postcode",
     "delivery_country",
 )
 

@@ -115,3 +115,19 @@ def test_customer_create_validates_the_phone(shop):
         services.customer_create(shop=shop, first_name="A", phone="not a phone")
     customer = services.customer_create(shop=shop, first_name="A", phone="(202) 555-0188")
     assert str(customer.phone) == "+12025550188"
+
+
+def test_shipped_text_leaves_out_the_tracking_label_without_a_number(shop, on_commit):
+    with_code = OrderFactory(shop=shop, tracking_code="1Z999")
+    without = OrderFactory(shop=shop, tracking_code="")
+    for order in (with_code, without):
+        services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert Message.objects.get(order=with_code).body.endswith("has been shipped. Tracking: 1Z999")
+    assert Message.objects.get(order=without).body.endswith("has been shipped.")
+
+
+def test_polish_shipped_text_is_translated(db):
+    shop = make_shop(country="PL", currency="PLN", language="pl")
+    order = OrderFactory(shop=shop, phone="+48601234567", customer=None, tracking_code="PL123")
+    services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert Message.objects.get().body.endswith("zostało wysłane. Numer przesyłki: PL123")

@@ -81,7 +81,7 @@ def test_the_database_refuses_a_second_standard_template_for_one_event():
 def test_a_polish_shop_gets_polish_defaults():
     shop = make_shop(country="PL", currency="PLN", language="pl")
     shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
-    assert shipped.body == "{shop_name}: Twoje zamówienie {order_id} zostało wysłane. Numer przesyłki: {tracking_code}"
+    assert shipped.body == "{shop_name}: Twoje zamówienie {order_id} zostało wysłane. {tracking}"
     assert shipped.name == "Status zamówienia: Wysłane"
     assert SmsTemplate.objects.get(shop=shop, event="order:new", audience="merchant").body.startswith("Nowe zamówienie")
 
