@@ -419,7 +419,7 @@ def poll_reports(*, limit: int = 200) -> int:
         return 0
     Message.objects.filter(pk__in=[m.pk for m in waiting]).update(report_polled_at=now)
     with gateway:
-        reports = gateway.fetch_reports([SentRef(m.provider_id, m.recipient, m.body, m.sent_at) for m in waiting])
+        reports = gateway.fetch_reports([SentRef(m.provider_id, m.recipient, m.sent_at) for m in waiting])
     for report in reports:
         apply_delivery_report(gateway_name=gateway.name, report=report)
     return len(reports)

@@ -38,7 +38,6 @@ class SentRef:
 
     provider_id: str
     to: str
-    body: str
     sent_at: dt.datetime | None = None
 
 
@@ -85,8 +84,10 @@ class BaseGateway:
     # None for backends that never report by polling.
     poll_reports_after: dt.timedelta | None = None
 
-    def __init__(self, fail_silently: bool = False, **kwargs):
-        self.fail_silently = fail_silently
+    def __init__(self, **kwargs):
+        # Unlike django.core.mail backends there is no fail_silently: send() always raises,
+        # since a swallowed error would leave the message's status wrong.
+        pass
 
     def open(self) -> None:
         """Open a network connection; a no-op for backends that need none."""

@@ -268,12 +268,9 @@ class TwilioGateway(BaseGateway):
         from_number: str | None = None,
         api_base_url: str | None = None,
         timeout: float | None = None,
-        fail_silently: bool = False,
         **kwargs,
     ):
-        # fail_silently is accepted for django.core.mail symmetry, but send() always
-        # raises: a swallowed error would leave the message's status wrong.
-        super().__init__(fail_silently=fail_silently, **kwargs)
+        super().__init__(**kwargs)
         self.account_sid = account_sid if account_sid is not None else _setting("TWILIO_ACCOUNT_SID", "")
         self.auth_token = auth_token if auth_token is not None else _setting("TWILIO_AUTH_TOKEN", "")
         self.messaging_service_sid = (

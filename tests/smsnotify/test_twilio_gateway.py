@@ -394,7 +394,7 @@ def test_fetch_reports_maps_each_message_status(twilio_server):
     twilio_server.set_status(sids[2], "failed", error_code=30008)
     twilio_server.set_status(sids[3], "canceled")
     # sids[4] stays queued
-    refs = [SentRef(provider_id=sid, to=TO, body="") for sid in [*sids, "SM" + "f" * 32]]
+    refs = [SentRef(provider_id=sid, to=TO) for sid in [*sids, "SM" + "f" * 32]]
 
     reports = gateway.fetch_reports(refs)
 
