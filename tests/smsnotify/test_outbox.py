@@ -285,3 +285,20 @@ def test_sandbox_accepts_then_reports_delivery(shop):
     assert ok.status == Status.DELIVERED
     assert (refused.status, refused.error_code) == (Status.FAILED, "21211")
     assert (undelivered.status, undelivered.error_code) == (Status.UNDELIVERED, "30003")
+
+
+@override_settings(SMS_GATEWAY="smsnotify.gateways.sandbox.SandboxGateway", SANDBOX_DELIVERY_SECONDS=2)
+def test_polling_takes_the_least_recently_polled_first(shop, monkeypatch):
+    """A message a carrier never reports on must not starve newer ones."""
+    from smsnotify.gateways.sandbox import SandboxGateway
+
+    never, newer = schedule(shop, to="+12025550111"), schedule(shop, to="+12025550122")
+    outbox.deliver_batch([never.pk])
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=1)):
+        outbox.deliver_batch([newer.pk])
+    polled = []
+    monkeypatch.setattr(SandboxGateway, "fetch_reports", lambda self, refs: polled.extend(r.to for r in refs) or [])
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=10)):
+        outbox.poll_reports(limit=1)
+        outbox.poll_reports(limit=1)
+    assert polled == ["+12025550111", "+12025550122"]
