@@ -49,14 +49,13 @@ def ensure_database(url: str) -> None:
 
 def setup_django(*, prepared: bool) -> None:
     import django
-    from django.conf import settings
 
-    django.setup()
+    # The production setting (README): prepared statements for a PostgreSQL reached directly.
     if prepared:
-        # Django leaves psycopg's prepared statements off so that transaction-mode poolers
-        # (PgBouncer < 1.21) work; a deployment without one can turn them on. The charge
-        # statement asks to be prepared, so it is planned once per connection, not per SMS.
-        settings.DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+        os.environ.setdefault("DATABASE_PREPARE_THRESHOLD", "5")
+    else:
+        os.environ.pop("DATABASE_PREPARE_THRESHOLD", None)
+    django.setup()
 
 
 def prepare(accounts: int, charges: int, tag: str) -> list[int]:

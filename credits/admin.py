@@ -24,6 +24,7 @@ from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import services
 from .forms import AdjustForm, BuyForm
+from .pricing import forget_rates
 from .models import (
     CreditAccount,
     CreditPack,
@@ -64,6 +65,10 @@ class PricingSettingsAdmin(admin.ModelAdmin):
 class DestinationRateAdmin(admin.ModelAdmin):
     list_display = ["calling_code_display", "regions", "credits_per_segment", "note"]
     search_fields = ["calling_code", "note"]
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        forget_rates()  # a bulk delete does not go through DestinationRate.delete()
 
     @admin.display(description=_("calling code"), ordering="calling_code")
     def calling_code_display(self, obj):

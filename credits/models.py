@@ -63,6 +63,7 @@ class PricingSettings(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1  # a singleton
         super().save(*args, **kwargs)
+        _forget_cached_rates()
 
     @classmethod
     def load(cls) -> PricingSettings:
@@ -94,6 +95,15 @@ class DestinationRate(models.Model):
         ordering = ["calling_code"]
         verbose_name = _("destination rate")
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _forget_cached_rates()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _forget_cached_rates()
+        return result
+
     def __str__(self):
         return f"+{self.calling_code}: {self.credits_per_segment}"
 
@@ -104,6 +114,13 @@ class DestinationRate(models.Model):
     def clean(self):
         if not phonenumbers.region_codes_for_country_code(self.calling_code or 0):
             raise ValidationError({"calling_code": _("No country uses this calling code.")})
+
+
+def _forget_cached_rates() -> None:
+    """This process prices the next SMS with the new rates at once (others within seconds)."""
+    from .pricing import forget_rates
+
+    forget_rates()
 
 
 def _validate_price_table(table, field: str) -> None:

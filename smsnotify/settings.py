@@ -92,6 +92,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif env_str("DATABASE_PREPARE_THRESHOLD", ""):
+    # Django leaves psycopg's server-side prepared statements off so that transaction-mode
+    # poolers (PgBouncer before 1.21) work. Reached directly, PostgreSQL plans the per-SMS
+    # charge statement once per connection instead of once per message.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env_int("DATABASE_PREPARE_THRESHOLD", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -125,3 +125,20 @@ def test_send_block_reason_follows_the_shops_own_rate(pl_shop):
     assert "one SMS costs 20" in send_block_reason(pl_shop)
     fund(pl_shop, 1)
     assert send_block_reason(pl_shop) is None
+
+
+@pytest.mark.parametrize("number", ["+12025550123", "+447911123456", "+48601234567", "+5999461234", "+8823450000",
+                                    "+351912345678", "+35191234567", "+79161234567", "+97412345678"])
+def test_calling_code_fast_path_agrees_with_phonenumbers(number):
+    import phonenumbers
+
+    from credits.pricing import calling_code_of_number
+
+    assert calling_code_of_number(number) == phonenumbers.parse(number, None).country_code
+
+
+def test_unreadable_numbers_have_no_calling_code():
+    from credits.pricing import calling_code_of_number
+
+    assert calling_code_of_number("+999") is None
+    assert calling_code_of_number("garbage") is None
