@@ -1,4 +1,7 @@
-"""The low-balance alert: by SMS to the merchant when SMS can carry it, else by email."""
+"""The low-balance alert: by SMS to the merchant when SMS can carry it, else by email.
+
+The SMS is the shop's "Low balance (to you)" template; a merchant who switches that
+template off gets the alert by email instead."""
 
 from __future__ import annotations
 
@@ -17,7 +20,13 @@ from smsnotify.encoding import segment_info
 from smsnotify.models import Kind
 from smsnotify.selectors import sms_settings_for
 
+from templates_sms.rendering import render
+from templates_sms.selectors import active_template
+from templates_sms.tokens import Audience, RenderContext
+
 from .pricing import message_cost
+
+LOW_BALANCE_EVENT = "credits:low_balance"
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +38,29 @@ def low_balance_text(*, shop: Shop, balance: int, threshold: int) -> str:
             "shop": shop.name, "balance": balance, "threshold": threshold}
 
 
+def low_balance_sms_text(*, shop: Shop, balance: int) -> str:
+    """The shop's low-balance template rendered, or "" when the merchant switched it off."""
+    template = active_template(shop=shop, event=LOW_BALANCE_EVENT, audience=Audience.MERCHANT)
+    if template is None:
+        return ""
+    return render(template.body, RenderContext(shop=shop, balance=balance), event=LOW_BALANCE_EVENT).strip()
+
+
 def send_low_balance_alert(*, shop: Shop, account_pk: int, balance: int, threshold: int, crossing: int) -> str:
     """Tell the merchant, once per crossing (the caller disarms the account in the same
     transaction). Returns "sms", "email" or "" (nobody to tell)."""
     text = low_balance_text(shop=shop, balance=balance, threshold=threshold)
     sms = sms_settings_for(shop)
-    if sms.active and sms.merchant_number:
+    sms_text = low_balance_sms_text(shop=shop, balance=balance) if sms.active and sms.merchant_number else ""
+    if sms_text:
         from smsnotify import outbox  # the outbox charges through credits.services: import late
 
         try:
-            cost = message_cost(shop=shop, recipient=str(sms.merchant_number), segments=segment_info(text).segments)
+            cost = message_cost(shop=shop, recipient=str(sms.merchant_number),
+                                segments=segment_info(outbox.sendable_text(sms, sms_text)).segments)
             if balance >= cost:
                 with transaction.atomic():
-                    outbox.schedule(shop=shop, to=sms.merchant_number, body=text, kind=Kind.MERCHANT_ALERT,
+                    outbox.schedule(shop=shop, to=sms.merchant_number, body=sms_text, kind=Kind.MERCHANT_ALERT,
                                     dedupe_key=f"low_balance:{account_pk}:{crossing}")
                 return "sms"
         except Exception:  # noqa: BLE001 - a bad merchant number must not stop the charge: email instead

@@ -41,7 +41,7 @@ def test_sms_alert_once_per_crossing(on_commit, sms_outbox):
     [alert] = alerts(shop)
     assert alert.recipient == "+12025550199"  # SmsSettings.merchant_number
     assert alert.dedupe_key == f"low_balance:{CreditAccount.objects.get(shop=shop).pk}:1"
-    assert "40 left" in alert.body and "alert below 50" in alert.body
+    assert alert.body == f"{shop.name}: your SMS balance is low: 40 credits left. Top up to keep texting."
     assert alert.status == Status.SENT  # delivered, and paid for like any SMS
     assert [sms.to for sms in sms_outbox] == ["+12025550199"]
     assert balance(shop) == 28 - 12
@@ -146,3 +146,24 @@ def test_order_shipped_sms_triggers_the_alert_through_the_outbox(on_commit, sms_
     assert len(alerts(shop)) == 1
     assert sorted(sms.to for sms in sms_outbox) == ["+12025550123", "+12025550199"]
     assert balance(shop) == 55 - 12 - 12
+
+
+def test_the_alert_sms_is_the_merchants_template_and_switching_it_off_means_email(on_commit):
+    from templates_sms.models import SmsTemplate
+
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    template = SmsTemplate.objects.get(shop=shop, event="credits:low_balance")
+    template.body = "Low: {balance} left"
+    template.save()
+    with on_commit():
+        charge(shop, 1)  # 60 → 48: crosses 50
+    assert [m.body for m in alerts(shop)] == ["Low: 48 left"]
+
+    other = make_shop(credits=60)
+    with_staff_email(other)
+    SmsTemplate.objects.filter(shop=other, event="credits:low_balance").update(active=False)
+    with on_commit():
+        charge(other, 1)
+    assert alerts(other) == []
+    assert len(mail.outbox) == 1 and "48 left" in mail.outbox[0].body
