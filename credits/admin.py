@@ -24,7 +24,6 @@ from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import services
 from .forms import AdjustForm, BuyForm
-from .pricing import forget_rates
 from .models import (
     CreditAccount,
     CreditPack,
@@ -36,6 +35,7 @@ from .models import (
     PurchaseStatus,
     format_money,
 )
+from .pricing import forget_rates
 from .selectors import cheapest_sms_cost, credit_balance
 
 # --- the operator's prices -----------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_forged_cancel_action_ids_are_ignored(merchant_a, shops):
 
 @pytest.mark.parametrize("url", ["admin:credits_ledgerentry_changelist", "admin:credits_purchase_changelist"])
 def test_lists_show_only_own_rows(merchant_a, shops, url):
-    own, foreign = rows_of(shops[0]), rows_of(shops[1])
+    rows_of(shops[0]), rows_of(shops[1])
     response = merchant_a.get(reverse(url))
     shown = {obj.shop_id for obj in response.context["cl"].result_list}
     assert shown == {shops[0].pk}
