@@ -13,7 +13,7 @@ from smsnotify.models import SmsSettings
 from smsnotify.phones import to_e164
 from templates_sms.services import seed_standard_templates
 
-from .models import Customer, Order, OrderStatus, Shop, StaffMembership
+from .models import Customer, MarketingConsent, Order, OrderStatus, Shop, StaffMembership
 
 
 @transaction.atomic
@@ -44,10 +44,15 @@ def _phone_or_blank(raw, shop: Shop) -> str:
 
 @transaction.atomic
 def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
-                    birthday: dt.date | None = None, registered_at: dt.datetime | None = None) -> Customer:
+                    birthday: dt.date | None = None, registered_at: dt.datetime | None = None,
+                    marketing_consent: str = MarketingConsent.UNKNOWN, consent_source: str = "") -> Customer:
+    """A customer; a consent given or refused is recorded with when and where (bulk texts need it)."""
     customer = Customer(
         shop=shop, first_name=first_name, last_name=last_name, email=email,
         phone=_phone_or_blank(phone, shop), birthday=birthday, registered_at=registered_at or timezone.now(),
+        marketing_consent=marketing_consent,
+        marketing_consent_at=None if marketing_consent == MarketingConsent.UNKNOWN else timezone.now(),
+        marketing_consent_source=consent_source,
     )
     customer.full_clean()
     customer.save()

@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from shop import services
-from shop.models import Order, OrderStatus
+from shop.models import Order, OrderStatus, Shop
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from templates_sms.models import SmsTemplate
 from tests.factories import CustomerFactory, OrderFactory, make_shop
@@ -131,3 +131,28 @@ def test_polish_shipped_text_is_translated(db):
     order = OrderFactory(shop=shop, phone="+48601234567", customer=None, tracking_code="PL123")
     services.order_change_status(order=order, status=OrderStatus.SHIPPED)
     assert Message.objects.get().body.endswith("zostało wysłane. Numer przesyłki: PL123")
+
+
+def test_customer_create_records_consent_with_when_and_where(shop):
+    from shop.models import ConsentSource, MarketingConsent
+
+    granted = services.customer_create(shop=shop, phone="+12025550101", marketing_consent=MarketingConsent.GRANTED,
+                                       consent_source=ConsentSource.SIGNUP)
+    unknown = services.customer_create(shop=shop, phone="+12025550102")
+    assert (granted.marketing_consent, granted.marketing_consent_source) == ("granted", "signup")
+    assert granted.marketing_consent_at is not None
+    assert unknown.marketing_consent == "unknown" and unknown.marketing_consent_at is None
+
+
+def test_demo_seed_is_idempotent_and_gives_bulk_sends_someone_to_reach(db):
+    from django.core.management import call_command
+
+    from shop.models import Customer, MarketingConsent
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    counts = (Shop.objects.count(), Customer.objects.count(), Order.objects.count(), Message.objects.count())
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert (Shop.objects.count(), Customer.objects.count(), Order.objects.count(), Message.objects.count()) == counts
+    assert counts[0] == 2
+    for shop in Shop.objects.all():
+        assert Customer.objects.filter(shop=shop, marketing_consent=MarketingConsent.GRANTED).count() == 2

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shop import services
-from shop.models import Customer, Order, OrderStatus, Product, Shop
+from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop
 from smsnotify.selectors import sms_settings_for
 from templates_sms.services import seed_standard_templates
 
@@ -91,6 +91,9 @@ class Command(BaseCommand):
             customer = Customer.objects.filter(shop=shop, email=email).first() or services.customer_create(
                 shop=shop, first_name=first, last_name=last, email=email, phone=phone, birthday=birthday,
                 registered_at=now - dt.timedelta(days=30 * index),
+                # the first two opted in to marketing texts at sign-up, so a bulk send has someone to reach
+                **({"marketing_consent": MarketingConsent.GRANTED, "consent_source": ConsentSource.SIGNUP}
+                   if index <= 2 else {}),
             )
             number = f"{1000 + index}"
             if not Order.objects.filter(shop=shop, number=number).exists():
