@@ -5,7 +5,18 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
-from .models import Cart, CartItem, Customer, Order, OrderStatus, Product, Shop, StaffMembership, Ticket
+from .models import (
+    Cart,
+    CartItem,
+    ConsentSource,
+    Customer,
+    Order,
+    OrderStatus,
+    Product,
+    Shop,
+    StaffMembership,
+    Ticket,
+)
 from .sms_admin import BulkSmsAdminMixin, SendSmsAdminMixin
 from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
 
@@ -49,6 +60,12 @@ class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, ShopScopedAdmin):
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "registered_at"
+    readonly_fields = ["marketing_consent_at", "marketing_consent_source"]
+
+    def save_model(self, request, obj, form, change):
+        if "marketing_consent" in form.changed_data:
+            services.customer_consent_changed(customer=obj, source=ConsentSource.ADMIN)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Product)

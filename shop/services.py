@@ -59,6 +59,12 @@ def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", em
     return customer
 
 
+def customer_consent_changed(*, customer: Customer, source: str) -> None:
+    """Stamp a consent the merchant just changed (the new state is already on ``customer``)."""
+    customer.marketing_consent_at = None if customer.marketing_consent == MarketingConsent.UNKNOWN else timezone.now()
+    customer.marketing_consent_source = source
+
+
 @transaction.atomic
 def order_create(*, shop: Shop, number: str, customer: Customer | None = None, phone: str = "", email: str = "",
                  subtotal: int = 0, shipping_cost: int = 0, shipping_method: str = "",

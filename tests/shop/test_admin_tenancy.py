@@ -159,3 +159,16 @@ def test_staff_without_a_shop_sees_nothing(client, django_user_model):
     user = django_user_model.objects.create_user("lost", password="x", is_staff=True)
     client.force_login(user)
     assert client.get(reverse("admin:shop_order_changelist")).status_code == 403
+
+
+def test_consent_changed_in_the_admin_is_stamped(merchant_a, two_shops):
+    customer = CustomerFactory(shop=two_shops[0])
+    url = reverse("admin:shop_customer_change", args=[customer.pk])
+    response = merchant_a.post(url, {
+        "first_name": customer.first_name, "last_name": customer.last_name, "phone": str(customer.phone),
+        "registered_at_0": "2026-11-20", "registered_at_1": "10:00:00", "marketing_consent": "granted",
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer.refresh_from_db()
+    assert (customer.marketing_consent, customer.marketing_consent_source) == ("granted", "admin")
+    assert customer.marketing_consent_at is not None
