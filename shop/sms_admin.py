@@ -15,7 +15,7 @@ from campaigns import sending
 from campaigns.forms import SmsTextForm
 from credits.selectors import credit_balance, send_block_reason
 from templates_sms.selectors import editor_context
-from templates_sms.tokens import CUSTOM
+from templates_sms.tokens import CUSTOM, RenderContext
 
 from .tenancy import request_shop
 
@@ -43,6 +43,11 @@ class SendSmsAdminMixin:
     def sms_phone(self, obj):
         return obj.phone
 
+    def sms_render_context(self, obj) -> RenderContext:
+        if self.opts.model_name == "order":
+            return RenderContext(shop=obj.shop, order=obj, customer=obj.customer)
+        return RenderContext(shop=obj.shop, customer=obj)
+
     def send_sms_view(self, request, object_id):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
@@ -68,7 +73,8 @@ class SendSmsAdminMixin:
             **self.admin_site.each_context(request),
             "title": _("Send text message"), "opts": self.opts, "original": obj, "form": form,
             "recipient": self.sms_phone(obj), "block_reason": block_reason, "balance": credit_balance(obj.shop),
-            "editor": editor_context(shop=obj.shop, event=CUSTOM, body=form["body"].value() or ""),
+            "editor": editor_context(shop=obj.shop, event=CUSTOM, body=form["body"].value() or "",
+                                     context=self.sms_render_context(obj)),
         }
         return TemplateResponse(request, "admin/shop/send_sms.html", context)
 

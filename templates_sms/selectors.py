@@ -15,7 +15,7 @@ from smsnotify.selectors import sms_settings_for
 
 from . import rendering
 from .models import SmsTemplate
-from .tokens import Token, tokens_for
+from .tokens import RenderContext, Token, tokens_for
 
 def templates_of_shop(shop: Shop) -> QuerySet[SmsTemplate]:
     return SmsTemplate.objects.filter(shop=shop)
@@ -108,10 +108,14 @@ class Preview:
         }
 
 
-def template_preview(*, shop: Shop, event: str, body: str) -> Preview:
-    """The body rendered with sample data, counted exactly as the outbox will count it."""
+def template_preview(*, shop: Shop, event: str, body: str, context: RenderContext | None = None) -> Preview:
+    """The body rendered with sample data (or for ``context``: one real recipient), counted
+    exactly as the outbox will count it."""
     sms = sms_settings_for(shop)
-    text = rendering.render_sample(body, event=event, shop=shop)
+    if context is not None:
+        text = rendering.render(body, context, event=event).strip()
+    else:
+        text = rendering.render_sample(body, event=event, shop=shop)
     longest = rendering.longest_plausible(body, event=event, shop=shop)
     replaced: tuple[str, ...] = ()
     if sms.replace_special_characters:
@@ -126,8 +130,9 @@ def template_preview(*, shop: Shop, event: str, body: str) -> Preview:
     )
 
 
-def editor_context(*, shop: Shop | None, event: str, body: str) -> dict:
-    """What the editor panel (tokens, preview, counter, cost) shows for ``body``."""
+def editor_context(*, shop: Shop | None, event: str, body: str, context: RenderContext | None = None) -> dict:
+    """What the editor panel (tokens, preview, counter, cost) shows for ``body``; with
+    ``context`` the preview is the text that one real recipient will get."""
     from django.urls import reverse
 
     from .tokens import EVENTS
@@ -137,5 +142,7 @@ def editor_context(*, shop: Shop | None, event: str, body: str) -> dict:
         "event": EVENTS[event],
         "tokens": [{"display": "{" + name + "}", "name": name, "description": token.description,
                     "sample": token.sample(shop) if shop else ""} for name, token in tokens_for(event).items()],
-        "preview": template_preview(shop=shop, event=event, body=body) if shop else None,
+        "preview": template_preview(shop=shop, event=event, body=body, context=context) if shop else None,
+        "for_order": context.order.pk if context is not None and context.order is not None else "",
+        "for_customer": context.customer.pk if context is not None and context.customer is not None else "",
     }

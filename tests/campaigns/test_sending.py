@@ -222,3 +222,26 @@ def test_send_page_starts_from_the_custom_template(merchant, funded):
     page = merchant.get(reverse("admin:shop_order_send_sms", args=[order.pk]))
     assert page.context["form"]["body"].value() == "Hello [[firstname]] from the shop"
     assert 'id="sms-counter"' in page.content.decode()
+
+
+def test_send_page_previews_the_text_for_its_real_recipient(merchant, funded):
+    from templates_sms.models import SmsTemplate
+
+    SmsTemplate.objects.filter(shop=funded, event="custom").update(body="Hi [[firstname]]!")
+    order = OrderFactory(shop=funded, customer=CustomerFactory(shop=funded, first_name="Zed"))
+    page = merchant.get(reverse("admin:shop_order_send_sms", args=[order.pk]))
+    assert page.context["editor"]["preview"].text == "Hi Zed!"
+    assert "This is the text the customer will get." in page.content.decode()
+    preview = merchant.post(reverse("admin:templates_sms_smstemplate_preview"),
+                            {"body": "Hello [[firstname]], order {order_id}?", "order": order.pk}).json()
+    assert preview["text"] == "Hello Zed, order {order_id}?"
+    assert preview["errors"]  # {order_id} is not a token of a hand-written text
+
+
+def test_preview_for_another_shops_customer_is_404(merchant):
+    foreign = CustomerFactory(shop=make_shop())
+    response = merchant.post(reverse("admin:templates_sms_smstemplate_preview"),
+                             {"body": "Hi [[firstname]]", "customer": foreign.pk})
+    assert response.status_code == 404
+    response = merchant.post(reverse("admin:templates_sms_smstemplate_preview"), {"body": "x", "customer": "1 or 1"})
+    assert response.status_code == 404

@@ -56,6 +56,12 @@
     const data = new FormData();
     data.append("body", body.value);
     data.append("template", panel.dataset.template || "");
+    // A send page previews the text for its one recipient (the server checks they are the shop's).
+    for (const key of ["order", "customer"]) {
+      if (panel.dataset[key]) {
+        data.append(key, panel.dataset[key]);
+      }
+    }
     const shop = document.getElementById("id_shop");
     if (shop) {
       data.append("shop", shop.value);
