@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _, ngettext
 
 from shop.models import Shop
-from smsnotify.encoding import segment_info, transliterate
+from smsnotify.encoding import segment_info
 from smsnotify.selectors import sms_settings_for
 
 from .tokens import EVENTS, TOKENS, RenderContext, Token, tokens_for
@@ -140,14 +140,17 @@ def token_errors(body: str, *, event: str) -> list[ValidationError]:
     return errors
 
 
+def longest_segments(body: str, *, event: str, shop: Shop) -> int:
+    """SMS parts of the longest plausible rendering, as the outbox will send it."""
+    from smsnotify.outbox import sendable_text
+
+    return segment_info(sendable_text(sms_settings_for(shop), longest_plausible(body, event=event, shop=shop))).segments
+
+
 def segments_error(body: str, *, event: str, shop: Shop) -> ValidationError | None:
-    """The shop's limit of SMS parts, checked on the longest plausible rendering, as sent
-    (transliterated when the shop replaces special characters)."""
+    """The shop's limit of SMS parts, checked on the longest plausible rendering."""
     sms = sms_settings_for(shop)
-    text = longest_plausible(body, event=event, shop=shop)
-    if sms.replace_special_characters:
-        text = transliterate(text)
-    segments = segment_info(text).segments
+    segments = longest_segments(body, event=event, shop=shop)
     if segments <= sms.max_segments:
         return None
     return ValidationError(

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _, ngettext
 
 from credits.pricing import domestic_segment_cost, message_cost
 from shop.models import Shop
-from smsnotify.encoding import SegmentInfo, segment_info, transliterate
+from smsnotify.encoding import SegmentInfo, segment_info
+from smsnotify.outbox import sendable_text
 from smsnotify.selectors import sms_settings_for
 
 from . import rendering
@@ -116,16 +117,13 @@ def template_preview(*, shop: Shop, event: str, body: str, context: RenderContex
         text = rendering.render(body, context, event=event).strip()
     else:
         text = rendering.render_sample(body, event=event, shop=shop)
-    longest = rendering.longest_plausible(body, event=event, shop=shop)
-    replaced: tuple[str, ...] = ()
-    if sms.replace_special_characters:
-        replaced = segment_info(text).non_gsm_chars
-        text, longest = transliterate(text), transliterate(longest)
+    replaced = segment_info(text).non_gsm_chars if sms.replace_special_characters else ()
+    text = sendable_text(sms, text)
     info = segment_info(text)
     errors = tuple(message for error in rendering.token_errors(body, event=event) for message in error.messages)
     return Preview(
         text=text, info=info, transliterated=sms.replace_special_characters, replaced_characters=replaced,
-        longest_segments=segment_info(longest).segments, max_segments=sms.max_segments,
+        longest_segments=rendering.longest_segments(body, event=event, shop=shop), max_segments=sms.max_segments,
         cost=estimated_cost(shop=shop, segments=info.segments), errors=errors, tokens=tokens_for(event),
     )
 
