@@ -14,11 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from credits.pricing import message_cost
+from credits.estimate import sms_estimate
 from credits.selectors import credit_balance, send_block_reason
 from shop.models import Customer, MarketingConsent, Order, Shop
 from smsnotify import outbox
-from smsnotify.encoding import segment_info
 from smsnotify.models import Kind, Message
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
@@ -75,7 +74,7 @@ def send_to_one(*, shop: Shop, body: str, send_key: str, order: Order | None = N
     if not phone:
         raise ValidationError(_("There is no phone number to text."), code="no_phone")
     text = _personal_text(shop, body, customer=customer, order=order)
-    return outbox.schedule(shop=shop, to=phone, body=text, kind=Kind.MANUAL, customer=customer, order=order,
+    return outbox.message_schedule(shop=shop, to=phone, body=text, kind=Kind.MANUAL, customer=customer, order=order,
                            dedupe_key=f"manual:{key}")
 
 
@@ -122,10 +121,10 @@ def plan_bulk(*, shop: Shop, customers, body: str) -> BulkPlan:
             plan.skip(_("the text is empty for them"))
             continue
         seen.add(number)
-        segments = segment_info(outbox.sendable_text(sms_settings, text)).segments
+        estimate = sms_estimate(shop=shop, text=text, recipient=number, sms_settings=sms_settings)
         plan.recipients.append((customer, number, text))
-        plan.segments = max(plan.segments, segments)
-        plan.credits += message_cost(shop=shop, recipient=number, segments=segments)
+        plan.segments = max(plan.segments, estimate.segments)
+        plan.credits += estimate.credits
     return plan
 
 
@@ -145,6 +144,6 @@ def send_bulk(*, shop: Shop, customers, body: str, send_key: str) -> BulkPlan:
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
             % {"cost": plan.credits, "balance": plan.balance}, code="insufficient_credits")
     for customer, number, text in plan.recipients:
-        outbox.schedule(shop=shop, to=number, body=text, kind=Kind.BULK, customer=customer,
+        outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.BULK, customer=customer,
                         dedupe_key=f"bulk:{key}:customer:{customer.pk}")
     return plan

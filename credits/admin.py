@@ -22,7 +22,8 @@ from django.views.decorators.http import require_POST
 
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
-from . import services
+from . import ledger
+from .purchases import purchase_cancel, purchase_confirm, purchase_create
 from .forms import AdjustForm, BuyForm
 from .models import (
     CreditAccount,
@@ -52,7 +53,7 @@ class PricingSettingsAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        return redirect("admin:credits_pricingsettings_change", PricingSettings.load().pk)
+        return redirect("admin:credits_pricingsettings_change", 1)
 
     def has_add_permission(self, request):
         return False
@@ -120,7 +121,7 @@ class CreditAccountAdmin(ShopScopedAdmin):
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
-        services.account_set_threshold(account=obj, threshold=obj.low_balance_threshold)
+        ledger.account_set_threshold(account=obj, threshold=obj.low_balance_threshold)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         account = self.get_object(request, unquote(object_id))
@@ -150,7 +151,7 @@ class CreditAccountAdmin(ShopScopedAdmin):
         form = AdjustForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                entry = services.account_adjust(shop=account.shop, amount=form.cleaned_data["amount"],
+                entry = ledger.account_adjust(shop=account.shop, amount=form.cleaned_data["amount"],
                                                 reason=form.cleaned_data["reason"], user=request.user)
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -363,14 +364,14 @@ class PurchaseAdmin(ShopScopedAdmin):
         return HttpResponseRedirect(reverse("admin:credits_purchase_change", args=[purchase.pk]))
 
     def _confirm(self, request, purchases):
-        count = sum(services.purchase_confirm(purchase=p, via="operator", user=request.user) for p in purchases)
+        count = sum(purchase_confirm(purchase=p, via="operator", user=request.user) for p in purchases)
         self.message_user(request, ngettext("%d purchase confirmed and credited.", "%d purchases confirmed and credited.",
                                             count) % count if count else _("Nothing to confirm: only pending purchases "
                                                                            "can be confirmed, and only once."),
                           messages.SUCCESS if count else messages.WARNING)
 
     def _cancel(self, request, purchases):
-        count = sum(services.purchase_cancel(purchase=p, user=request.user) for p in purchases)
+        count = sum(purchase_cancel(purchase=p, user=request.user) for p in purchases)
         self.message_user(request, ngettext("%d purchase cancelled.", "%d purchases cancelled.", count) % count
                           if count else _("Nothing to cancel: only pending purchases can be cancelled."),
                           messages.SUCCESS if count else messages.WARNING)
@@ -401,7 +402,7 @@ class PurchaseAdmin(ShopScopedAdmin):
                 quote, method = form.quote, form.payment_method
                 if step == "confirm":
                     try:
-                        purchase = services.purchase_create(
+                        purchase = purchase_create(
                             shop=shop, method=method.code, user=request.user, pack=form.pack,
                             credits=form.cleaned_data["custom_credits"] if form.pack is None else None,
                             idempotency_key=form.cleaned_data["token"] or None,

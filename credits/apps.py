@@ -6,4 +6,4 @@ class CreditsConfig(AppConfig):
     verbose_name = "Credits"
 
     def ready(self):
-        from . import pricing  # noqa: F401 - connects the signals that forget cached rates
+        from . import receivers  # noqa: F401 - connects the store-event receivers

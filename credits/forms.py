@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.models import Shop
 
-from . import payments, services
+from . import payments, purchases
 from .models import CreditPack, format_money
 from .selectors import packs_for_shop
 
@@ -57,7 +57,7 @@ class BuyForm(forms.Form):
             self.add_error("custom_credits", _("How many credits?"))
             return data
         try:
-            self.quote = services.purchase_quote(shop=self.shop, pack=pack, credits=credits)
+            self.quote = purchases.purchase_quote(shop=self.shop, pack=pack, credits=credits)
         except ValidationError as exc:
             self.add_error("custom_credits" if option == CUSTOM else "option", exc)
             return data

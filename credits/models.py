@@ -2,7 +2,7 @@
 
 The balance is a cache of the ledger's sum, kept exact by one rule: it changes only through
 a conditional UPDATE (``balance = balance - n WHERE balance >= n``) in the same transaction
-as the ledger row that explains it (see ``credits.services``). ``manage.py audit_credits``
+as the ledger row that explains it (see ``credits.ledger``). ``manage.py audit_credits``
 checks the rule held.
 """
 
@@ -66,15 +66,17 @@ class PricingSettings(models.Model):
         _forget_cached_rates()
 
     @classmethod
+    def defaults(cls) -> dict:
+        return {
+            "credits_per_segment_domestic": settings.SMS_CREDITS_PER_SEGMENT_DOMESTIC,
+            "credits_per_segment_international": settings.SMS_CREDITS_PER_SEGMENT_INTERNATIONAL,
+            "minimum_purchase_credits": settings.CREDITS_MINIMUM_PURCHASE,
+        }
+
+    @classmethod
     def load(cls) -> PricingSettings:
-        row = cls.objects.filter(pk=1).first()
-        if row is None:
-            row, _created = cls.objects.get_or_create(pk=1, defaults={
-                "credits_per_segment_domestic": settings.SMS_CREDITS_PER_SEGMENT_DOMESTIC,
-                "credits_per_segment_international": settings.SMS_CREDITS_PER_SEGMENT_INTERNATIONAL,
-                "minimum_purchase_credits": settings.CREDITS_MINIMUM_PURCHASE,
-            })
-        return row
+        """The row (a migration writes it); its defaults, unsaved, if it was deleted. Only reads."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1, **cls.defaults())
 
     def clean(self):
         _validate_price_table(self.price_per_thousand, "price_per_thousand")

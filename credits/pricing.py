@@ -89,13 +89,6 @@ def segment_rate(*, shop: Shop, calling_code: int | None) -> int:
     return rates.international
 
 
-def message_cost(*, shop: Shop, recipient: str, segments: int) -> int:
-    """Credits to send ``segments`` SMS parts from ``shop`` to ``recipient`` (E.164)."""
-    if segments < 1:
-        raise ValueError("A message has at least one segment.")
-    return segment_rate(shop=shop, calling_code=calling_code_of_number(recipient)) * segments
-
-
 def domestic_segment_cost(shop: Shop) -> int:
     """One segment to a number in the shop's own country: the cheapest SMS the shop can send."""
     return segment_rate(shop=shop, calling_code=calling_code_of_region(shop.country))

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from shop.models import Shop
 from smsnotify.selectors import sms_settings_for
 
-from .models import CreditAccount, CreditPack, LedgerEntry, Purchase
+from .models import CreditAccount, CreditPack
 from .pricing import domestic_segment_cost
-
-
-def account_for(shop: Shop) -> CreditAccount:
-    """The shop's account; every shop has one (created with the shop, or on first use)."""
-    account = CreditAccount.objects.filter(shop=shop).first()
-    if account is None:
-        from .services import account_create
-
-        account = account_create(shop=shop)
-    return account
 
 
 def credit_balance(shop: Shop) -> int:
@@ -41,14 +30,6 @@ def send_block_reason(shop: Shop) -> str | None:
         return _("Not enough credits: balance %(balance)s, one SMS costs %(cost)s. Buy credits.") % {
             "balance": balance, "cost": cost}
     return None
-
-
-def ledger_of_shop(shop: Shop) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(shop=shop)
-
-
-def purchases_of_shop(shop: Shop) -> QuerySet[Purchase]:
-    return Purchase.objects.filter(shop=shop)
 
 
 def packs_for_shop(shop: Shop) -> list[CreditPack]:

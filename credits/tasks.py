@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from . import services
+from . import purchases
 
 
 @shared_task(name="credits.expire_pending_purchases")
 def expire_pending_purchases() -> int:
-    return services.purchases_expire()
+    return purchases.purchases_expire()

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import payments, services
+from . import payments, purchases
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def payment_webhook(request: HttpRequest, provider: str) -> HttpResponse:
         return HttpResponseForbidden("Invalid signature.")
     except ValueError:
         return HttpResponseBadRequest("Malformed event.")
-    purchase = services.payment_event_apply(provider=backend.name, event=event)
+    purchase = purchases.payment_event_apply(provider=backend.name, event=event)
     if purchase is None:
         raise Http404  # not our reference; the provider may retry, nothing changes
     # Repeated events are harmless: a purchase is credited only by its pending → paid move.

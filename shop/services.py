@@ -1,31 +1,29 @@
-"""Writes of the store domain. State changes call the SMS triggers explicitly."""
+"""Writes of the store domain. Each state change sends its store event (shop/events.py) inside
+its transaction; the store itself knows nothing of SMS."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import to_python
 
-from campaigns import triggers
-from credits import services as credits_services
-from smsnotify.models import SmsSettings
-from smsnotify.phones import to_e164
-from templates_sms.services import seed_standard_templates
-
+from . import events
 from .models import Customer, MarketingConsent, Order, OrderStatus, Shop, StaffMembership
 
 
 @transaction.atomic
 def shop_create(*, name: str, slug: str, country: str = "US", currency: str = "USD",
                 time_zone: str = "UTC", language: str = "en") -> Shop:
-    """A new tenant with everything it needs; SMS starts switched off until the merchant sets a sender."""
+    """A new tenant; the apps that keep rows per shop (SMS settings, credits, templates) make
+    them on ``shop_created``. SMS starts switched off until the merchant sets a sender."""
     shop = Shop(name=name, slug=slug, country=country, currency=currency.upper(), time_zone=time_zone, language=language)
     shop.full_clean()
     shop.save()
-    SmsSettings.objects.create(shop=shop)
-    credits_services.account_create(shop=shop)
-    seed_standard_templates(shop=shop)
+    events.shop_created.send(sender=Shop, shop=shop)
     return shop
 
 
@@ -39,7 +37,14 @@ def staff_add(*, shop: Shop, user) -> StaffMembership:
 
 
 def _phone_or_blank(raw, shop: Shop) -> str:
-    return to_e164(raw, region=shop.country) if raw else ""
+    """A number in E.164, read in the shop's country; "" for none. PhoneNumberField keeps
+    invalid input as typed unless a form ran, so the service checks it."""
+    if not raw:
+        return ""
+    number = to_python(str(raw), region=shop.country)
+    if number is None or not number.is_valid():
+        raise ValidationError({"phone": _("%(value)s is not a valid phone number.") % {"value": raw}}, code="invalid")
+    return number.as_e164
 
 
 @transaction.atomic
@@ -56,6 +61,7 @@ def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", em
     )
     customer.full_clean()
     customer.save()
+    events.customer_registered.send(sender=Shop, customer=customer)
     return customer
 
 
@@ -79,16 +85,18 @@ def order_create(*, shop: Shop, number: str, customer: Customer | None = None, p
     )
     order.full_clean()
     order.save()
+    events.order_placed.send(sender=Shop, order=order)
     return order
 
 
 @transaction.atomic
 def order_change_status(*, order: Order, status: str, tracking_code: str | None = None) -> Order:
-    """Move an order to ``status`` and let the SMS triggers react, in one transaction."""
+    """Move an order to ``status`` (and set its tracking code); the events go out in the same
+    transaction, so whatever a receiver writes commits with the change."""
     if status not in OrderStatus.values:
         raise ValueError(f"Unknown order status {status!r}")
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    previous = locked.status
+    previous, previous_code = locked.status, locked.tracking_code
     fields = []
     if tracking_code is not None and tracking_code != locked.tracking_code:
         locked.tracking_code = tracking_code
@@ -100,6 +108,8 @@ def order_change_status(*, order: Order, status: str, tracking_code: str | None 
     if fields:
         locked.save(update_fields=fields)
     if status != previous:
-        triggers.order_status_changed(order=locked, previous=previous)
+        events.order_status_changed.send(sender=Shop, order=locked, previous=previous)
+    if "tracking_code" in fields and locked.tracking_code:
+        events.tracking_code_set.send(sender=Shop, order=locked, previous=previous_code)
     order.refresh_from_db()
     return order

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator
 
-from . import outbox
+from . import history, outbox
 from .models import Message, MessageEvent, SmsSettings, Status
 
 _STATUS_COLOURS = {
@@ -32,7 +32,15 @@ class MessageEventInline(ShopScopedInline):
     merchant_actions = frozenset({"view"})
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["created_at", "status", "detail"]
+    fields = readonly_fields = ["created_at", "status", "what_happened", "user"]
+    verbose_name_plural = _("history")
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, obj):
+        return history.in_shop_terms(obj.message.shop, history.event_text, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("message__shop", "user")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -58,7 +66,7 @@ class MessageAdmin(ShopScopedAdmin):
     actions = ["cancel_selected", "send_again_selected"]
     fieldsets = [
         (None, {"fields": ["shop", "recipient", "sender", "body", "encoding", "segments", "credits_charged"]}),
-        (_("Status"), {"fields": ["status", "error_code", "error_text", "send_at", "attempts", "sent_at",
+        (_("Status"), {"fields": ["status", "error_code", "error_display", "send_at", "attempts", "sent_at",
                                   "delivered_at"]}),
         (_("Concerns"), {"fields": ["kind", "direction", "customer", "order", "cart", "product"]}),
         (_("Technical"), {"classes": ["collapse"], "fields": [
@@ -84,16 +92,18 @@ class MessageAdmin(ShopScopedAdmin):
     def short_body(self, obj):
         return obj.body if len(obj.body) <= 60 else obj.body[:57] + "…"
 
+    @admin.display(description=_("error"))
+    def error_display(self, obj):
+        return history.error_text(obj)
+
     @admin.action(description=_("Cancel selected scheduled messages"), permissions=["view"])
     def cancel_selected(self, request, queryset):
-        reason = _("Cancelled by %(user)s.") % {"user": request.user.get_username()}
-        count = sum(outbox.cancel(message, reason=reason) for message in queryset)
+        count = sum(outbox.message_cancel(message=message, user=request.user) for message in queryset)
         self.message_user(request, ngettext("%d message cancelled.", "%d messages cancelled.", count) % count,
                           messages.SUCCESS if count else messages.WARNING)
 
     @admin.action(description=_("Send selected failed or unknown messages again"), permissions=["view"])
     def send_again_selected(self, request, queryset):
-        reason = _("Sent again by %(user)s.") % {"user": request.user.get_username()}
-        count = sum(outbox.send_again(message, reason=reason) for message in queryset)
+        count = sum(outbox.message_send_again(message=message, user=request.user) for message in queryset)
         self.message_user(request, ngettext("%d message will be sent again.", "%d messages will be sent again.", count)
                           % count, messages.SUCCESS if count else messages.WARNING)

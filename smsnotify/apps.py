@@ -7,6 +7,8 @@ class SmsnotifyConfig(AppConfig):
     verbose_name = "SMS"
 
     def ready(self):
+        from . import receivers  # noqa: F401 - connects the store-event receivers
+
         # A typo in SMS_GATEWAY must stop the web server, the worker and beat at start-up,
         # not surface as a failed delivery hours later.
         from django.conf import settings

@@ -1,5 +1,6 @@
 """The messaging core: every SMS the system will ever send is first a Message row."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -71,12 +72,6 @@ class Status(models.TextChoices):
     SUPPRESSED = "suppressed", _("Suppressed")
 
 
-# Statuses after which the outbox never touches a message again by itself.
-FINAL_STATUSES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELLED, Status.SUPPRESSED})
-# Statuses in which a message still waits for the outbox.
-PENDING_STATUSES = frozenset({Status.SCHEDULED, Status.QUEUED})
-
-
 class Message(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
@@ -98,6 +93,9 @@ class Message(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     send_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Which delivery run holds the row while it is "sending": a batch claims with one
+    # conditional UPDATE, then reads back exactly the rows it won by this token.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     gateway = models.CharField(max_length=40, blank=True)
     provider_id = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
@@ -132,16 +130,43 @@ class Message(models.Model):
         return f"SMS {self.pk} to {self.recipient}"
 
 
+class EventType(models.TextChoices):
+    """What happened to a message; its parameters say the rest (see smsnotify/history.py)."""
+
+    SCHEDULED = "scheduled", _("Scheduled")
+    ATTEMPT = "attempt", _("Handed to the gateway")
+    ACCEPTED = "accepted", _("Accepted by the provider")
+    REFUSED = "refused", _("Refused by the provider")
+    RETRY = "retry", _("Temporary failure")
+    GAVE_UP = "gave_up", _("Gave up")
+    AMBIGUOUS = "ambiguous", _("Outcome unknown")
+    LEASE_EXPIRED = "lease_expired", _("Worker stopped")
+    FOUND = "found", _("Found at the provider")
+    NOT_FOUND = "not_found", _("Not found at the provider")
+    REPORT = "report", _("Delivery report")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    SEND_AGAIN = "send_again", _("Sent again")
+    HELD = "held", _("Held")
+    STOPPED = "stopped", _("Stopped")
+    NOTE = "note", _("Note")
+
+
 class MessageEvent(models.Model):
-    """Append-only history of a message: every status change and why."""
+    """Append-only, typed history of a message, in the style of Saleor's order events: a type,
+    its parameters and who acted (None for the system). It is put into words in the shop's
+    language and time zone when shown (smsnotify/history.py), never stored as text."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
-    status = models.CharField(max_length=12, choices=Status.choices)
-    detail = models.CharField(max_length=500, blank=True)
+    type = models.CharField(max_length=16, choices=EventType.choices, default=EventType.NOTE)
+    status = models.CharField(max_length=12, choices=Status.choices)  # the message's status after the event
+    parameters = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self):
-        return f"{self.get_status_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_type_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -131,7 +131,13 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 # --- SMS ---------------------------------------------------------------------------------
 SMS_GATEWAY = env_str("SMS_GATEWAY", "smsnotify.gateways.sandbox.SandboxGateway")
 SMS_DISPATCH_INTERVAL = env_int("SMS_DISPATCH_INTERVAL", 5)  # seconds between beat scans
-SMS_DISPATCH_BATCH = 50  # messages handed to one delivery task (one gateway connection)
+SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 100)  # messages one delivery task claims and records at once
+# Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
+# (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
+SMS_DELIVERY_POLICIES = [
+    "smsnotify.policies.SmsSwitchedOff",
+    "credits.policies.ChargeCredits",
+]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up
 SMS_RETRY_BASE_SECONDS = 30  # backoff: 30 s, 60 s, 120 s … capped below
 SMS_RETRY_MAX_SECONDS = 3600
@@ -139,6 +145,7 @@ SMS_QUEUED_LEASE_SECONDS = 120  # a queued row older than this lost its doorbell
 SMS_SENDING_LEASE_SECONDS = 300  # a row in "sending" longer than this becomes "unknown"
 SMS_LATE_CUTOFF_HOURS = env_int("SMS_LATE_CUTOFF_HOURS", 48)  # past this, a due row expires
 SMS_RECONCILE_GRACE_SECONDS = 600  # after this the provider's "no such message" is trusted
+TWILIO_MAX_IN_FLIGHT = env_int("TWILIO_MAX_IN_FLIGHT", 32)  # Messages API calls a delivery task keeps open at once
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import outbox
+from . import aftercare
 from .gateways import twilio
 
 log = logging.getLogger(__name__)
@@ -29,5 +29,5 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     if report.extra.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
         return HttpResponseForbidden("Unknown account.")
     # Repeated and out-of-order callbacks are harmless: a report never moves a message back.
-    outbox.apply_delivery_report(gateway_name="twilio", report=report)
+    aftercare.report_apply(gateway_name="twilio", report=report)
     return HttpResponse(status=204)

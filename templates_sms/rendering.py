@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _, ngettext
 
 from shop.models import Shop
-from smsnotify.encoding import segment_info
+from credits.estimate import sms_estimate
 from smsnotify.selectors import sms_settings_for
 
 from .tokens import EVENTS, TOKENS, RenderContext, Token, tokens_for
@@ -142,9 +142,7 @@ def token_errors(body: str, *, event: str) -> list[ValidationError]:
 
 def longest_segments(body: str, *, event: str, shop: Shop) -> int:
     """SMS parts of the longest plausible rendering, as the outbox will send it."""
-    from smsnotify.outbox import sendable_text
-
-    return segment_info(sendable_text(sms_settings_for(shop), longest_plausible(body, event=event, shop=shop))).segments
+    return sms_estimate(shop=shop, text=longest_plausible(body, event=event, shop=shop)).segments
 
 
 def segments_error(body: str, *, event: str, shop: Shop) -> ValidationError | None:

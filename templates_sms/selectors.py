@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _, ngettext
 
-from credits.pricing import domestic_segment_cost, message_cost
+from credits.estimate import sms_estimate
 from shop.models import Shop
 from smsnotify.encoding import SegmentInfo, segment_info
-from smsnotify.outbox import sendable_text
+from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 
 from . import rendering
@@ -28,19 +27,12 @@ def active_template(*, shop: Shop, event: str, audience: str) -> SmsTemplate | N
             .order_by("-is_standard", "position", "pk").first())
 
 
-def _sample_recipient(shop: Shop) -> str | None:
-    """A mobile number in the shop's country: most customers are domestic, so the estimate
-    uses the domestic price."""
-    example = phonenumbers.example_number_for_type(shop.country, phonenumbers.PhoneNumberType.MOBILE)
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164) if example else None
-
-
-def estimated_cost(*, shop: Shop, segments: int) -> int:
-    """Credits one message of ``segments`` parts costs this shop (domestic recipient)."""
-    recipient = _sample_recipient(shop)
-    if recipient is None:
-        return segments * domestic_segment_cost(shop)
-    return message_cost(shop=shop, recipient=recipient, segments=segments)
+def _e164_or_none(phone, *, region: str) -> str | None:
+    """The one recipient a preview is for; None (the shop's own country) when it has no valid number."""
+    try:
+        return to_e164(phone, region=region)
+    except InvalidPhoneNumber:
+        return None
 
 
 @dataclass(frozen=True)
@@ -113,18 +105,20 @@ def template_preview(*, shop: Shop, event: str, body: str, context: RenderContex
     """The body rendered with sample data (or for ``context``: one real recipient), counted
     exactly as the outbox will count it."""
     sms = sms_settings_for(shop)
+    recipient = None
     if context is not None:
         text = rendering.render(body, context, event=event).strip()
+        phone = context.order.phone if context.order is not None else getattr(context.customer, "phone", "")
+        recipient = _e164_or_none(phone, region=shop.country)
     else:
         text = rendering.render_sample(body, event=event, shop=shop)
     replaced = segment_info(text).non_gsm_chars if sms.replace_special_characters else ()
-    text = sendable_text(sms, text)
-    info = segment_info(text)
+    estimate = sms_estimate(shop=shop, text=text, recipient=recipient, sms_settings=sms)
     errors = tuple(message for error in rendering.token_errors(body, event=event) for message in error.messages)
     return Preview(
-        text=text, info=info, transliterated=sms.replace_special_characters, replaced_characters=replaced,
-        longest_segments=rendering.longest_segments(body, event=event, shop=shop), max_segments=sms.max_segments,
-        cost=estimated_cost(shop=shop, segments=info.segments), errors=errors, tokens=tokens_for(event),
+        text=estimate.text, info=estimate.info, transliterated=sms.replace_special_characters,
+        replaced_characters=replaced, longest_segments=rendering.longest_segments(body, event=event, shop=shop),
+        max_segments=sms.max_segments, cost=estimate.credits, errors=errors, tokens=tokens_for(event),
     )
 
 

@@ -5,7 +5,7 @@ import itertools
 import factory
 from django.contrib.auth import get_user_model
 
-from credits.services import credits_grant_bonus
+from credits.ledger import credits_grant_bonus
 from shop import services
 from shop.models import Customer, Order, Product, Shop
 from smsnotify.models import SmsSettings

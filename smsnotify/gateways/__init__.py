@@ -13,6 +13,7 @@ from .base import (
     SendResult,
     SentRef,
     TransientGatewayError,
+    report_billed,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "SentRef",
     "TransientGatewayError",
     "get_gateway",
+    "report_billed",
 ]
 
 

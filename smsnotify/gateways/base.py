@@ -9,6 +9,8 @@ return plain value objects; they never touch the ORM (services persist results).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 
@@ -29,7 +31,6 @@ class SendResult:
 
     provider_id: str
     status: str = "sent"  # one of our Message statuses: "sent" or "delivered"
-    segments: int | None = None  # as counted by the provider, when it says
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,19 @@ class DeliveryReport:
     status: str  # one of our Message statuses: sent, delivered, undelivered, failed
     error_code: str = ""
     error_text: str = ""
+    billed: bool = True  # False when the provider does not charge for it (the backend knows its rules)
     extra: dict = field(default_factory=dict)
+
+
+# Undelivered reports that give the merchant the credits back, as failed ones do (Twilio does
+# not bill a failed message): the number cannot receive SMS at all. Twilio's codes, which the
+# sandbox mirrors: 30003 unreachable handset, 30005 unknown handset, 30006 landline.
+UNREACHABLE_CODES = frozenset({"30003", "30005", "30006"})
+
+
+def report_billed(status: str, error_code: str) -> bool:
+    """Whether a delivery report leaves the message paid for."""
+    return not (status == "failed" or (status == "undelivered" and error_code in UNREACHABLE_CODES))
 
 
 class GatewayError(Exception):
@@ -80,6 +93,9 @@ class BaseGateway:
     """Base class for SMS gateway backends."""
 
     name = "base"
+    # How many send() calls a delivery run keeps in flight at once (send_many). Backends that
+    # wait on a network set it higher; the calls share the backend's pooled connection.
+    max_in_flight = 1
     # How long after sending to start polling fetch_reports() for a message still "sent";
     # None for backends that never report by polling.
     poll_reports_after: dt.timedelta | None = None
@@ -110,6 +126,19 @@ class BaseGateway:
         """Hand one SMS to the provider, or raise a ``GatewayError`` subclass."""
         raise NotImplementedError("subclasses of BaseGateway must override send()")
 
+    def send_many(self, messages: list[OutboundSms]) -> list[SendResult | Exception]:
+        """Send each message; the answers come in the same order, an exception in place of a
+        result for a message that failed. Up to ``max_in_flight`` calls run at once."""
+        if self.max_in_flight <= 1 or len(messages) <= 1:
+            return [self._answer(sms) for sms in messages]
+        return list(_pool(self.max_in_flight).map(self._answer, messages))
+
+    def _answer(self, sms: OutboundSms) -> SendResult | Exception:
+        try:
+            return self.send(sms)
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller, which classifies it
+            return exc
+
     def find_sent(self, sms: OutboundSms, *, since: dt.datetime) -> SendResult | None:
         """Look for an SMS the provider may have accepted despite an ambiguous error.
 
@@ -122,3 +151,16 @@ class BaseGateway:
     def fetch_reports(self, sent: list[SentRef]) -> list[DeliveryReport]:
         """Poll delivery statuses, for providers that report by polling (or to heal lost webhooks)."""
         return []
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One pool of threads per process and size, kept across delivery runs (starting threads
+    for every batch would cost more than the calls they make to a fast provider)."""
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+        return _pools[size]

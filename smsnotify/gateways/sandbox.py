@@ -31,6 +31,7 @@ from .base import (
     SendResult,
     SentRef,
     TransientGatewayError,
+    report_billed,
 )
 
 REFUSED = {
@@ -73,7 +74,8 @@ class SandboxGateway(BaseGateway):
                 continue
             if ref.to in NOT_DELIVERED:
                 status, code, text = NOT_DELIVERED[ref.to]
-                reports.append(DeliveryReport(ref.provider_id, status, error_code=code, error_text=text))
+                reports.append(DeliveryReport(ref.provider_id, status, error_code=code, error_text=text,
+                                              billed=report_billed(status, code)))
             else:
                 reports.append(DeliveryReport(ref.provider_id, "delivered"))
         return reports

@@ -48,6 +48,7 @@ from .base import (
     SendResult,
     SentRef,
     TransientGatewayError,
+    report_billed,
 )
 
 logger = logging.getLogger(__name__)
@@ -281,6 +282,8 @@ class TwilioGateway(BaseGateway):
         self.from_number = from_number if from_number is not None else _setting("TWILIO_FROM_NUMBER", "")
         self.api_base_url = (api_base_url if api_base_url is not None else _setting("TWILIO_API_BASE_URL", "")) or ""
         self.timeout = float(timeout if timeout is not None else _setting("TWILIO_TIMEOUT", 10))
+        # Twilio answers in a few hundred ms: one call at a time would send a handful a second.
+        self.max_in_flight = int(_setting("TWILIO_MAX_IN_FLIGHT", 32))
 
         if not self.account_sid:
             raise ImproperlyConfigured("TwilioGateway needs TWILIO_ACCOUNT_SID (the Account SID, AC…).")
@@ -304,7 +307,8 @@ class TwilioGateway(BaseGateway):
         if self._client is not None:
             return
         http = TwilioHttpClient(timeout=self.timeout, pool_connections=True)
-        adapter = HTTPAdapter(max_retries=_NO_RETRIES)
+        # One pooled connection per call in flight (send_many runs max_in_flight at once).
+        adapter = HTTPAdapter(max_retries=_NO_RETRIES, pool_connections=1, pool_maxsize=self.max_in_flight)
         http.session.mount("https://", adapter)
         http.session.mount("http://", adapter)
         client = Client(self.account_sid, self.auth_token, http_client=http)
@@ -373,7 +377,7 @@ class TwilioGateway(BaseGateway):
                 self.close()
         if not message.sid:
             raise AmbiguousGatewayError("Twilio answered without a message SID.", code="response")
-        return SendResult(provider_id=message.sid, status="sent", segments=_segments(message.num_segments))
+        return SendResult(provider_id=message.sid, status="sent")
 
     # -- reconciliation -----------------------------------------------------------------------
 
@@ -473,12 +477,14 @@ class TwilioGateway(BaseGateway):
                     if message.status not in ("receiving", "received"):
                         logger.warning("Unknown Twilio status %r for %s; ignored.", message.status, message.sid)
                     continue
+                error_code = str(message.error_code) if message.error_code else ""
                 reports.append(
                     DeliveryReport(
                         provider_id=message.sid or ref.provider_id,
                         status=status,
-                        error_code=str(message.error_code) if message.error_code else "",
+                        error_code=error_code,
                         error_text=message.error_message or "",
+                        billed=report_billed(status, error_code),
                         extra=_message_extra(message),
                     )
                 )
@@ -492,16 +498,6 @@ class TwilioGateway(BaseGateway):
             raise _lookup_error(exc) from exc
 
 
-def _segments(num_segments) -> int | None:
-    # Twilio sends a string; "0" means "not counted yet" (a Messaging Service has not
-    # picked the sender), which is not the same as zero segments.
-    try:
-        value = int(num_segments)
-    except (TypeError, ValueError):
-        return None
-    return value or None
-
-
 def _found(message) -> SendResult:
     status = map_status(message.status)
     # SendResult only knows "sent" and "delivered"; a later failure of a found message is
@@ -509,7 +505,6 @@ def _found(message) -> SendResult:
     return SendResult(
         provider_id=message.sid,
         status="delivered" if status == "delivered" else "sent",
-        segments=_segments(message.num_segments),
     )
 
 
@@ -584,10 +579,12 @@ def parse_status_callback(params: Mapping) -> DeliveryReport:
         value = params.get(key)
         if value:
             extra[key] = value
+    status, error_code = map_status(raw_status), params.get("ErrorCode") or ""
     return DeliveryReport(
         provider_id=sid,
-        status=map_status(raw_status),
-        error_code=params.get("ErrorCode") or "",
+        status=status,
+        error_code=error_code,
         error_text=params.get("ErrorMessage") or "",
+        billed=report_billed(status, error_code),
         extra=extra,
     )

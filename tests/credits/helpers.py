@@ -2,6 +2,7 @@
 
 from django.db.models import Sum
 
+from credits.ledger import messages_charge, messages_refund
 from credits.models import CreditAccount, EntryKind, LedgerEntry
 from smsnotify.models import Kind, Message
 
@@ -38,5 +39,17 @@ def net_charged(message) -> int:
 
 
 def bare_message(shop, *, to="+12025550123", segments=1, **fields) -> Message:
-    """A message row without the outbox (no doorbell): for charging directly."""
-    return Message.objects.create(shop=shop, kind=Kind.MANUAL, recipient=to, body="x", segments=segments, **fields)
+    """A message row without the outbox (no doorbell): for charging directly. Its body has
+    ``segments`` GSM-7 parts (the charge counts the text it will send)."""
+    body = "x" * (153 * segments if segments > 1 else 1)
+    return Message.objects.create(shop=shop, kind=Kind.MANUAL, recipient=to, body=body, segments=segments, **fields)
+
+
+def charge(message) -> bool:
+    """Charge one message; True when it is paid for."""
+    return message.pk not in messages_charge(messages=[message])
+
+
+def refund(message, *, reason: str) -> bool:
+    """Refund one message; True when something was given back."""
+    return message.pk in messages_refund(messages=[message], reason=reason)

@@ -6,13 +6,13 @@ import io
 import pytest
 from django.urls import reverse
 
-from credits import services
+from credits import purchases
 from credits.models import CreditAccount, CreditPack, EntryKind, LedgerEntry
 from smsnotify import outbox
 from smsnotify.models import Kind, SmsSettings
 from tests.factories import make_merchant, make_shop
 
-from .helpers import balance, bare_message
+from .helpers import balance, bare_message, charge, refund
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def merchant_a(client, shops):
 
 
 def rows_of(shop):
-    purchase = services.purchase_create(shop=shop, method="bank_transfer", pack=CreditPack.objects.first())
+    purchase = purchases.purchase_create(shop=shop, method="bank_transfer", pack=CreditPack.objects.first())
     return {
         "account": CreditAccount.objects.get(shop=shop),
         "entry": LedgerEntry.objects.filter(shop=shop).first(),
@@ -138,7 +138,7 @@ def test_merchant_sees_the_balance_with_a_buy_link(merchant_a, url):
 
 
 def test_balance_on_sms_settings_and_message_pages(merchant_a, shops):
-    message = outbox.schedule(shop=shops[0], to="+12025550123", body="hi", kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shops[0], to="+12025550123", body="hi", kind=Kind.MANUAL)
     for url in (reverse("admin:smsnotify_message_change", args=[message.pk]),
                 reverse("admin:smsnotify_smssettings_change", args=[SmsSettings.objects.get(shop=shops[0]).pk])):
         assert "Credits: <strong>500</strong>" in merchant_a.get(url).content.decode()
@@ -168,17 +168,17 @@ def read_csv(response):
 def test_csv_export_of_the_filtered_history(merchant_a, shops):
     shop = shops[0]
     message = bare_message(shop, to="+447911123456", segments=2)
-    services.charge_for_message(message)
-    services.refund_for_message(message, reason="=HYPERLINK(\"http://evil\")")  # a formula in free text
+    charge(message)
+    refund(message, reason="=HYPERLINK(\"http://evil\")")  # a formula in free text
     rows_of(shops[1])  # another shop's rows never appear
     everything = read_csv(merchant_a.get(reverse("admin:credits_ledgerentry_export")))
     assert everything[0] == ["date (UTC)", "kind", "credits", "balance after", "message", "recipient", "purchase",
                              "reason", "by"]
     assert [(r[1], r[2], r[3]) for r in everything[1:]] == [
         ("refund", "60", "500"), ("charge", "-60", "440"), ("bonus", "500", "500")]
-    refund = everything[1]
-    assert (refund[4], refund[5]) == (str(message.pk), "+447911123456")
-    assert refund[7].startswith("'=")  # neutralised for spreadsheets
+    refund_row = everything[1]
+    assert (refund_row[4], refund_row[5]) == (str(message.pk), "+447911123456")
+    assert refund_row[7].startswith("'=")  # neutralised for spreadsheets
     charges = read_csv(merchant_a.get(reverse("admin:credits_ledgerentry_export") + "?kind__exact=charge"))
     assert [r[1] for r in charges[1:]] == ["charge"]
 
@@ -189,7 +189,7 @@ def test_csv_export_button_keeps_the_filters(merchant_a):
 
 
 def test_csv_export_action_of_selected_rows(merchant_a, shops):
-    services.charge_for_message(bare_message(shops[0]))
+    charge(bare_message(shops[0]))
     entries = list(LedgerEntry.objects.filter(shop=shops[0]).order_by("pk"))
     foreign = LedgerEntry.objects.filter(shop=shops[1]).first()
     response = merchant_a.post(reverse("admin:credits_ledgerentry_changelist"), {
@@ -205,7 +205,7 @@ def test_operator_csv_names_the_shop(admin_client, shops):
 
 
 def test_history_filters_by_kind_and_date(merchant_a, shops):
-    services.charge_for_message(bare_message(shops[0]))
+    charge(bare_message(shops[0]))
     url = reverse("admin:credits_ledgerentry_changelist")
     charges = merchant_a.get(url, {"kind__exact": "charge"}).context["cl"].result_list
     assert [e.kind for e in charges] == ["charge"]

@@ -4,14 +4,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from credits import services
+from credits import ledger
 from credits.models import CreditAccount
 from shop.services import staff_add
 from smsnotify import outbox
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from tests.factories import make_shop
 
-from .helpers import assert_consistent, balance, bare_message
+from .helpers import assert_consistent, balance, bare_message, refund
+from .helpers import charge as charge_one
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +21,12 @@ def alerts(shop):
     return list(Message.objects.filter(shop=shop, kind=Kind.MERCHANT_ALERT).order_by("pk"))
 
 
-def charge(shop, n=1):
+def charge(shop_or_message, n=1):
+    """Charge ``n`` new messages of a shop, or the message given."""
+    if isinstance(shop_or_message, Message):
+        return charge_one(shop_or_message)
     for _ in range(n):
-        assert services.charge_for_message(bare_message(shop))
+        assert charge_one(bare_message(shop_or_message))
 
 
 def with_staff_email(shop, email="owner@example.com"):
@@ -53,10 +57,11 @@ def test_alert_rearms_when_the_balance_is_back_above_the_threshold(on_commit):
     shop = make_shop(credits=60)
     with on_commit():
         charge(shop)  # 48: crossing 1
-        services.credits_grant_bonus(shop=shop, amount=1)  # 49: still below, stays disarmed
+        ledger.credits_grant_bonus(shop=shop, amount=1)  # 49: still below, stays disarmed
         charge(shop)  # 37: no new alert
-        assert len(alerts(shop)) == 1
-        services.credits_grant_bonus(shop=shop, amount=100)  # back above: re-armed
+    assert len(alerts(shop)) == 1  # told after the charge committed, once
+    with on_commit():
+        ledger.credits_grant_bonus(shop=shop, amount=100)  # back above: re-armed
         assert CreditAccount.objects.get(shop=shop).low_balance_armed
         charge(shop, 10)  # crosses again on the way down
     keys = [a.dedupe_key.rsplit(":", 1)[1] for a in alerts(shop)]
@@ -67,9 +72,9 @@ def test_refund_and_purchase_rearm_too(on_commit):
     shop = make_shop(credits=55)
     message = bare_message(shop)
     with on_commit():
-        services.charge_for_message(message)  # 43: alert 1
-        services.refund_for_message(message, reason="refused")  # 55: re-armed
-        services.charge_for_message(bare_message(shop))  # 43: alert 2
+        charge(message)  # 43: alert 1
+        refund(message, reason="refused")  # 55: re-armed
+        charge(bare_message(shop))  # 43: alert 2
     assert len(alerts(shop)) == 2
 
 
@@ -142,7 +147,7 @@ def test_alert_threshold_of_zero_never_alerts(on_commit):
 def test_order_shipped_sms_triggers_the_alert_through_the_outbox(on_commit, sms_outbox):
     shop = make_shop(credits=55)
     with on_commit():
-        outbox.schedule(shop=shop, to="+12025550123", body="Shipped", kind=Kind.MANUAL)
+        outbox.message_schedule(shop=shop, to="+12025550123", body="Shipped", kind=Kind.MANUAL)
     assert len(alerts(shop)) == 1
     assert sorted(sms.to for sms in sms_outbox) == ["+12025550123", "+12025550199"]
     assert balance(shop) == 55 - 12 - 12

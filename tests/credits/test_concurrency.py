@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import connection
 
-from credits import services
+from credits import purchases
 from credits.models import CreditAccount, EntryKind, LedgerEntry
 from tests.factories import make_shop
 
-from .helpers import assert_consistent, balance, bare_message
+from .helpers import assert_consistent, balance, bare_message, charge, refund
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +42,7 @@ def test_twenty_threads_charging_one_account(require_postgres):
     # a low-balance alert would be one more SMS to charge; this test is about the race alone
     CreditAccount.objects.filter(shop=shop).update(low_balance_threshold=0)
     messages = [bare_message(shop, to=f"+1202555{1000 + i}") for i in range(20)]
-    results = run_at_once([lambda m=m: services.charge_for_message(m) for m in messages])
+    results = run_at_once([lambda m=m: charge(m) for m in messages])
     assert results.count(True) == 7 and results.count(False) == 13
     assert balance(shop) == 5
     assert LedgerEntry.objects.filter(shop=shop, kind=EntryKind.CHARGE).count() == 7
@@ -52,10 +52,10 @@ def test_twenty_threads_charging_one_account(require_postgres):
 def test_twenty_threads_charging_and_refunding_one_message(require_postgres):
     shop = make_shop(credits=1000)
     message = bare_message(shop)
-    results = run_at_once([lambda: services.charge_for_message(message) for _ in range(20)])
+    results = run_at_once([lambda: charge(message) for _ in range(20)])
     assert all(results)
     assert balance(shop) == 988  # charged once
-    refunds = run_at_once([lambda: services.refund_for_message(message, reason="race") for _ in range(20)])
+    refunds = run_at_once([lambda: refund(message, reason="race") for _ in range(20)])
     assert refunds.count(True) == 1
     assert balance(shop) == 1000
     assert_consistent(shop)
@@ -65,8 +65,8 @@ def test_purchase_confirmed_by_twenty_webhooks_at_once_is_credited_once(require_
     from credits.models import Purchase
 
     shop = make_shop()  # a custom amount: a transactional test's flush removed the packs the migration made
-    purchase = services.purchase_create(shop=shop, method="bank_transfer", credits=1000)
-    results = run_at_once([lambda: services.purchase_confirm(purchase=Purchase.objects.get(pk=purchase.pk),
+    purchase = purchases.purchase_create(shop=shop, method="bank_transfer", credits=1000)
+    results = run_at_once([lambda: purchases.purchase_confirm(purchase=Purchase.objects.get(pk=purchase.pk),
                                                              via="webhook") for _ in range(20)])
     assert results.count(True) == 1
     assert balance(shop) == 1000

@@ -8,12 +8,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from credits import services
+from credits import ledger, purchases
 from credits.models import CreditAccount, EntryKind, LedgerEntry
 from smsnotify.models import Message
 from tests.factories import make_shop
 
-from .helpers import assert_consistent, balance, bare_message, kinds, net_charged
+from .helpers import assert_consistent, balance, bare_message, charge, kinds, net_charged, refund
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_every_shop_gets_an_account_at_creation(db):
 def test_charge_debits_records_and_marks_the_message(db):
     shop = make_shop(credits=100)
     message = bare_message(shop, segments=2)
-    assert services.charge_for_message(message)
+    assert charge(message)
     message.refresh_from_db()
     assert message.credits_charged == 24
     assert balance(shop) == 76
@@ -39,8 +39,8 @@ def test_charge_debits_records_and_marks_the_message(db):
 def test_charging_twice_charges_once(db):
     shop = make_shop(credits=100)
     message = bare_message(shop)
-    assert services.charge_for_message(message)
-    assert services.charge_for_message(message)  # a retried task, a reconciled resend
+    assert charge(message)
+    assert charge(message)  # a retried task, a reconciled resend
     assert balance(shop) == 88
     assert kinds(shop, message) == [EntryKind.CHARGE]
 
@@ -48,7 +48,7 @@ def test_charging_twice_charges_once(db):
 def test_insufficient_balance_charges_nothing(db):
     shop = make_shop(credits=11)
     message = bare_message(shop)
-    assert not services.charge_for_message(message)
+    assert not charge(message)
     assert balance(shop) == 11
     assert kinds(shop, message) == []
     message.refresh_from_db()
@@ -58,9 +58,9 @@ def test_insufficient_balance_charges_nothing(db):
 def test_refund_gives_back_exactly_the_charge_once(db):
     shop = make_shop(credits=100)
     message = bare_message(shop, to="+447911123456")  # international: 30
-    services.charge_for_message(message)
-    assert services.refund_for_message(message, reason="refused")
-    assert not services.refund_for_message(message, reason="again")
+    charge(message)
+    assert refund(message, reason="refused")
+    assert not refund(message, reason="again")
     assert balance(shop) == 100
     assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.REFUND]
     message.refresh_from_db()
@@ -70,7 +70,7 @@ def test_refund_gives_back_exactly_the_charge_once(db):
 
 def test_refund_of_an_uncharged_message_is_nothing(db):
     shop = make_shop(credits=100)
-    assert not services.refund_for_message(bare_message(shop), reason="never charged")
+    assert not refund(bare_message(shop), reason="never charged")
     assert balance(shop) == 100
 
 
@@ -79,21 +79,21 @@ def test_refund_uses_the_price_charged_not_todays(db):
 
     shop = make_shop(credits=100)
     message = bare_message(shop)
-    services.charge_for_message(message)
+    charge(message)
     pricing = PricingSettings.load()
     pricing.credits_per_segment_domestic = 50
     pricing.save()
-    services.refund_for_message(message, reason="refused")
+    refund(message, reason="refused")
     assert balance(shop) == 100
 
 
 def test_a_message_sent_again_after_a_refund_is_charged_in_a_new_cycle(db):
     shop = make_shop(credits=100)
     message = bare_message(shop)
-    services.charge_for_message(message)
-    services.refund_for_message(message, reason="refused")
-    assert services.charge_for_message(message)
-    assert services.charge_for_message(message)  # still once in this cycle
+    charge(message)
+    refund(message, reason="refused")
+    assert charge(message)
+    assert charge(message)  # still once in this cycle
     cycles = list(LedgerEntry.objects.filter(message=message).order_by("pk").values_list("kind", "cycle"))
     assert cycles == [(EntryKind.CHARGE, 0), (EntryKind.REFUND, 0), (EntryKind.CHARGE, 1)]
     assert balance(shop) == 88
@@ -103,7 +103,7 @@ def test_a_message_sent_again_after_a_refund_is_charged_in_a_new_cycle(db):
 def test_database_refuses_a_second_charge_in_one_cycle(db):
     shop = make_shop(credits=100)
     message = bare_message(shop)
-    services.charge_for_message(message)
+    charge(message)
     account = CreditAccount.objects.get(shop=shop)
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(shop=shop, account=account, kind=EntryKind.CHARGE, amount=-12, balance_after=76,
@@ -147,7 +147,7 @@ def test_ledger_rows_are_append_only(db):
 def test_messages_with_ledger_rows_cannot_be_deleted_alone(db):
     shop = make_shop(credits=100)
     message = bare_message(shop)
-    services.charge_for_message(message)
+    charge(message)
     with pytest.raises(Exception), transaction.atomic():
         message.delete()
     assert Message.objects.filter(pk=message.pk).exists()
@@ -155,9 +155,9 @@ def test_messages_with_ledger_rows_cannot_be_deleted_alone(db):
 
 def test_operator_adjusts_up_and_down_with_a_reason(db, admin_user):
     shop = make_shop(credits=100)
-    entry = services.account_adjust(shop=shop, amount=-40, reason="duplicate bonus", user=admin_user)
+    entry = ledger.account_adjust(shop=shop, amount=-40, reason="duplicate bonus", user=admin_user)
     assert (entry.kind, entry.amount, entry.balance_after, entry.actor) == (EntryKind.ADJUSTMENT, -40, 60, "admin")
-    services.account_adjust(shop=shop, amount=15, reason="goodwill", user=admin_user)
+    ledger.account_adjust(shop=shop, amount=15, reason="goodwill", user=admin_user)
     assert balance(shop) == 75
     assert_consistent(shop)
 
@@ -166,14 +166,14 @@ def test_operator_adjusts_up_and_down_with_a_reason(db, admin_user):
 def test_adjustments_need_a_reason_and_never_go_below_zero(db, admin_user, amount, reason):
     shop = make_shop(credits=100)
     with pytest.raises(ValidationError):
-        services.account_adjust(shop=shop, amount=amount, reason=reason, user=admin_user)
+        ledger.account_adjust(shop=shop, amount=amount, reason=reason, user=admin_user)
     assert balance(shop) == 100
     assert kinds(shop) == [EntryKind.BONUS]
 
 
 def test_audit_passes_on_a_consistent_ledger(db, capsys):
     shop = make_shop(credits=100)
-    services.charge_for_message(bare_message(shop))
+    charge(bare_message(shop))
     call_command("audit_credits")
     assert "Credits audit OK" in capsys.readouterr().out
 
@@ -233,16 +233,16 @@ def test_any_sequence_keeps_balance_equal_to_the_ledger_and_never_negative(db, o
 
     shop = make_shop()
     operator = None
-    messages, purchases, expected = [], [], 0
+    messages, bought, expected = [], [], 0
     for op in ops:
         kind = op[0]
         if kind == "bonus":
-            services.credits_grant_bonus(shop=shop, amount=op[1])
+            ledger.credits_grant_bonus(shop=shop, amount=op[1])
             expected += op[1]
         elif kind == "charge":
             message = bare_message(shop, to=op[1], segments=op[2])
             cost = (12 if op[1].startswith("+1") else 30) * op[2]
-            charged = services.charge_for_message(message)
+            charged = charge(message)
             assert charged == (expected >= cost)
             expected -= cost if charged else 0
             messages.append(message)
@@ -250,11 +250,11 @@ def test_any_sequence_keeps_balance_equal_to_the_ledger_and_never_negative(db, o
             message = messages[op[1] % len(messages)]
             before = net_charged(message)
             if kind == "refund":
-                services.refund_for_message(message, reason="test")
+                refund(message, reason="test")
                 expected += before
             else:
                 cost = message.segments * (12 if message.recipient.startswith("+1") else 30)
-                if services.charge_for_message(message) and before == 0:
+                if charge(message) and before == 0:
                     expected -= cost
         elif kind == "adjust" and op[1] != 0:
             if operator is None:
@@ -262,17 +262,17 @@ def test_any_sequence_keeps_balance_equal_to_the_ledger_and_never_negative(db, o
 
                 operator = get_user_model().objects.create_superuser(f"op{shop.pk}", "op@example.com", "pw")
             try:
-                services.account_adjust(shop=shop, amount=op[1], reason="test", user=operator)
+                ledger.account_adjust(shop=shop, amount=op[1], reason="test", user=operator)
                 expected += op[1]
             except ValidationError:
                 assert expected + op[1] < 0
         elif kind == "purchase":
             pack = CreditPack.objects.order_by("credits").first()
-            purchases.append(services.purchase_create(shop=shop, method=op[1], pack=pack))
+            bought.append(purchases.purchase_create(shop=shop, method=op[1], pack=pack))
             expected += pack.credits if op[1] == "sandbox_card" else 0
-        elif kind == "confirm" and purchases:
-            purchase = purchases[op[1] % len(purchases)]
-            if services.purchase_confirm(purchase=purchase, via="operator"):
+        elif kind == "confirm" and bought:
+            purchase = bought[op[1] % len(bought)]
+            if purchases.purchase_confirm(purchase=purchase, via="operator"):
                 expected += purchase.credits
         assert balance(shop) == expected
         assert_consistent(shop)

@@ -11,24 +11,27 @@ from django.utils import timezone
 
 from credits.models import CreditAccount, EntryKind, LedgerEntry
 from smsnotify import outbox
-from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway
+from smsnotify.delivery import messages_deliver
+from tests.delivery import deliver_one
+from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway, report_billed
 from smsnotify.gateways.base import DeliveryReport
 from smsnotify.gateways.locmem import LocmemGateway
 from smsnotify.models import Kind, Status
 from tests.factories import make_merchant, make_shop
 
 from .helpers import assert_consistent, balance, kinds, net_charged
+from smsnotify import aftercare
 
 pytestmark = pytest.mark.django_db
 
 
 def schedule(shop, **kwargs):
-    return outbox.schedule(**{"shop": shop, "to": "+12025550123", "body": "Your order shipped", "kind": Kind.MANUAL,
+    return outbox.message_schedule(**{"shop": shop, "to": "+12025550123", "body": "Your order shipped", "kind": Kind.MANUAL,
                               **kwargs})
 
 
 def deliver(message):
-    outbox.deliver_batch([message.pk])
+    messages_deliver(message_ids=[message.pk])
     message.refresh_from_db()
     return message
 
@@ -39,7 +42,7 @@ def test_sent_message_is_charged_once(sms_outbox):
     assert message.status == Status.SENT
     assert message.credits_charged == 12
     assert balance(shop) == 88
-    assert outbox.deliver_one(message.pk, gateway=get_gateway()) is None  # delivering again: not claimed
+    assert deliver_one(message.pk, gateway=get_gateway()) is None  # delivering again: not claimed
     assert kinds(shop, message) == [EntryKind.CHARGE]
     assert len(sms_outbox) == 1
     assert_consistent(shop)
@@ -55,22 +58,23 @@ def test_insufficient_credits_fail_the_message_and_nothing_is_sent(sms_outbox, c
     shop = make_shop(credits=11)
     message = deliver(schedule(shop))
     assert message.status == Status.FAILED
-    assert (message.error_code, message.error_text) == ("insufficient_credits", "Insufficient credits")
+    assert message.error_code == "insufficient_credits"
     assert message.credits_charged == 0
     assert sms_outbox == []
     assert balance(shop) == 11
     assert kinds(shop, message) == []
-    assert list(message.events.values_list("status", "detail"))[-1] == (Status.FAILED, "Insufficient credits")
+    last = message.events.last()
+    assert (last.status, last.parameters["reason"]) == (Status.FAILED, "insufficient_credits")
     client.force_login(make_merchant(shop))  # the merchant sees it among failed messages, with the reason
     page = client.get(reverse("admin:smsnotify_message_changelist"), {"status__exact": "failed"})
     assert [m.pk for m in page.context["cl"].result_list] == [message.pk]
-    assert "Insufficient credits" in client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert "the credit balance could not pay for it" in client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
 
 
 def test_balance_pays_for_some_of_a_batch_the_rest_fail(sms_outbox):
     shop = make_shop(credits=30)
     messages = [schedule(shop, to=f"+1202555010{i}") for i in range(4)]
-    outbox.deliver_batch([m.pk for m in messages])
+    messages_deliver(message_ids=[m.pk for m in messages])
     statuses = [deliver(m).status for m in messages]
     assert statuses == [Status.SENT, Status.SENT, Status.FAILED, Status.FAILED]
     assert balance(shop) == 6
@@ -87,7 +91,7 @@ def test_permanent_refusal_is_refunded_once(gateway_errors, sms_outbox):
     assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.REFUND]
     assert "21211" in LedgerEntry.objects.get(message=message, kind=EntryKind.REFUND).reason
     assert balance(shop) == 100
-    outbox.deliver_batch([message.pk])  # a re-run changes nothing
+    messages_deliver(message_ids=[message.pk])  # a re-run changes nothing
     assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.REFUND]
     assert_consistent(shop)
 
@@ -126,7 +130,7 @@ def test_ambiguous_error_keeps_the_charge(gateway_errors, sms_outbox, on_commit)
     assert (balance(shop), message.credits_charged) == (88, 12)  # it may have been sent
     # the merchant decides to send it again: it goes out, and it is not charged a second time
     with on_commit():
-        outbox.send_again(message, reason="checked with the customer")
+        outbox.message_send_again(message=message)
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert kinds(shop, message) == [EntryKind.CHARGE]
@@ -154,8 +158,8 @@ def test_unknown_reconciled_as_absent_is_resent_without_a_second_charge(gateway_
     message = deliver(schedule(shop))
     assert message.status == Status.UNKNOWN
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=11)), on_commit():
-        assert outbox.reconcile_unknown() == 1
-        outbox.dispatch_due()
+        assert aftercare.messages_reconcile_unknown() == 1
+        outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(sms_outbox) == 1
@@ -166,20 +170,21 @@ def test_unknown_reconciled_as_absent_is_resent_without_a_second_charge(gateway_
 def test_stuck_in_sending_keeps_the_charge(settings):
     shop = make_shop(credits=100)
     message = schedule(shop)
-    from credits.services import charge_for_message
+    from tests.credits.helpers import charge
 
     # a worker charged it, then died before the gateway answered
     outbox.Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now())
-    charge_for_message(message)
+    charge(message)
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
-        assert outbox.recover_stale_sending() == 1
+        assert aftercare.messages_recover_stale() == 1
     message.refresh_from_db()
     assert (message.status, message.credits_charged, balance(shop)) == (Status.UNKNOWN, 12, 88)
 
 
 def report(message, status, code=""):
-    return outbox.apply_delivery_report(gateway_name="locmem", report=DeliveryReport(
-        provider_id=message.provider_id, status=status, error_code=code, error_text="x" if code else ""))
+    return aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(
+        provider_id=message.provider_id, status=status, error_code=code, error_text="x" if code else "",
+        billed=report_billed(status, code)))
 
 
 @pytest.mark.parametrize("status,code", [
@@ -217,10 +222,10 @@ def test_failure_reported_after_delivery_is_ignored_and_not_refunded(sms_outbox)
 def test_sandbox_undelivered_number_is_refunded_through_polling():
     shop = make_shop(credits=100)
     ok, undelivered, refused = (schedule(shop, to=to) for to in ("+12025550123", "+15005550010", "+15005550001"))
-    outbox.deliver_batch([ok.pk, undelivered.pk, refused.pk])
+    messages_deliver(message_ids=[ok.pk, undelivered.pk, refused.pk])
     assert balance(shop) == 100 - 12 - 12  # the refused one was refunded at once
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=3)):
-        outbox.poll_reports()
+        aftercare.reports_poll()
     assert balance(shop) == 88  # 30003 undelivered: refunded
     assert CreditAccount.objects.get(shop=shop).balance == 88
     assert_consistent(shop)

@@ -3,7 +3,7 @@
 import pytest
 
 from credits.models import DestinationRate, PricingSettings
-from credits.pricing import message_cost
+from credits.estimate import sms_estimate
 from credits.selectors import cheapest_sms_cost, credit_balance, send_block_reason
 from smsnotify.models import SmsSettings
 from tests.factories import fund, make_shop
@@ -19,6 +19,11 @@ def us_shop(db):
 @pytest.fixture
 def pl_shop(db):
     return make_shop(country="PL", currency="PLN")
+
+
+def message_cost(*, shop, recipient, segments) -> int:
+    """Credits for a GSM-7 text of ``segments`` parts to ``recipient``, by the one estimate."""
+    return sms_estimate(shop=shop, text="x" * (153 * segments if segments > 1 else 1), recipient=recipient).credits
 
 
 def test_defaults_come_from_settings(settings):
@@ -103,9 +108,8 @@ def test_unreadable_recipient_is_priced_as_international(us_shop):
     assert message_cost(shop=us_shop, recipient="garbage", segments=1) == 30
 
 
-def test_zero_segments_is_a_bug(us_shop):
-    with pytest.raises(ValueError):
-        message_cost(shop=us_shop, recipient="+12025550123", segments=0)
+def test_an_empty_text_is_priced_as_one_part(us_shop):
+    assert sms_estimate(shop=us_shop, text="", recipient="+12025550123").credits == 12
 
 
 def test_send_block_reason(us_shop):

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from credits import services
+from credits import purchases
 from credits.models import CreditPack, EntryKind, LedgerEntry, PricingSettings, Purchase, PurchaseStatus
 from credits.payments import sandbox
 from credits.tasks import expire_pending_purchases
@@ -28,7 +28,7 @@ def pack(credits=1000) -> CreditPack:
 
 
 def buy(shop, method="sandbox_card", credits_=1000, **kwargs):
-    return services.purchase_create(shop=shop, method=method, pack=pack(credits_), **kwargs)
+    return purchases.purchase_create(shop=shop, method=method, pack=pack(credits_), **kwargs)
 
 
 def post_webhook(client, payload, *, signature=None):
@@ -45,25 +45,25 @@ def test_default_packs_are_1000_2000_5000():
 
 
 def test_pack_is_priced_in_the_shops_currency(db):
-    quote = services.purchase_quote(shop=make_shop(country="PL", currency="PLN"), pack=pack(2000))
+    quote = purchases.purchase_quote(shop=make_shop(country="PL", currency="PLN"), pack=pack(2000))
     assert (quote.credits, quote.amount, quote.currency) == (2000, 7600, "PLN")
 
 
 def test_pack_without_a_price_in_the_currency_cannot_be_bought(db):
     with pytest.raises(ValidationError):
-        services.purchase_quote(shop=make_shop(country="JP", currency="JPY"), pack=pack())
+        purchases.purchase_quote(shop=make_shop(country="JP", currency="JPY"), pack=pack())
 
 
 def test_custom_amount_has_a_minimum_and_rounds_up(db):
     shop = make_shop(country="BR", currency="BRL")
     with pytest.raises(ValidationError, match="minimum purchase is 300"):
-        services.purchase_quote(shop=shop, credits=299)
-    quote = services.purchase_quote(shop=shop, credits=300)
+        purchases.purchase_quote(shop=shop, credits=299)
+    quote = purchases.purchase_quote(shop=shop, credits=300)
     assert (quote.credits, quote.amount) == (300, 225)  # R$ 0.0075 a credit: 12 credits = R$ 0.09 an SMS
-    assert services.purchase_quote(shop=shop, credits=301).amount == 226  # 225.75 rounds up
+    assert purchases.purchase_quote(shop=shop, credits=301).amount == 226  # 225.75 rounds up
     PricingSettings.objects.update(minimum_purchase_credits=500)
     with pytest.raises(ValidationError):
-        services.purchase_quote(shop=shop, credits=300)
+        purchases.purchase_quote(shop=shop, credits=300)
 
 
 # --- pay now ------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_card_purchase_is_paid_and_credited_at_once(db):
 
 def test_platform_balance_pays_at_once_too(db):
     shop = make_shop(country="BR", currency="BRL")
-    purchase = services.purchase_create(shop=shop, method="platform_balance", credits=300)
+    purchase = purchases.purchase_create(shop=shop, method="platform_balance", credits=300)
     assert (purchase.status, balance(shop)) == (PurchaseStatus.PAID, 300)
 
 
@@ -125,8 +125,8 @@ def test_bank_transfer_waits_for_payment(db):
 def test_operator_confirm_twice_credits_once(db, admin_user):
     shop = make_shop()
     purchase = buy(shop, method="bank_transfer")
-    assert services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
-    assert not services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert purchases.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert not purchases.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
     assert balance(shop) == 1000
     assert LedgerEntry.objects.filter(purchase=purchase).count() == 1
     purchase.refresh_from_db()
@@ -193,16 +193,16 @@ def test_webhook_can_cancel_a_pending_purchase(client):
 def test_cancelled_purchase_is_not_confirmed_by_the_operator(db, admin_user):
     shop = make_shop()
     purchase = buy(shop, method="bank_transfer")
-    assert services.purchase_cancel(purchase=purchase, user=admin_user)
-    assert not services.purchase_cancel(purchase=purchase, user=admin_user)
-    assert not services.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    assert purchases.purchase_cancel(purchase=purchase, user=admin_user)
+    assert not purchases.purchase_cancel(purchase=purchase, user=admin_user)
+    assert not purchases.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
     assert balance(shop) == 0
 
 
 def test_paid_purchase_cannot_be_cancelled(db):
     shop = make_shop()
     purchase = buy(shop)
-    assert not services.purchase_cancel(purchase=purchase)
+    assert not purchases.purchase_cancel(purchase=purchase)
     assert (purchase.status, balance(shop)) == (PurchaseStatus.PAID, 1000)
 
 
@@ -216,7 +216,7 @@ def test_pending_purchases_expire(db):
     assert statuses == {old.pk: PurchaseStatus.EXPIRED, fresh.pk: PurchaseStatus.PENDING, paid.pk: PurchaseStatus.PAID}
     with time_machine.travel(timezone.now() + dt.timedelta(hours=73)):
         assert expire_pending_purchases() == 1
-    assert not services.purchase_confirm(purchase=old, via="operator")  # the operator cannot confirm it any more
+    assert not purchases.purchase_confirm(purchase=old, via="operator")  # the operator cannot confirm it any more
     assert balance(shop) == 1000
 
 

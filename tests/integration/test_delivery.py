@@ -10,9 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from smsnotify import outbox
-from smsnotify.models import Kind, Message, Status
+from smsnotify.models import EventType, Kind, Message, Status
 from smsnotify.tasks import dispatch_due
 from tests.factories import make_shop
+from tests.delivery import deliver, deliver_one
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +33,7 @@ def status_of(pk):
 
 def test_message_due_in_the_past_is_delivered_by_the_worker(celery_worker, sms_outbox):
     shop = make_shop(credits=10_000)
-    message = outbox.schedule(shop=shop, to="+12025550123", body="due", kind=Kind.MANUAL,
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="due", kind=Kind.MANUAL,
                               send_at=timezone.now() - dt.timedelta(minutes=5))
     # a committed past-due row is rung at once, and beat's scan finds nothing left to claim
     assert wait_for(lambda: status_of(message.pk) == Status.SENT)
@@ -43,18 +44,19 @@ def test_message_due_in_the_past_is_delivered_by_the_worker(celery_worker, sms_o
 
 def test_scheduled_row_is_claimed_by_beats_task_on_the_worker(celery_worker, sms_outbox):
     shop = make_shop(credits=10_000)
-    message = outbox.schedule(shop=shop, to="+12025550123", body="by beat", kind=Kind.MANUAL,
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="by beat", kind=Kind.MANUAL,
                               send_at=timezone.now() + dt.timedelta(seconds=1))
     time.sleep(1.1)
     dispatch_due.delay()
     assert wait_for(lambda: status_of(message.pk) == Status.SENT)
-    assert list(message.events.values_list("status", flat=True)) == [
-        Status.SCHEDULED, Status.QUEUED, Status.SENDING, Status.SENT]
+    assert list(message.events.values_list("type", "status")) == [
+        (EventType.SCHEDULED, Status.SCHEDULED), (EventType.ATTEMPT, Status.SENDING), (EventType.ACCEPTED, Status.SENT)]
+    assert Message.objects.get(pk=message.pk).queued_at is not None  # beat's dispatch rang it
 
 
 def test_message_due_in_two_days_waits_then_goes(celery_worker, sms_outbox):
     shop = make_shop(credits=10_000)
-    message = outbox.schedule(shop=shop, to="+12025550123", body="later", kind=Kind.MANUAL,
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="later", kind=Kind.MANUAL,
                               send_at=timezone.now() + dt.timedelta(days=2))
     dispatch_due.delay()
     time.sleep(1.0)
@@ -70,7 +72,7 @@ def test_racing_dispatchers_and_workers_never_send_twice(require_postgres, sms_o
     """Four threads run dispatch + delivery at once over the same 120 due rows."""
     shop = make_shop(credits=10_000)
     later = timezone.now() + dt.timedelta(hours=1)  # not rung on commit: the threads compete for them
-    ids = [outbox.schedule(shop=shop, to="+12025550123", body=f"n{i}", kind=Kind.MANUAL, send_at=later).pk
+    ids = [outbox.message_schedule(shop=shop, to="+12025550123", body=f"n{i}", kind=Kind.MANUAL, send_at=later).pk
            for i in range(120)]
     Message.objects.filter(pk__in=ids).update(send_at=timezone.now() - dt.timedelta(seconds=1))
     barrier = threading.Barrier(4)
@@ -80,8 +82,8 @@ def test_racing_dispatchers_and_workers_never_send_twice(require_postgres, sms_o
         try:
             barrier.wait()
             for _ in range(3):
-                outbox.dispatch_due()
-                outbox.deliver_batch(ids)  # every thread also tries every row directly
+                outbox.messages_dispatch_due()
+                deliver(ids)  # every thread also tries every row directly
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

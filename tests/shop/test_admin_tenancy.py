@@ -26,7 +26,7 @@ def merchant_a(client, two_shops):
 
 def _rows_of(shop):
     order = OrderFactory(shop=shop)
-    message = outbox.schedule(shop=shop, to="+12025550123", body="hi", kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="hi", kind=Kind.MANUAL)
     return {"customer": order.customer, "order": order, "message": message,
             "smssettings": SmsSettings.objects.get(shop=shop), "shop": shop}
 

@@ -8,18 +8,20 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
-from smsnotify import outbox
+from smsnotify import history as message_history, outbox
 from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway
 from smsnotify.gateways.base import DeliveryReport
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber
+from tests.delivery import deliver, deliver_one
+from smsnotify import aftercare
 
 pytestmark = pytest.mark.django_db
 
 
 def schedule(shop, **kwargs):
     defaults = dict(shop=shop, to="+12025550123", body="Hello from the shop", kind=Kind.MANUAL)
-    return outbox.schedule(**{**defaults, **kwargs})
+    return outbox.message_schedule(**{**defaults, **kwargs})
 
 
 def history(message):
@@ -86,8 +88,9 @@ def test_inactive_shop_cancels_with_a_reason(shop, sms_outbox, on_commit):
     SmsSettings.objects.filter(shop=shop).update(active=False)
     with on_commit():
         message = schedule(shop)
-    assert message.status == Status.CANCELLED
-    assert message.error_text == outbox.SMS_OFF
+    assert (message.status, message.error_code) == (Status.CANCELLED, "sms_inactive")
+    assert message_history.error_text(message) == "Not sent: SMS is switched off for this shop."
+    assert message_history.event_text(message.events.get()) == "Not sent: SMS is switched off for this shop."
     assert sms_outbox == []
 
 
@@ -95,7 +98,7 @@ def test_switching_sms_off_before_delivery_cancels(shop, sms_outbox, on_commit):
     message = schedule(shop)
     SmsSettings.objects.filter(shop=shop).update(active=False)
     with on_commit():
-        assert outbox.dispatch_due() == 1
+        assert outbox.messages_dispatch_due() == 1
     message.refresh_from_db()
     assert message.status == Status.CANCELLED
     assert sms_outbox == []
@@ -103,10 +106,10 @@ def test_switching_sms_off_before_delivery_cancels(shop, sms_outbox, on_commit):
 
 def test_future_message_waits_for_its_time(shop, sms_outbox, on_commit):
     message = schedule(shop, send_at=timezone.now() + dt.timedelta(days=2))
-    assert outbox.dispatch_due() == 0
+    assert outbox.messages_dispatch_due() == 0
     assert sms_outbox == []
     with time_machine.travel(timezone.now() + dt.timedelta(days=2, seconds=1)), on_commit():
-        assert outbox.dispatch_due() == 1
+        assert outbox.messages_dispatch_due() == 1
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(sms_outbox) == 1
@@ -115,8 +118,8 @@ def test_future_message_waits_for_its_time(shop, sms_outbox, on_commit):
 def test_delivering_twice_sends_once(shop, sms_outbox):
     message = schedule(shop)
     gateway = get_gateway()
-    assert outbox.deliver_one(message.pk, gateway=gateway) == Status.SENT
-    assert outbox.deliver_one(message.pk, gateway=gateway) is None
+    assert deliver_one(message.pk, gateway=gateway) == Status.SENT
+    assert deliver_one(message.pk, gateway=gateway) is None
     assert len(sms_outbox) == 1
 
 
@@ -125,32 +128,33 @@ def test_transient_error_backs_off_then_gives_up(shop, sms_outbox, gateway_error
     message = schedule(shop)
     gateway_errors.extend([TransientGatewayError("busy", code="20429")] * 3)
     start = timezone.now()
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
     assert message.status == Status.SCHEDULED
     assert dt.timedelta(seconds=29) < message.send_at - start < dt.timedelta(seconds=32)
     assert message.error_code == "20429"
 
-    assert outbox.deliver_one(message.pk, gateway=get_gateway()) is None  # not due yet
+    assert deliver_one(message.pk, gateway=get_gateway()) is None  # not due yet
     with time_machine.travel(start + dt.timedelta(seconds=31)):
-        outbox.deliver_batch([message.pk])
+        deliver([message.pk])
     message.refresh_from_db()
     assert dt.timedelta(seconds=90) < message.send_at - start < dt.timedelta(seconds=93)  # 30 s, then 60 s
     with time_machine.travel(start + dt.timedelta(seconds=95)):
-        outbox.deliver_batch([message.pk])
+        deliver([message.pk])
     message.refresh_from_db()
     assert message.status == Status.FAILED
     assert message.attempts == 3
-    assert "Gave up after 3 attempts" in message.error_text
+    assert message.error_text == "busy"  # the provider's words, as it said them
+    assert message_history.event_text(message.events.last()) == "Gave up after 3 attempts: 20429: busy."
     assert sms_outbox == []
 
 
 def test_transient_error_then_success(shop, sms_outbox, gateway_errors, on_commit):
     message = schedule(shop)
     gateway_errors.append(TransientGatewayError("connection refused"))
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=1)), on_commit():
-        assert outbox.dispatch_due() == 1
+        assert outbox.messages_dispatch_due() == 1
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert message.error_text == ""
@@ -160,23 +164,23 @@ def test_transient_error_then_success(shop, sms_outbox, gateway_errors, on_commi
 def test_permanent_error_fails_with_the_providers_code(shop, gateway_errors):
     message = schedule(shop)
     gateway_errors.append(PermanentGatewayError("The 'To' number is not valid.", code="21211"))
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
     assert (message.status, message.error_code, message.error_text) == (
         Status.FAILED, "21211", "The 'To' number is not valid.")
-    assert outbox.dispatch_due() == 0
+    assert outbox.messages_dispatch_due() == 0
 
 
 def test_ambiguous_error_is_never_resent_blindly(shop, sms_outbox, gateway_errors):
     message = schedule(shop)
     gateway_errors.append(AmbiguousGatewayError("read timeout"))
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
     with time_machine.travel(timezone.now() + dt.timedelta(hours=1)):
-        outbox.dispatch_due()
-        outbox.recover_stale_sending()
-        outbox.reconcile_unknown()  # locmem cannot look messages up: the merchant decides
+        outbox.messages_dispatch_due()
+        aftercare.messages_recover_stale()
+        aftercare.messages_reconcile_unknown()  # locmem cannot look messages up: the merchant decides
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
     assert sms_outbox == []
@@ -185,9 +189,9 @@ def test_ambiguous_error_is_never_resent_blindly(shop, sms_outbox, gateway_error
 def test_merchant_can_send_an_unknown_message_again(shop, sms_outbox, gateway_errors, on_commit):
     message = schedule(shop)
     gateway_errors.append(AmbiguousGatewayError("read timeout"))
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     with on_commit():
-        assert outbox.send_again(message, reason="checked with the customer")
+        assert outbox.message_send_again(message=message)
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(sms_outbox) == 1
@@ -196,7 +200,7 @@ def test_merchant_can_send_an_unknown_message_again(shop, sms_outbox, gateway_er
 def test_unexpected_gateway_bug_marks_unknown(shop, gateway_errors):
     message = schedule(shop)
     gateway_errors.append(RuntimeError("boom"))
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
     assert "boom" in message.error_text
@@ -205,10 +209,10 @@ def test_unexpected_gateway_bug_marks_unknown(shop, gateway_errors):
 def test_message_stuck_in_sending_becomes_unknown_after_the_lease(shop, sms_outbox, settings):
     message = schedule(shop)
     Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now())
-    assert outbox.recover_stale_sending() == 0
+    assert aftercare.messages_recover_stale() == 0
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
-        assert outbox.recover_stale_sending() == 1
-        outbox.dispatch_due()
+        assert aftercare.messages_recover_stale() == 1
+        outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert message.status == Status.UNKNOWN
     assert message.error_code == "lease_expired"
@@ -218,13 +222,13 @@ def test_message_stuck_in_sending_becomes_unknown_after_the_lease(shop, sms_outb
 def test_lost_doorbell_is_rung_again(shop, sms_outbox, settings, django_capture_on_commit_callbacks):
     message = schedule(shop)
     with django_capture_on_commit_callbacks(execute=False):  # the broker dropped the task
-        outbox.dispatch_due()
+        outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert message.status == Status.QUEUED
     assert sms_outbox == []
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_QUEUED_LEASE_SECONDS + 1)):
         with django_capture_on_commit_callbacks(execute=True):
-            outbox.dispatch_due()
+            outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(sms_outbox) == 1
@@ -232,7 +236,7 @@ def test_lost_doorbell_is_rung_again(shop, sms_outbox, settings, django_capture_
 
 def test_message_far_past_due_expires(shop, sms_outbox, settings):
     message = schedule(shop, send_at=timezone.now() - dt.timedelta(hours=settings.SMS_LATE_CUTOFF_HOURS, minutes=1))
-    outbox.dispatch_due()
+    outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Status.FAILED, "expired")
     assert sms_outbox == []
@@ -240,22 +244,22 @@ def test_message_far_past_due_expires(shop, sms_outbox, settings):
 
 def test_cancel_only_before_sending(shop):
     waiting = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
-    assert outbox.cancel(waiting, reason="merchant changed their mind")
+    assert outbox.message_cancel(message=waiting)
     waiting.refresh_from_db()
     assert waiting.status == Status.CANCELLED
     sent = schedule(shop)
-    outbox.deliver_batch([sent.pk])
-    assert not outbox.cancel(sent, reason="too late")
+    deliver([sent.pk])
+    assert not outbox.message_cancel(message=sent)
 
 
 def test_delivery_reports_never_move_a_message_back(shop):
     message = schedule(shop)
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
     report = lambda status: DeliveryReport(provider_id=message.provider_id, status=status)  # noqa: E731
-    outbox.apply_delivery_report(gateway_name="locmem", report=report("delivered"))
-    outbox.apply_delivery_report(gateway_name="locmem", report=report("sent"))  # late, out of order
-    outbox.apply_delivery_report(gateway_name="locmem", report=report("delivered"))  # repeated
+    aftercare.report_apply(gateway_name="locmem", report=report("delivered"))
+    aftercare.report_apply(gateway_name="locmem", report=report("sent"))  # late, out of order
+    aftercare.report_apply(gateway_name="locmem", report=report("delivered"))  # repeated
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
     assert message.delivered_at is not None
@@ -264,9 +268,9 @@ def test_delivery_reports_never_move_a_message_back(shop):
 
 def test_report_for_another_gateway_is_ignored(shop):
     message = schedule(shop)
-    outbox.deliver_batch([message.pk])
+    deliver([message.pk])
     message.refresh_from_db()
-    outbox.apply_delivery_report(gateway_name="twilio", report=DeliveryReport(message.provider_id, "delivered"))
+    aftercare.report_apply(gateway_name="twilio", report=DeliveryReport(message.provider_id, "delivered"))
     message.refresh_from_db()
     assert message.status == Status.SENT
 
@@ -276,10 +280,10 @@ def test_sandbox_accepts_then_reports_delivery(shop):
     ok = schedule(shop, to="+12025550123")
     refused = schedule(shop, to="+15005550001")
     undelivered = schedule(shop, to="+15005550010")
-    outbox.deliver_batch([ok.pk, refused.pk, undelivered.pk])
-    assert outbox.poll_reports() == 0  # too early: delivery takes a moment
+    deliver([ok.pk, refused.pk, undelivered.pk])
+    assert aftercare.reports_poll() == 0  # too early: delivery takes a moment
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=3)):
-        assert outbox.poll_reports() == 2
+        assert aftercare.reports_poll() == 2
     for message in (ok, refused, undelivered):
         message.refresh_from_db()
     assert ok.status == Status.DELIVERED
@@ -293,12 +297,12 @@ def test_polling_takes_the_least_recently_polled_first(shop, monkeypatch):
     from smsnotify.gateways.sandbox import SandboxGateway
 
     never, newer = schedule(shop, to="+12025550111"), schedule(shop, to="+12025550122")
-    outbox.deliver_batch([never.pk])
+    deliver([never.pk])
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=1)):
-        outbox.deliver_batch([newer.pk])
+        deliver([newer.pk])
     polled = []
     monkeypatch.setattr(SandboxGateway, "fetch_reports", lambda self, refs: polled.extend(r.to for r in refs) or [])
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=10)):
-        outbox.poll_reports(limit=1)
-        outbox.poll_reports(limit=1)
+        aftercare.reports_poll(limit=1)
+        aftercare.reports_poll(limit=1)
     assert polled == ["+12025550111", "+12025550122"]

@@ -7,8 +7,10 @@ import time_machine
 from django.utils import timezone
 
 from smsnotify import outbox
+from smsnotify.delivery import messages_deliver
 from smsnotify.models import Kind, Status
 from tests.fakes.twilio_server import Delay, Reply
+from smsnotify import aftercare
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +28,8 @@ def twilio_settings(settings, twilio_server):
 
 
 def deliver(shop, to="+12025550123"):
-    message = outbox.schedule(shop=shop, to=to, body="Your order has shipped", kind=Kind.ORDER_STATUS)
-    outbox.deliver_batch([message.pk])
+    message = outbox.message_schedule(shop=shop, to=to, body="Your order has shipped", kind=Kind.ORDER_STATUS)
+    messages_deliver(message_ids=[message.pk])
     message.refresh_from_db()
     return message
 
@@ -48,7 +50,7 @@ def test_invalid_number_fails_permanently_with_21211(shop, twilio_settings):
     twilio_settings.script(Reply(status=400, code=21211))
     message = deliver(shop)
     assert (message.status, message.error_code) == (Status.FAILED, "21211")
-    assert outbox.dispatch_due() == 0
+    assert outbox.messages_dispatch_due() == 0
 
 
 def test_rate_limit_is_retried(shop, twilio_settings, on_commit):
@@ -56,7 +58,7 @@ def test_rate_limit_is_retried(shop, twilio_settings, on_commit):
     message = deliver(shop)
     assert message.status == Status.SCHEDULED
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=1)), on_commit():
-        outbox.dispatch_due()
+        outbox.messages_dispatch_due()
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(twilio_settings.posts) == 2
@@ -68,11 +70,11 @@ def test_read_timeout_is_unknown_then_reconciled_never_sent_twice(shop, twilio_s
     message = deliver(shop)
     assert message.status == Status.UNKNOWN
     assert twilio_settings.wait_idle()
-    outbox.dispatch_due()
-    outbox.recover_stale_sending()
+    outbox.messages_dispatch_due()
+    aftercare.messages_recover_stale()
     (created,) = twilio_settings.messages.values()
     twilio_settings.set_status(created["sid"], "sent")
-    assert outbox.reconcile_unknown() == 1
+    assert aftercare.messages_reconcile_unknown() == 1
     message.refresh_from_db()
     assert (message.status, message.provider_id) == (Status.SENT, created["sid"])
     assert len(twilio_settings.posts) == 1

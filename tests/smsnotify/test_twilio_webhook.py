@@ -14,7 +14,7 @@ PUBLIC_URL = "https://sms.example.com/webhooks/twilio/status/"
 
 @pytest.fixture
 def sent_message(shop, settings):
-    message = outbox.schedule(shop=shop, to="+12025550123", body="hi", kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="hi", kind=Kind.MANUAL)
     Message.objects.filter(pk=message.pk).update(status=Status.SENT, gateway="twilio", provider_id="SM" + "a" * 32)
     return message
 

@@ -5,9 +5,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from credits.estimate import sms_estimate
 from smsnotify.models import SmsSettings
 from templates_sms import selectors
 from templates_sms.models import SmsTemplate
+from templates_sms.tokens import CUSTOM
 from tests.factories import make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -202,12 +204,10 @@ def test_the_preview_of_a_new_custom_template_uses_the_custom_event(merchant_cli
     assert data["errors"] == ["The token {order_id} is not available for this event."]
 
 
-def test_the_cost_comes_from_credits_pricing(merchant_client):
-    from credits.pricing import message_cost
-
+def test_the_cost_comes_from_the_one_estimate(merchant_client):
     shop = merchant_client.shop
-    assert selectors.estimated_cost(shop=shop, segments=2) == message_cost(
-        shop=shop, recipient="+12015550123", segments=2) == 24
+    preview = selectors.template_preview(shop=shop, event=CUSTOM, body="x" * 200)  # 2 parts
+    assert preview.cost == sms_estimate(shop=shop, text="x" * 200, recipient="+12015550123").credits == 24
 
 
 # --- tenancy -------------------------------------------------------------------------------------

@@ -40,14 +40,14 @@ def test_max_segments_is_between_1_and_10(value):
 
 def test_without_the_option_the_text_is_sent_as_written():
     shop = make_shop()
-    message = outbox.schedule(shop=shop, to="+12025550123", body=POLISH, kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body=POLISH, kind=Kind.MANUAL)
     assert (message.body, message.encoding, message.segments) == (POLISH, UCS2, 2)
 
 
 def test_with_the_option_every_message_is_stored_transliterated():
     shop = make_shop()
     _replace(shop)
-    message = outbox.schedule(shop=shop, to="+12025550123", body=POLISH, kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body=POLISH, kind=Kind.MANUAL)
     message.refresh_from_db()
     assert message.body == ("Zazolc gesla jazn. Dziekujemy za zamowienie w naszym sklepie, paczka juz jedzie "
                             "do Ciebie!")
@@ -57,7 +57,7 @@ def test_with_the_option_every_message_is_stored_transliterated():
 def test_characters_without_a_look_alike_stay():
     shop = make_shop()
     _replace(shop)
-    message = outbox.schedule(shop=shop, to="+12025550123", body="Dzięki 😀", kind=Kind.MANUAL)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="Dzięki 😀", kind=Kind.MANUAL)
     assert message.body == "Dzieki 😀" and message.encoding == UCS2
 
 

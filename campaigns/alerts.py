@@ -1,11 +1,13 @@
 """The low-balance alert: by SMS to the merchant when SMS can carry it, else by email.
 
-The SMS is the shop's "Low balance (to you)" template; a merchant who switches that
-template off gets the alert by email instead."""
+Credits says when an armed balance fell below its threshold (``credits.signals.low_balance``,
+after the debit committed: whatever caused it, a charge or an operator's adjustment); this
+module decides how to tell the merchant. The SMS is the shop's "Low balance (to you)"
+template; a merchant who switches that template off gets the alert by email instead.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from django.conf import settings
@@ -15,16 +17,15 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from credits.estimate import sms_estimate
 from shop.models import Shop
-from smsnotify.encoding import segment_info
 from smsnotify.models import Kind
+from smsnotify.outbox import message_schedule
+from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
-
 from templates_sms.rendering import render
 from templates_sms.selectors import active_template
 from templates_sms.tokens import Audience, RenderContext
-
-from .pricing import message_cost
 
 LOW_BALANCE_EVENT = "credits:low_balance"
 
@@ -46,43 +47,35 @@ def low_balance_sms_text(*, shop: Shop, balance: int) -> str:
     return render(template.body, RenderContext(shop=shop, balance=balance), event=LOW_BALANCE_EVENT).strip()
 
 
-def send_low_balance_alert(*, shop: Shop, account_pk: int, balance: int, threshold: int, crossing: int) -> str:
-    """Tell the merchant, once per crossing (the caller disarms the account in the same
-    transaction). Returns "sms", "email" or "" (nobody to tell)."""
-    text = low_balance_text(shop=shop, balance=balance, threshold=threshold)
+def low_balance_alert_send(*, shop: Shop, balance: int, threshold: int, crossing: int) -> str:
+    """Tell the merchant, once per crossing. Returns "sms", "email" or "" (nobody to tell)."""
     sms = sms_settings_for(shop)
     sms_text = low_balance_sms_text(shop=shop, balance=balance) if sms.active and sms.merchant_number else ""
     if sms_text:
-        from smsnotify import outbox  # the outbox charges through credits.services: import late
-
         try:
-            cost = message_cost(shop=shop, recipient=str(sms.merchant_number),
-                                segments=segment_info(outbox.sendable_text(sms, sms_text)).segments)
-            if balance >= cost:
+            number = to_e164(sms.merchant_number, region=shop.country)
+        except InvalidPhoneNumber:
+            log.warning("Shop %s has an invalid merchant number; the low-balance alert goes by email.", shop.pk)
+        else:
+            if balance >= sms_estimate(shop=shop, text=sms_text, recipient=number, sms_settings=sms).credits:
                 with transaction.atomic():
-                    outbox.schedule(shop=shop, to=sms.merchant_number, body=sms_text, kind=Kind.MERCHANT_ALERT,
-                                    dedupe_key=f"low_balance:{account_pk}:{crossing}")
+                    message_schedule(shop=shop, to=number, body=sms_text, kind=Kind.MERCHANT_ALERT,
+                                     dedupe_key=f"low_balance:{shop.pk}:{crossing}")
                 return "sms"
-        except Exception:  # noqa: BLE001 - a bad merchant number must not stop the charge: email instead
-            log.warning("Low-balance SMS to %s of shop %s failed; emailing instead", sms.merchant_number, shop.pk,
-                        exc_info=True)
     recipients = staff_emails(shop)
     if not recipients:
         log.warning("Shop %s is low on credits (%s) and has no merchant number or staff email to tell.", shop.pk, balance)
         return ""
     with translation.override(shop.language):
         subject = _("Low SMS credit balance: %(balance)s credits left") % {"balance": balance}
-    transaction.on_commit(functools.partial(_mail, subject, text, recipients))
+    try:
+        send_mail(subject, low_balance_text(shop=shop, balance=balance, threshold=threshold),
+                  settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:  # noqa: BLE001 - an SMTP outage must not fail the delivery run that caused it
+        log.exception("Could not email the low-balance alert to %s", recipients)
     return "email"
 
 
 def staff_emails(shop: Shop) -> list[str]:
     users = get_user_model().objects.filter(membership__shop=shop, is_active=True).exclude(email="")
     return sorted(set(users.values_list("email", flat=True)))
-
-
-def _mail(subject: str, body: str, recipients: list[str]) -> None:
-    try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-    except Exception:  # noqa: BLE001 - an SMTP outage must not fail the delivery that triggered it
-        log.exception("Could not email the low-balance alert to %s", recipients)

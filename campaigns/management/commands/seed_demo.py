@@ -1,5 +1,7 @@
 """Seed two demo shops, each with its own merchant login, customers, products and orders.
 
+It lives in campaigns, the top app, because it needs every app below it.
+
 Idempotent: every row is found by a natural key first, so running it again changes nothing.
 """
 
@@ -11,6 +13,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from credits.models import CreditPack
+from credits.purchases import purchase_create
 from shop import services
 from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop
 from smsnotify.selectors import sms_settings_for
@@ -75,9 +79,6 @@ class Command(BaseCommand):
 
     def _credits(self, shop, user):
         """A paid sandbox purchase of the 1,000 pack, once (its key is fixed per shop)."""
-        from credits.models import CreditPack
-        from credits.services import purchase_create
-
         pack = CreditPack.objects.filter(credits=1000).first()
         if pack is not None and pack.price_in(shop.currency) is not None:
             purchase_create(shop=shop, method="sandbox_card", user=user, pack=pack,

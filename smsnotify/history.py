@@ -1,0 +1,116 @@
+"""A message's history in words: typed events put into the shop's language and time zone when shown.
+
+Events are stored as a type, parameters and the user who acted (Saleor's order events), so the
+same row reads "Sent again by anna" to an English merchant and "Wysłano ponownie (anna)" to a
+Polish one, and a retry time reads in New York time for a New York shop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import formats, timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _, gettext_lazy
+
+from .models import EventType, Message, MessageEvent, Status
+from .policies import policy_reasons
+
+# Reasons the core itself gives (policies bring their own, see policies.policy_reasons).
+CORE_REASONS = {
+    "expired": gettext_lazy("Not sent: it was due too long ago."),
+    "lease_expired": gettext_lazy("The worker stopped while handing it to the gateway: it may or may not have been sent."),
+    "cancelled": gettext_lazy("Cancelled before it was sent."),
+    "transient": gettext_lazy("The provider kept failing temporarily."),
+}
+
+_TEXTS = {
+    EventType.SCHEDULED: gettext_lazy("Scheduled for %(send_at)s."),
+    EventType.ATTEMPT: gettext_lazy("Attempt %(attempt)s via %(gateway)s."),
+    EventType.ACCEPTED: gettext_lazy("Accepted by the provider as %(provider_id)s."),
+    EventType.REFUSED: gettext_lazy("Refused by the provider: %(error)s."),
+    EventType.RETRY: gettext_lazy("Temporary failure (%(error)s); attempt %(attempt)s at %(at)s."),
+    EventType.GAVE_UP: gettext_lazy("Gave up after %(attempts)s attempts: %(error)s."),
+    EventType.AMBIGUOUS: gettext_lazy("The gateway may have accepted it (%(error)s); it is checked with the "
+                                      "provider before anything is sent again."),
+    EventType.LEASE_EXPIRED: CORE_REASONS["lease_expired"],
+    EventType.FOUND: gettext_lazy("Found at the provider as %(provider_id)s."),
+    EventType.NOT_FOUND: gettext_lazy("The provider has no record of it: sending again."),
+    EventType.EXPIRED: gettext_lazy("Not sent: more than %(hours)s hours late."),
+    EventType.HELD: gettext_lazy("Held until %(until)s: %(reason)s"),
+}
+
+
+def _when(value: str) -> str:
+    moment = parse_datetime(value or "")
+    if moment is None:
+        return value or ""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _error(params: dict) -> str:
+    code, text = params.get("code", ""), params.get("text", "")
+    return f"{code}: {text}" if code and text else code or text or _("no details")
+
+
+def reason_text(code: str, params: dict | None = None) -> str:
+    """A reason code (a policy's or the core's) in words, in the active language."""
+    text = policy_reasons().get(code) or CORE_REASONS.get(code)
+    if text is None:
+        return code
+    try:
+        return str(text) % (params or {})
+    except (KeyError, TypeError, ValueError):
+        return str(text)
+
+
+def event_text(event: MessageEvent) -> str:
+    """The event in words, in the active language and time zone."""
+    params = event.parameters or {}
+    kind = event.type
+    user = params.get("user", "")
+    if kind == EventType.REPORT:
+        status = Status(params["status"]).label if params.get("status") in Status.values else params.get("status", "")
+        text = _("The provider reports it %(status)s.") % {"status": str(status).lower()}
+        return f"{text} ({_error(params)})" if params.get("code") or params.get("text") else text
+    if kind == EventType.CANCELLED:
+        return _("Cancelled by %(user)s.") % {"user": user} if user else _("Cancelled.")
+    if kind == EventType.SEND_AGAIN:
+        return _("Sent again by %(user)s.") % {"user": user} if user else _("Sent again.")
+    if kind == EventType.STOPPED:
+        return reason_text(params.get("reason", ""), params)
+    if kind == EventType.SCHEDULED and not params.get("send_at"):
+        return _("Written.")
+    if kind == EventType.NOTE:
+        return params.get("detail", "")
+    template = _TEXTS.get(kind)
+    if template is None:
+        return str(EventType(kind).label) if kind in EventType.values else kind
+    values = {**params, "error": _error(params)}
+    for key in ("send_at", "at", "until"):
+        if key in values:
+            values[key] = _when(values[key])
+    if kind == EventType.HELD:
+        values["reason"] = reason_text(params.get("reason", ""), params)
+    try:
+        return str(template) % values
+    except (KeyError, TypeError, ValueError):
+        return str(EventType(kind).label)
+
+
+def error_text(message: Message) -> str:
+    """Why a message failed or stopped, in words: our own reasons translated, a provider's as it said."""
+    if message.error_code in policy_reasons() or message.error_code in CORE_REASONS:
+        return reason_text(message.error_code)
+    return message.error_text
+
+
+def in_shop_terms(shop, render, *args):
+    """Call ``render`` with the shop's language and time zone active."""
+    with translation.override(shop.language), timezone.override(shop.time_zone):
+        return render(*args)
+
+
+def iso(moment: dt.datetime) -> str:
+    """A time as an event parameter (JSON has no datetime)."""
+    return moment.isoformat()
