@@ -72,10 +72,6 @@ class SegmentInfo:
     units_left: int
     non_gsm_chars: tuple[str, ...]
 
-    @property
-    def characters_left(self) -> int:
-        return self.units_left
-
 
 # --------------------------------------------------------------------------- alphabets
 

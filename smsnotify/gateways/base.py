@@ -29,7 +29,6 @@ class SendResult:
 
     provider_id: str
     status: str = "sent"  # one of our Message statuses: "sent" or "delivered"
-    segments: int | None = None  # as counted by the provider, when it says
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,7 @@ def test_send_posts_exactly_the_message_fields(twilio_server):
     credentials = f"{twilio_server.account_sid}:{twilio_server.auth_token}".encode()
     assert post.headers["Authorization"] == "Basic " + base64.b64encode(credentials).decode()
     [sid] = twilio_server.messages
-    assert result == SendResult(provider_id=sid, status="sent", segments=1)
+    assert result == SendResult(provider_id=sid, status="sent")
     assert sid.startswith("SM") and len(sid) == 34
 
 
@@ -126,12 +126,6 @@ def test_send_omits_status_callback_when_there_is_none(twilio_server):
     make_gateway(twilio_server).send(make_sms())
 
     assert "StatusCallback" not in twilio_server.posts[0].form
-
-
-def test_send_reports_twilio_segment_count(twilio_server):
-    result = make_gateway(twilio_server).send(make_sms(body="Zażółć gęślą jaźń " * 5))  # UCS-2, 90 chars
-
-    assert result.segments == 2
 
 
 @pytest.mark.parametrize(
@@ -263,7 +257,7 @@ def test_read_timeout_is_ambiguous_sent_once_and_found_by_reconciliation(twilio_
     [sid] = twilio_server.messages
 
     # The message is still queued at "Twilio" (no date_sent): the scan must find it.
-    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="sent", segments=1)
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="sent")
     assert gateway.find_sent(make_sms(body="Something never sent"), since=since) is None
     assert gateway.find_sent(make_sms(to="+15558675399"), since=since) is None
 
@@ -332,7 +326,7 @@ def test_find_sent_finds_a_sent_message_through_the_date_filter(twilio_server):
     sid = gateway.send(make_sms()).provider_id
     twilio_server.set_status(sid, "delivered")
 
-    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="delivered", segments=1)
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="delivered")
     first_list = next(r for r in twilio_server.requests if r.method == "GET")
     expected_day = (since - twilio_gateway.CLOCK_SKEW - dt.timedelta(days=1)).strftime("%Y-%m-%d")
     assert first_list.query["To"] == [TO]
