@@ -324,6 +324,10 @@ def test_another_shops_object_is_out_of_reach(case: Case, world: World, client):
                 f"{response.status_code} {response.get('Location', '')}: expected 404/403/405 or the login page")
             if who != "anonymous" and not getattr(response, "streaming", False):
                 assert world.marker not in response.content.decode(errors="replace"), f"{who} {method.upper()} {url}"
+            if who != "anonymous" and method == "get" and response.status_code == 403 and case.model in world.own:
+                # A 403 is fine only when the merchant's own row gets it too: else it says "this id exists".
+                own = _answer(client, "get", _url(case, world.own[case.model]), case.endpoint)
+                assert own.status_code == 403, f"GET {url}: 403 for shop B's row but {own.status_code} for shop A's"
 
     (rows_before, counts_before), (rows_after, counts_after) = before, _database_state(world)
     assert rows_after == rows_before, f"shop B's rows changed after the requests to {url}"
