@@ -36,6 +36,10 @@ class ShopAdmin(ShopScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if is_operator(request) else ["slug"]
 
+    def get_prepopulated_fields(self, request, obj=None):
+        # A read-only slug is not in the form, and the admin fails (500) looking for it.
+        return self.prepopulated_fields if is_operator(request) else {}
+
     def save_model(self, request, obj, form, change):
         if change:
             obj.save()

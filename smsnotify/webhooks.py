@@ -3,7 +3,7 @@
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -25,7 +25,13 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     ):
         log.warning("Rejected a Twilio status callback with a bad signature for %s", url)
         return HttpResponseForbidden("Invalid signature.")
-    report = twilio.parse_status_callback(params)
+    try:
+        report = twilio.parse_status_callback(params)
+    except ValueError:
+        # Signed by Twilio but not a message status callback (no MessageSid): nothing to
+        # record, and a 400 tells whoever pointed this webhook here that it is misconfigured.
+        log.warning("Rejected a signed Twilio callback without a MessageSid for %s", url)
+        return HttpResponseBadRequest("No MessageSid.")
     if report.extra.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
         return HttpResponseForbidden("Unknown account.")
     # Repeated and out-of-order callbacks are harmless: a report never moves a message back.

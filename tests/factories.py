@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 
 from credits.ledger import credits_grant_bonus
 from shop import services
-from shop.models import Customer, Order, Product, Shop
-from smsnotify.models import SmsSettings
+from shop.models import Cart, CartItem, Customer, Order, Product, Shop, Ticket
+from smsnotify.models import Kind, Message, SmsSettings
 
 _seq = itertools.count(1)
 
@@ -64,3 +64,39 @@ class OrderFactory(factory.django.DjangoModelFactory):
     subtotal = 4000
     shipping_cost = 500
     total = 4500
+
+
+class CartFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cart
+
+    customer = factory.LazyAttribute(lambda o: CustomerFactory(shop=o.shop))
+    phone = factory.LazyAttribute(lambda o: o.customer.phone if o.customer else "+12025550100")
+
+
+class CartItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CartItem
+
+    product = factory.LazyAttribute(lambda o: ProductFactory(shop=o.cart.shop))
+    unit_price = factory.LazyAttribute(lambda o: o.product.price)
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Ticket
+
+    customer = factory.LazyAttribute(lambda o: CustomerFactory(shop=o.shop))
+    subject = factory.Sequence(lambda n: f"Where is my parcel? ({n})")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A Message row as the admin shows it, written directly: tests of the outbox go through
+    outbox.schedule instead, which also renders, prices and rings the doorbell."""
+
+    class Meta:
+        model = Message
+
+    kind = Kind.MANUAL
+    recipient = "+12025550123"
+    body = factory.Sequence(lambda n: f"Hello {n}")

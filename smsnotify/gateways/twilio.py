@@ -55,20 +55,6 @@ logger = logging.getLogger(__name__)
 
 # --- Error classification --------------------------------------------------------------------
 
-# Refusals that are about this message (its recipient, sender or text): the same request
-# would be refused again, so retrying only wastes attempts. Listed for documentation and
-# for the tests; every other 4xx (except those below) is permanent too.
-PERMANENT_CODES = frozenset(
-    {
-        21211,  # invalid 'To' number
-        21212,  # invalid 'From' number
-        21408,  # permission to send to this region not enabled
-        21610,  # recipient replied STOP (not charged); resending would be refused again
-        21612,  # 'To' not reachable via SMS from this sender
-        21614,  # 'To' is not a mobile number
-        21617,  # body exceeds 1,600 characters
-    }
-)
 # Refusals about Twilio's load, not the message: the message was NOT queued, and the
 # same request succeeds later. 21611 = the sender's queue is full (arrives as HTTP 400,
 # so it must be checked before the generic "4xx is permanent" rule); 30001 = queue
@@ -157,8 +143,9 @@ def classify_send_error(exc: Exception) -> GatewayError:
             # message goes out instead of a whole batch failing for good.
             return TransientGatewayError(text, code=code_str)
         if 400 <= status < 500:
-            # Twilio validated the request and refused it (PERMANENT_CODES and the rest
-            # of the 4xx family): sending the same thing again is refused the same way.
+            # Twilio validated this message and refused it (21211 invalid To, 21212 invalid
+            # From, 21408 region not enabled, 21610 STOP, 21612 cannot route, 21614 not a
+            # mobile, 21617 body too long …): the same request would be refused again.
             return PermanentGatewayError(text, code=code_str)
         # 1xx/3xx or no status at all: nothing proves the message was not created.
         return AmbiguousGatewayError(text, code=code_str)
@@ -502,10 +489,7 @@ def _found(message) -> SendResult:
     status = map_status(message.status)
     # SendResult only knows "sent" and "delivered"; a later failure of a found message is
     # reported by fetch_reports / the status callback like any other.
-    return SendResult(
-        provider_id=message.sid,
-        status="delivered" if status == "delivered" else "sent",
-    )
+    return SendResult(provider_id=message.sid, status="delivered" if status == "delivered" else "sent")
 
 
 def _message_extra(message) -> dict:

@@ -49,7 +49,7 @@ def test_rows_merchants_cannot_delete_answer_alike_for_own_and_foreign(merchant_
     assert codes == {403}  # the same answer: a 403 here does not reveal that the foreign row exists
 
 
-@pytest.mark.parametrize("model", ["customer", "order", "message", "smssettings"])
+@pytest.mark.parametrize("model", ["customer", "order", "message", "smssettings", "shop"])
 def test_own_rows_open(merchant_a, two_shops, model):
     own = _rows_of(two_shops[0])[model]
     response = merchant_a.get(reverse(f"admin:{own._meta.app_label}_{model}_change", args=[own.pk]))

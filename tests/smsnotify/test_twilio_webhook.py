@@ -82,8 +82,24 @@ def test_get_is_not_allowed(client):
     assert client.get(reverse("webhooks:twilio-status")).status_code == 405
 
 
-def test_unknown_message_sid_is_acknowledged_without_change(client, shop, settings):
-    params = callback("delivered", MessageSid="SM" + "b" * 32)
+def test_unknown_message_sid_is_acknowledged_without_change(client, sent_message, settings):
+    # Acknowledged (204), so Twilio stops retrying a report about a message that is not ours;
+    # our message, whose provider id differs, must not move.
+    params = callback("delivered", MessageSid="SM" + "b" * 32, SmsSid="SM" + "b" * 32)
     response = post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
     assert response.status_code == 204
-    assert Message.objects.count() == 0
+    sent_message.refresh_from_db()
+    assert (sent_message.status, sent_message.delivered_at) == (Status.SENT, None)
+    assert not sent_message.events.filter(status=Status.DELIVERED).exists()
+    assert Message.objects.count() == 1  # nothing created for the unknown id either
+
+
+def test_signed_callback_without_message_sid_is_400_and_stores_nothing(client, sent_message, settings):
+    params = callback("delivered")
+    del params["MessageSid"], params["SmsSid"]
+    response = post(client, params, sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN))
+    assert response.status_code == 400
+    sent_message.refresh_from_db()
+    assert (sent_message.status, sent_message.delivered_at) == (Status.SENT, None)
+    assert not sent_message.events.filter(status=Status.DELIVERED).exists()
+    assert Message.objects.count() == 1

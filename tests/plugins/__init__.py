@@ -1,0 +1,1 @@
+"""Pytest plugins (fixture modules) loaded by tests/conftest.py."""
