@@ -1,5 +1,6 @@
 """Texting from the store's admin pages: a "Send text message" page per order and customer
-(with its per-recipient preview) and a bulk action on customers.
+(with its per-recipient preview), a bulk action on customers, and on an order's page the texts
+the order has caused and what its status change will text.
 
 The store's admin (shop/admin.py) knows nothing of SMS: the Order and Customer admins are
 registered again here, as subclasses with the SMS parts (campaigns is after shop in
@@ -14,16 +15,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats
+from django.utils.html import format_html
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from credits.selectors import credit_balance, send_block
 from shop import admin as store_admin
 from shop.models import Customer, Order
 from shop.tenancy import request_shop
+from smsnotify.models import Message
+from smsnotify.selectors import sms_settings_for
+from templates_sms.formatting import shop_zone
 from templates_sms.selectors import editor_context
 from templates_sms.tokens import CUSTOM
 
-from . import sending
+from . import selectors, sending
 from .forms import SmsTextForm
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
@@ -179,7 +185,44 @@ class BulkSmsAdminMixin:
 
 
 class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
-    pass
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The texts the order has caused: a read-only panel (not an inline, which would add a
+        # formset every save of the order must carry).
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "show_order_messages": True,
+                             "order_messages": selectors.order_messages(order=obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        status_changed = change and "status" in form.changed_data
+        # Before the save: the save itself writes the text this status sends, under the same key.
+        earlier = selectors.order_status_message(order=obj, status=obj.status) if status_changed else None
+        super().save_model(request, obj, form, change)
+        if status_changed:
+            self._status_notices(request, obj, earlier)
+
+    def _status_notices(self, request, order: Order, earlier: Message | None) -> None:
+        status = order.get_status_display()
+        if earlier is not None:
+            moment = (earlier.sent_at or earlier.created_at).astimezone(shop_zone(order.shop.time_zone))
+            messages.info(request, _("A text for %(status)s was already sent on %(date)s; it is not sent again.") % {
+                "status": status, "date": formats.date_format(moment, "DATE_FORMAT")})
+            return
+        if not sms_settings_for(order.shop).active:
+            return
+        estimate = selectors.order_status_estimate(order=order)
+        balance = credit_balance(order.shop)
+        if estimate is None or balance >= estimate.credits:
+            return
+        warning = _("The text for %(status)s cannot be paid for: it costs %(cost)s credits and the balance is "
+                    "%(balance)s. It fails unless you buy credits before it is sent.") % {
+            "status": status, "cost": estimate.credits, "balance": balance}
+        url = buy_credits_url(request)
+        if url:
+            messages.warning(request, format_html('{} <a href="{}">{}</a>', warning, url, _("Buy credits")))
+        else:
+            messages.warning(request, warning)
 
 
 class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.CustomerAdmin):
