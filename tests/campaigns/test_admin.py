@@ -10,7 +10,7 @@ from credits.estimate import sms_estimate
 from smsnotify.models import Message, SmsSettings, Status
 from templates_sms.models import SmsTemplate
 from tests.campaigns.conftest import consenting, customers_of
-from tests.factories import CustomerFactory, OrderFactory, fund, make_merchant, make_shop
+from tests.factories import CustomerFactory, OrderFactory, make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
 
