@@ -85,7 +85,8 @@ def test_sms_off_is_a_reason_without_a_link_to_buy(merchant, funded):
     assert "SMS is switched off" in page and "buy-credits-link" not in page
 
 
-def test_us_shop_send_page_prices_a_polish_number_as_the_ledger_will(merchant, funded):
+def test_us_shop_send_page_prices_a_polish_number_as_the_ledger_will(merchant, funded,
+                                                                   django_capture_on_commit_callbacks):
     # The demo showed "Cost: 12 credits per message" for a +48 number and the ledger took 30.
     customer = CustomerFactory(shop=funded, first_name="Ola", phone="+48601234567")
     body = "Hi {firstname}, " + "your parcel is on its way. " * 7  # 2 parts
@@ -99,6 +100,9 @@ def test_us_shop_send_page_prices_a_polish_number_as_the_ledger_will(merchant, f
     assert "Cost: 60 credits per message" in page.content.decode()
     preview = merchant.post(send_url(customer, "send_sms_preview"), {"body": body}).json()
     assert (preview["cost"], preview["segments"], preview["text"]) == (60, 2, estimate.text)
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(send_url(customer), {"body": body, "send_key": page.context["form"]["send_key"].value()})
+    assert Message.objects.get().credits_charged == estimate.credits  # what the page said is what the ledger took
 
 
 def test_a_text_over_the_parts_limit_is_a_form_error_and_nothing_is_sent(merchant, funded):
