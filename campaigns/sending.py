@@ -1,88 +1,202 @@
 """Texts a merchant sends by hand: to one customer (from an order or customer page) or in bulk.
 
-Both go through the outbox like every other SMS. The text may carry the "custom message"
-tokens ({firstname}, [[fullname]]…), rendered for each recipient. A form carries a key made
-when the page was shown, so a double click or a re-submitted form schedules nothing twice.
+Both go through the outbox like every other SMS. The text may carry tokens, rendered for each
+recipient: a customer's tokens ({firstname}, [[fullname]]…), and from an order's page the
+order's too ({order_id}, {total_cost}…). Every number shown or checked (text as sent, parts,
+credits) is ``credits.estimate.sms_estimate`` of the real text for the real number, so the page
+says what the ledger will take and the shop's limit of parts holds for texts typed by hand.
+A form carries a key made when the page was shown, so a double click or a re-submitted form
+schedules nothing twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _, ngettext
 
-from credits.estimate import sms_estimate
-from credits.selectors import credit_balance, send_block_reason
+from credits.estimate import SmsEstimate, sms_estimate
+from credits.selectors import credit_balance, send_block
 from shop.models import Customer, MarketingConsent, Order, Shop
 from smsnotify import outbox
-from smsnotify.models import Kind, Message
+from smsnotify.models import Kind, Message, SmsSettings
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 from templates_sms import rendering
-from templates_sms.selectors import active_template
-from templates_sms.tokens import CUSTOM, Audience, RenderContext
+from templates_sms.selectors import Preview, active_template, template_preview
+from templates_sms.tokens import CUSTOM, CUSTOM_ORDER, Audience, RenderContext
 
 
 class SendBlocked(ValidationError):
     """The shop cannot send now (SMS off, not enough credits…); the message says why."""
 
 
-def new_send_key() -> str:
+# --- who a text goes to ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendTarget:
+    """The one recipient of a text typed by hand: an order's customer at the order's phone, or a
+    customer. The one place that knows which phone, which tokens and which render context."""
+
+    shop: Shop
+    phone: object  # as stored: a PhoneNumber, or "" when there is none
+    customer: Customer | None = None
+    order: Order | None = None
+
+    @property
+    def event(self) -> str:
+        """Whose tokens the text may use: an order's page offers the order's tokens too."""
+        return CUSTOM_ORDER if self.order is not None else CUSTOM
+
+    @property
+    def context(self) -> RenderContext:
+        if self.order is not None:
+            return RenderContext.for_order(self.order)
+        return RenderContext.for_customer(self.customer)
+
+    @property
+    def number(self) -> str | None:
+        """The phone in E.164, or None when there is none or it cannot be read."""
+        if not self.phone:
+            return None
+        try:
+            return to_e164(self.phone, region=self.shop.country)
+        except InvalidPhoneNumber:
+            return None
+
+
+def send_target(*, order: Order | None = None, customer: Customer | None = None) -> SendTarget:
+    if order is not None:
+        return SendTarget(shop=order.shop, phone=order.phone, customer=order.customer, order=order)
+    if customer is None:
+        raise TypeError("send_target needs an order or a customer")
+    return SendTarget(shop=customer.shop, phone=customer.phone, customer=customer)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def send_key_new() -> str:
     return uuid.uuid4().hex
 
 
-def _check_key(key: str) -> str:
+def _checked_key(key: str) -> str:
     try:
         return uuid.UUID(hex=key).hex
     except (TypeError, ValueError):
         raise ValidationError(_("This form has expired; open it again."), code="bad_key") from None
 
 
-def default_text(shop: Shop) -> str:
+def manual_text_default(*, shop: Shop) -> str:
     """The shop's "custom message" template, offered as the starting text."""
     template = active_template(shop=shop, event=CUSTOM, audience=Audience.CUSTOMER)
     return template.body if template else ""
 
 
-def _personal_text(shop: Shop, body: str, *, customer=None, order=None) -> str:
-    text = rendering.render(body, RenderContext(shop=shop, customer=customer, order=order), event=CUSTOM).strip()
-    if not text:
-        raise ValidationError({"body": [_("The message is empty.")]}, code="empty_body")
-    return text
-
-
 def _ensure_can_send(shop: Shop) -> None:
-    reason = send_block_reason(shop)
-    if reason:
-        raise SendBlocked(reason, code="blocked")
+    block = send_block(shop)
+    if block is not None:
+        raise SendBlocked(str(block), code="blocked")
+
+
+def _empty_error() -> ValidationError:
+    return ValidationError({"body": [_("The message is empty.")]}, code="empty_body")
+
+
+def _too_long_error(segments: int, max_segments: int) -> ValidationError:
+    return ValidationError({"body": [ngettext(
+        "For this recipient the text takes %(segments)d SMS; your shop allows %(max)d part. "
+        "Shorten the text or raise the limit in your SMS settings.",
+        "For this recipient the text takes %(segments)d SMS; your shop allows %(max)d parts. "
+        "Shorten the text or raise the limit in your SMS settings.",
+        max_segments) % {"segments": segments, "max": max_segments}]}, code="too_many_segments")
+
+
+def manual_text_render(*, target: SendTarget, body: str) -> str:
+    """``body`` with ``target``'s tokens replaced (not yet checked)."""
+    return rendering.render(body, target.context, event=target.event).strip()
+
+
+def _estimate(shop: Shop, text: str, number: str | None, sms_settings: SmsSettings) -> SmsEstimate:
+    return sms_estimate(shop=shop, text=text, recipient=number, sms_settings=sms_settings)
+
+
+# --- one recipient ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientPreview(Preview):
+    """The editor's panel for a send page: the real text, parts and cost for its one recipient."""
+
+    @property
+    def longest_text(self) -> str:
+        return _("For this customer: %(segments)d SMS (your limit: %(max)d).") % {
+            "segments": self.longest_segments, "max": self.max_segments}
+
+
+def manual_preview(*, target: SendTarget, body: str) -> RecipientPreview:
+    """What ``body`` becomes for ``target``: text as sent, encoding, parts and credits to their
+    number (sms_estimate), plus the editor's token errors and notes."""
+    base = template_preview(shop=target.shop, event=target.event, body=body, context=target.context)
+    estimate = _estimate(target.shop, manual_text_render(target=target, body=body), target.number,
+                         sms_settings_for(target.shop))
+    values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    values.update(text=estimate.text, info=estimate.info, cost=estimate.credits,
+                  longest_segments=estimate.segments)
+    return RecipientPreview(**values)
 
 
 @transaction.atomic
-def send_to_one(*, shop: Shop, body: str, send_key: str, order: Order | None = None,
-                customer: Customer | None = None) -> Message:
-    """Text the customer of ``order`` (its phone) or ``customer`` now."""
+def sms_send_to_one(*, target: SendTarget, body: str, send_key: str) -> Message:
+    """Text ``target`` now. Refused (nothing scheduled) with a ValidationError naming the
+    problem: an unknown token, an empty text, more parts than the shop allows, no number, or a
+    balance that cannot pay for this text to this number."""
+    shop = target.shop
     _ensure_can_send(shop)
-    key = _check_key(send_key)
-    rendering.validate(body, event=CUSTOM)
-    if order is not None:
-        phone, customer = order.phone, order.customer
-    else:
-        phone = customer.phone
-    if not phone:
+    key = _checked_key(send_key)
+    rendering.validate(body, event=target.event)
+    if not target.phone:
         raise ValidationError(_("There is no phone number to text."), code="no_phone")
-    text = _personal_text(shop, body, customer=customer, order=order)
-    return outbox.message_schedule(shop=shop, to=phone, body=text, kind=Kind.MANUAL, customer=customer, order=order,
-                           dedupe_key=f"manual:{key}")
+    number = to_e164(target.phone, region=shop.country)
+    text = manual_text_render(target=target, body=body)
+    if not text:
+        raise _empty_error()
+    sms_settings = sms_settings_for(shop)
+    estimate = _estimate(shop, text, number, sms_settings)
+    if estimate.segments > sms_settings.max_segments:
+        raise _too_long_error(estimate.segments, sms_settings.max_segments)
+    balance = credit_balance(shop)
+    if balance < estimate.credits:
+        raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
+                          % {"cost": estimate.credits, "balance": balance}, code="insufficient_credits")
+    return outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.MANUAL, customer=target.customer,
+                           order=target.order, dedupe_key=f"manual:{key}")
+
+
+# --- bulk --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkRecipient:
+    customer: Customer
+    number: str
+    text: str
+    estimate: SmsEstimate
 
 
 @dataclass
 class BulkPlan:
-    """Who a bulk send reaches (customer, number, their text), who it skips and why, and what it costs."""
+    """Who a bulk send reaches (customer, number, their text and its estimate), who it skips and
+    why, and what it costs."""
 
-    recipients: list[tuple[Customer, str, str]] = field(default_factory=list)
+    max_segments: int
+    recipients: list[BulkRecipient] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     segments: int = 0  # the most parts any one recipient's text takes
     credits: int = 0
@@ -92,58 +206,71 @@ class BulkPlan:
     def affordable(self) -> bool:
         return self.credits <= self.balance
 
+    @property
+    def too_long(self) -> int:
+        """How many recipients' texts take more parts than the shop allows."""
+        return sum(1 for recipient in self.recipients if recipient.estimate.segments > self.max_segments)
+
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def plan_bulk(*, shop: Shop, customers, body: str) -> BulkPlan:
+def bulk_plan(*, shop: Shop, customers: QuerySet[Customer], body: str) -> BulkPlan:
     """Bulk texts are marketing: only customers who granted consent, one text per number.
 
-    Each text is rendered and counted as it will be sent, so the cost is exact."""
-    plan = BulkPlan(balance=credit_balance(shop))
+    Each text is rendered and estimated as it will be sent, so the cost is exact."""
     sms_settings = sms_settings_for(shop)
+    plan = BulkPlan(max_segments=sms_settings.max_segments, balance=credit_balance(shop))
     renderable = bool(body.strip()) and not rendering.token_errors(body, event=CUSTOM)
     seen = set()
-    for customer in customers.filter(shop=shop).order_by("pk"):
+    for customer in customers.filter(shop=shop).select_related("shop").order_by("pk"):
         if customer.marketing_consent != MarketingConsent.GRANTED:
             plan.skip(_("no marketing consent"))
             continue
-        try:
-            number = to_e164(customer.phone, region=shop.country)
-        except InvalidPhoneNumber:
+        target = send_target(customer=customer)
+        number = target.number
+        if number is None:
             plan.skip(_("no valid phone number"))
             continue
         if number in seen:
             plan.skip(_("same number as another selected customer"))
             continue
-        text = rendering.render(body, RenderContext(shop=shop, customer=customer), event=CUSTOM) if renderable else ""
-        if renderable and not text.strip():
+        text = manual_text_render(target=target, body=body) if renderable else ""
+        if renderable and not text:
             plan.skip(_("the text is empty for them"))
             continue
         seen.add(number)
-        estimate = sms_estimate(shop=shop, text=text, recipient=number, sms_settings=sms_settings)
-        plan.recipients.append((customer, number, text))
+        estimate = _estimate(shop, text, number, sms_settings)
+        plan.recipients.append(BulkRecipient(customer=customer, number=number, text=text, estimate=estimate))
         plan.segments = max(plan.segments, estimate.segments)
         plan.credits += estimate.credits
     return plan
 
 
 @transaction.atomic
-def send_bulk(*, shop: Shop, customers, body: str, send_key: str) -> BulkPlan:
+def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key: str) -> BulkPlan:
     """Schedule one text per reachable customer, all or nothing."""
     _ensure_can_send(shop)
-    key = _check_key(send_key)
+    key = _checked_key(send_key)
     if not body or not body.strip():
-        raise ValidationError({"body": [_("The message is empty.")]}, code="empty_body")
+        raise _empty_error()
     rendering.validate(body, event=CUSTOM)
-    plan = plan_bulk(shop=shop, customers=customers, body=body)
+    plan = bulk_plan(shop=shop, customers=customers, body=body)
     if not plan.recipients:
         raise ValidationError(_("None of the selected customers can be texted."), code="no_recipients")
+    if plan.too_long:
+        raise ValidationError({"body": [ngettext(
+            "For %(count)d customer the text takes up to %(segments)d SMS; your shop allows %(max)d parts. "
+            "Shorten the text or raise the limit in your SMS settings.",
+            "For %(count)d customers the text takes up to %(segments)d SMS; your shop allows %(max)d parts. "
+            "Shorten the text or raise the limit in your SMS settings.",
+            plan.too_long) % {"count": plan.too_long, "segments": plan.segments, "max": plan.max_segments}]},
+            code="too_many_segments")
     if not plan.affordable:
         raise SendBlocked(
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
             % {"cost": plan.credits, "balance": plan.balance}, code="insufficient_credits")
-    for customer, number, text in plan.recipients:
-        outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.BULK, customer=customer,
-                        dedupe_key=f"bulk:{key}:customer:{customer.pk}")
+    for recipient in plan.recipients:
+        outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK,
+                        customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}")
     return plan

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils.translation import gettext as _
 
 from shop.models import Shop
@@ -21,16 +23,32 @@ def cheapest_sms_cost(shop: Shop) -> int:
     return domestic_segment_cost(shop)
 
 
-def send_block_reason(shop: Shop) -> str | None:
+@dataclass(frozen=True)
+class SendBlock:
+    """Why a shop cannot send an SMS now. ``buy_credits``: buying credits is the way out, so a
+    page shows a link to the purchase page beside the reason."""
+
+    reason: str
+    buy_credits: bool = False
+
+    def __str__(self) -> str:
+        return _("%(reason)s Buy credits.") % {"reason": self.reason} if self.buy_credits else self.reason
+
+
+def send_block(shop: Shop) -> SendBlock | None:
     """None when the shop can send an SMS now; else why not, in words for the merchant."""
     if not sms_settings_for(shop).active:
-        return _("SMS is switched off for this shop. Switch it on in SMS settings.")
+        return SendBlock(_("SMS is switched off for this shop. Switch it on in SMS settings."))
     balance, cost = credit_balance(shop), cheapest_sms_cost(shop)
     if balance < cost:
-        return _("Not enough credits: balance %(balance)s, one SMS costs %(cost)s. Buy credits.") % {
-            "balance": balance, "cost": cost}
+        return SendBlock(_("Not enough credits: balance %(balance)s, one SMS costs %(cost)s.") % {
+            "balance": balance, "cost": cost}, buy_credits=True)
     return None
 
+
+def send_block_reason(shop: Shop) -> str | None:
+    block = send_block(shop)
+    return str(block) if block is not None else None
 
 def packs_for_shop(shop: Shop) -> list[CreditPack]:
     """Active packs priced in the shop's currency, smallest first."""

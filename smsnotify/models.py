@@ -25,7 +25,7 @@ class SmsSettings(models.Model):
     merchant_number = PhoneNumberField(
         _("merchant's number"), blank=True, help_text=_("Where alerts to you (new order, low balance) are texted.")
     )
-    # Applied once, in outbox.schedule, so every message (templated or typed by hand) is stored as sent.
+    # Applied once, in outbox.message_schedule, so every message (templated or typed by hand) is stored as sent.
     replace_special_characters = models.BooleanField(
         _("Replace special characters"), default=False,
         help_text=_("Replace letters such as ą, ę, ł, ç or ã with plain ones (a, e, l, c, a) before sending. "

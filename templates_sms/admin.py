@@ -9,19 +9,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
-from shop.models import Customer, Order, Shop
-from shop.tenancy import ShopScopedAdmin, is_operator, request_shop, scope
+from shop.models import Shop
+from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import selectors, services
 from .models import SmsTemplate
-from .tokens import CUSTOM, RenderContext
+from .tokens import CUSTOM
 
 # Constant markup of ours, never merchant text.
 _EYE_OPEN = mark_safe(
@@ -183,7 +183,8 @@ class SmsTemplateAdmin(ShopScopedAdmin):
         return target if target and safe else default
 
     def preview_view(self, request):
-        """JSON for editor.js: the text rendered with sample data and its exact count."""
+        """JSON for editor.js: the text rendered with sample data and its exact count. (The send
+        pages preview their one real recipient with their own endpoint, in campaigns.admin.)"""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         template_id = request.POST.get("template")
@@ -196,27 +197,10 @@ class SmsTemplateAdmin(ShopScopedAdmin):
             shop, event = request_shop(request), CUSTOM
             if is_operator(request) and request.POST.get("shop", "").isdigit():
                 shop = Shop.objects.filter(pk=request.POST["shop"]).first()
-        context = None if template_id else self._recipient_context(request)
-        if context is not None:
-            shop = context.shop
         if shop is None:
             return JsonResponse({"errors": [_("Choose a shop first.")]}, status=400)
         body = request.POST.get("body", "")[:5000]  # the editor's text, bounded: a preview is not storage
-        return JsonResponse(selectors.template_preview(shop=shop, event=event, body=body, context=context).as_json())
-
-    def _recipient_context(self, request) -> RenderContext | None:
-        """A send page previews the text its one recipient gets: the order or customer named
-        in the request, if it is the request's shop's (else 404, like any foreign id)."""
-        for key, model in (("order", Order), ("customer", Customer)):
-            pk = request.POST.get(key, "")
-            if pk:
-                if not pk.isdigit():
-                    raise Http404
-                obj = get_object_or_404(scope(model.objects.select_related("shop"), request), pk=pk)
-                if key == "order":
-                    return RenderContext(shop=obj.shop, order=obj, customer=obj.customer)
-                return RenderContext(shop=obj.shop, customer=obj)
-        return None
+        return JsonResponse(selectors.template_preview(shop=shop, event=event, body=body).as_json())
 
     def toggle_view(self, request, object_id):
         """The eye: switch a template on or off (POST only; CSRF-checked by admin_view)."""

@@ -43,6 +43,15 @@ class RenderContext:
     code: str | None = None          # a one-time sign-up code
     balance: int | None = None       # credits left (low-balance alert)
 
+    @classmethod
+    def for_order(cls, order: Order) -> RenderContext:
+        """A text about ``order``, to its customer (or to whoever is on the order when it has none)."""
+        return cls(shop=order.shop, order=order, customer=order.customer)
+
+    @classmethod
+    def for_customer(cls, customer: Customer) -> RenderContext:
+        return cls(shop=customer.shop, customer=customer)
+
     @property
     def language(self) -> str:
         return self.shop.language
@@ -332,6 +341,8 @@ class Event:
 
 ORDER_STATUS_PREFIX = "order_status:"
 CUSTOM = "custom"
+# A text the merchant writes by hand from an order's page: the customer's tokens and the order's.
+CUSTOM_ORDER = "custom:order"
 
 
 def order_status_event(status: str) -> str:
@@ -362,6 +373,9 @@ def _events() -> list[Event]:
               (Audience.CUSTOMER,), ticket_tokens),
         Event(CUSTOM, _("Custom message"), _("Never sent automatically: used for messages you send by hand."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), automatic=False),
+        Event(CUSTOM_ORDER, _("Custom message about an order"),
+              _("Never sent automatically: used for messages you send by hand from an order's page."),
+              (Audience.CUSTOMER,), order_tokens, automatic=False),
         Event("product:back_in_stock", _("Back in stock"),
               _("Sent to customers who asked to be told when a product is available again."),
               (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER)),

@@ -92,7 +92,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
 
 class MessageFactory(factory.django.DjangoModelFactory):
     """A Message row as the admin shows it, written directly: tests of the outbox go through
-    outbox.schedule instead, which also renders, prices and rings the doorbell."""
+    outbox.message_schedule instead, which also renders, prices and rings the doorbell."""
 
     class Meta:
         model = Message

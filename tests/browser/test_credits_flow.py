@@ -46,14 +46,15 @@ def test_send_buttons_vanish_at_zero_balance_and_return_after_buying(page, live_
     page.goto(order_url)
     assert page.locator("#credits-badge").get_attribute("data-balance") == "0"
     assert page.locator(".send-sms-link").count() == 0
-    assert "Not enough credits: balance 0, one SMS costs 12. Buy credits." in page.locator(".sms-blocked").inner_text()
+    assert "Not enough credits: balance 0, one SMS costs 12." in page.locator(".sms-blocked").inner_text()
+    assert page.locator(".sms-blocked a.buy-credits-link").count() == 1  # "Buy credits" is a link
     assert not bulk_action_offered(page, live_server.url)
     assert "Not enough credits" in page.locator(".sms-blocked").inner_text()
     if SCREENSHOTS:
         page.screenshot(path=os.path.join(SCREENSHOTS, "credits-blocked.png"), full_page=True)
 
     page.goto(order_url)
-    page.locator("#user-tools").get_by_role("link", name="Buy credits").click()
+    page.locator(".sms-blocked").get_by_role("link", name="Buy credits").click()
     page.get_by_label("1,000 credits — 10.00 USD").check()
     page.click("input[type=submit]")
     page.get_by_label("Card (sandbox)", exact=False).check()

@@ -21,6 +21,9 @@ def test_send_from_the_order_page_with_a_live_counter(page, live_server, admin_l
     page.wait_for_function("document.getElementById('sms-counter').textContent.includes('1 SMS')")
     body.fill("Hi [[firstname]], your parcel leaves today " + "and more " * 20)
     page.wait_for_function("document.getElementById('sms-counter').textContent.includes('2 SMS')")
+    body.fill("Order [[order_id]] is packed.")  # from an order's page the order's tokens work
+    page.wait_for_function("document.getElementById('sms-preview-text').textContent === 'Order M-1 is packed.'")
+    assert page.locator("#sms-errors").is_hidden()
     body.fill("Hi [[firstname]], your parcel leaves today.")
     page.click("input[type=submit][value='Send now']")
     page.wait_for_selector(".messagelist .success")

@@ -400,11 +400,16 @@ def test_the_sweep_reaches_the_custom_pages():
 def test_the_preview_refuses_another_shops_order_and_customer(world: World, client):
     client.force_login(world.merchant_a)
     url = reverse("admin:templates_sms_smstemplate_preview")
-    for key, model in (("order", Order), ("customer", Customer), ("template", SmsTemplate)):
-        response = client.post(url, {"body": "{shop_name}", key: world.foreign[model].pk})
-        assert response.status_code == 404, key
-        own = client.post(url, {"body": "{shop_name}", key: world.own[model].pk})
-        assert own.status_code == 200 and "Isolation shop A" in own.json()["text"], key
+    response = client.post(url, {"body": "{shop_name}", "template": world.foreign[SmsTemplate].pk})
+    assert response.status_code == 404
+    own = client.post(url, {"body": "{shop_name}", "template": world.own[SmsTemplate].pk})
+    assert own.status_code == 200 and "Isolation shop A" in own.json()["text"]
+    # The send pages' preview is per recipient: another shop's order or customer is not found.
+    for name, model in (("admin:shop_order_send_sms_preview", Order), ("admin:shop_customer_send_sms_preview", Customer)):
+        response = client.post(reverse(name, args=[world.foreign[model].pk]), {"body": "{shop_name}"})
+        assert response.status_code == 404, name
+        own = client.post(reverse(name, args=[world.own[model].pk]), {"body": "{shop_name}"})
+        assert own.status_code == 200 and "Isolation shop A" in own.json()["text"], name
 
 
 @pytest.mark.parametrize("model,field", [(Order, "customer"), (Cart, "converted_order"), (Ticket, "order")])

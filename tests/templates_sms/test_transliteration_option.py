@@ -1,4 +1,4 @@
-"""The shop's "Replace special characters" option, applied in one place: outbox.schedule."""
+"""The shop's "Replace special characters" option, applied in one place: outbox.message_schedule."""
 
 import pytest
 from django.core.exceptions import ValidationError

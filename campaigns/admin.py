@@ -1,0 +1,234 @@
+"""Texting from the store's admin pages: a "Send text message" page per order and customer
+(with its per-recipient preview), a bulk action on customers, and on an order's page the texts
+the order has caused and what its status change will text.
+
+The store's admin (shop/admin.py) knows nothing of SMS: the Order and Customer admins are
+registered again here, as subclasses with the SMS parts (campaigns is after shop in
+INSTALLED_APPS). Thin: the views parse the form and call campaigns.sending or the selectors.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats
+from django.utils.html import format_html
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
+
+from credits.selectors import credit_balance, send_block
+from shop import admin as store_admin
+from shop.models import Customer, Order
+from shop.tenancy import request_shop
+from smsnotify.models import Message
+from smsnotify.selectors import sms_settings_for
+from templates_sms.formatting import shop_zone
+from templates_sms.selectors import editor_context
+from templates_sms.tokens import CUSTOM
+
+from . import selectors, sending
+from .forms import SmsTextForm
+
+_BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
+
+
+def buy_credits_url(request) -> str:
+    """The purchase page, for a merchant (the operator grants credits instead)."""
+    return reverse("admin:credits_purchase_buy") if request_shop(request) is not None else ""
+
+
+def _editor(*, shop, event: str, preview, preview_url: str, target=None) -> dict:
+    """The editor panel (tokens, preview, counter, cost) of a send page."""
+    editor = editor_context(shop=shop, event=event, body="")
+    editor.update(
+        preview=preview, preview_url=preview_url,
+        for_order=target.order.pk if target is not None and target.order is not None else "",
+        for_customer=target.customer.pk if target is not None and target.customer is not None else "",
+    )
+    return editor
+
+
+class SendSmsAdminMixin:
+    """Adds /<id>/send-sms/ (and its preview) and the button on the change page, hidden with its
+    reason when the shop cannot send."""
+
+    change_form_template = "admin/campaigns/sms_change_form.html"
+
+    def _url_name(self, suffix: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/send-sms/", wrap(self.send_sms_view), name=self._url_name("send_sms")),
+            path("<path:object_id>/send-sms/preview/", wrap(self.send_sms_preview_view),
+                 name=self._url_name("send_sms_preview")),
+            *super().get_urls(),
+        ]
+
+    def _send_target(self, request, object_id) -> sending.SendTarget:
+        """The page's order or customer if it is the request's shop's; else 404."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return sending.send_target(**{self.opts.model_name: obj})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "sms_block": send_block(obj.shop), "buy_credits_url": buy_credits_url(request),
+                "send_sms_url": reverse(f"admin:{self._url_name('send_sms')}", args=[obj.pk]),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def send_sms_view(self, request, object_id):
+        target = self._send_target(request, object_id)
+        obj = target.order or target.customer
+        block = send_block(target.shop)
+        if request.method == "POST":
+            form = SmsTextForm(request.POST)
+            if form.is_valid() and block is None:
+                try:
+                    message = sending.sms_send_to_one(target=target, body=form.cleaned_data["body"],
+                                                      send_key=form.cleaned_data["send_key"])
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                else:
+                    messages.success(request, _("The text message to %(to)s is on its way.") % {"to": message.recipient})
+                    return HttpResponseRedirect(reverse("admin:smsnotify_message_change", args=[message.pk]))
+        else:
+            form = SmsTextForm(initial={"send_key": sending.send_key_new(),
+                                        "body": sending.manual_text_default(shop=target.shop)})
+        body = form["body"].value() or ""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send text message"), "opts": self.opts, "original": obj, "form": form,
+            "recipient": target.phone, "sms_block": block, "buy_credits_url": buy_credits_url(request),
+            "balance": credit_balance(target.shop),
+            "editor": _editor(shop=target.shop, event=target.event,
+                              preview=sending.manual_preview(target=target, body=body),
+                              preview_url=reverse(f"admin:{self._url_name('send_sms_preview')}", args=[obj.pk]),
+                              target=target),
+        }
+        return TemplateResponse(request, "admin/campaigns/send_sms.html", context)
+
+    def send_sms_preview_view(self, request, object_id):
+        """JSON for editor.js: the text this page's one recipient will get, its parts and cost."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        target = self._send_target(request, object_id)
+        body = request.POST.get("body", "")[:_BODY_PREVIEW_MAX]
+        return JsonResponse(sending.manual_preview(target=target, body=body).as_json())
+
+
+class BulkSmsAdminMixin:
+    """The "Send text message to selected customers" action, with a confirmation page
+    shaped like Django's delete_selected: the confirming POST goes through the changelist
+    again, so tenant scoping also filters forged ids."""
+
+    actions = ["send_sms_selected"]
+    change_list_template = "admin/campaigns/customer_change_list.html"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        shop = request_shop(request)
+        if shop is not None and send_block(shop) is not None:
+            actions.pop("send_sms_selected", None)  # the changelist says why instead
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        shop = request_shop(request)
+        extra = {"sms_block": send_block(shop) if shop is not None else None,
+                 "buy_credits_url": buy_credits_url(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    @admin.action(description=gettext_lazy("Send text message to selected customers"), permissions=["view"])
+    def send_sms_selected(self, request, queryset):
+        shop_ids = set(queryset.values_list("shop_id", flat=True))
+        if len(shop_ids) != 1:
+            self.message_user(request, _("Select customers of one shop."), messages.ERROR)
+            return None
+        shop = queryset.first().shop
+        form = SmsTextForm(request.POST if "body" in request.POST else None,
+                           initial={"send_key": sending.send_key_new(), "body": sending.manual_text_default(shop=shop)})
+        body = form["body"].value() or ""
+        if form.is_bound and "confirm" in request.POST and form.is_valid():
+            try:
+                plan = sending.bulk_send(shop=shop, customers=queryset, body=form.cleaned_data["body"],
+                                         send_key=form.cleaned_data["send_key"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                count = len(plan.recipients)
+                self.message_user(request, ngettext(
+                    "%(count)d text message scheduled (%(credits)d credits).",
+                    "%(count)d text messages scheduled (%(credits)d credits).", count)
+                    % {"count": count, "credits": plan.credits}, messages.SUCCESS)
+                return None
+        editor = editor_context(shop=shop, event=CUSTOM, body=body)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send text message to selected customers"), "opts": self.opts, "form": form,
+            "queryset": queryset, "plan": sending.bulk_plan(shop=shop, customers=queryset, body=body),
+            "sms_block": send_block(shop), "buy_credits_url": buy_credits_url(request),
+            "action_checkbox_name": "_selected_action", "selected": queryset.values_list("pk", flat=True),
+            "editor": editor,
+        }
+        return TemplateResponse(request, "admin/campaigns/send_sms_bulk.html", context)
+
+
+class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The texts the order has caused: a read-only panel (not an inline, which would add a
+        # formset every save of the order must carry).
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "show_order_messages": True,
+                             "order_messages": selectors.order_messages(order=obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        status_changed = change and "status" in form.changed_data
+        # Before the save: the save itself writes the text this status sends, under the same key.
+        earlier = selectors.order_status_message(order=obj, status=obj.status) if status_changed else None
+        super().save_model(request, obj, form, change)
+        if status_changed:
+            self._status_notices(request, obj, earlier)
+
+    def _status_notices(self, request, order: Order, earlier: Message | None) -> None:
+        status = order.get_status_display()
+        if earlier is not None:
+            moment = (earlier.sent_at or earlier.created_at).astimezone(shop_zone(order.shop.time_zone))
+            messages.info(request, _("A text for %(status)s was already sent on %(date)s; it is not sent again.") % {
+                "status": status, "date": formats.date_format(moment, "DATE_FORMAT")})
+            return
+        if not sms_settings_for(order.shop).active:
+            return
+        estimate = selectors.order_status_estimate(order=order)
+        balance = credit_balance(order.shop)
+        if estimate is None or balance >= estimate.credits:
+            return
+        warning = _("The text for %(status)s cannot be paid for: it costs %(cost)s credits and the balance is "
+                    "%(balance)s. It fails unless you buy credits before it is sent.") % {
+            "status": status, "cost": estimate.credits, "balance": balance}
+        url = buy_credits_url(request)
+        if url:
+            messages.warning(request, format_html('{} <a href="{}">{}</a>', warning, url, _("Buy credits")))
+        else:
+            messages.warning(request, warning)
+
+
+class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.CustomerAdmin):
+    pass
+
+
+for _model, _admin_class in ((Order, OrderAdmin), (Customer, CustomerAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)

@@ -1,0 +1,227 @@
+"""The send pages: one text from an order or customer page (with its per-recipient preview),
+and the bulk action on customers."""
+
+import pytest
+from django.urls import reverse
+
+from campaigns import sending
+from campaigns.sending import send_target
+from credits.estimate import sms_estimate
+from smsnotify.models import Message, SmsSettings, Status
+from templates_sms.models import SmsTemplate
+from tests.campaigns.conftest import consenting, customers_of
+from tests.factories import CustomerFactory, OrderFactory, make_merchant, make_shop
+
+pytestmark = pytest.mark.django_db
+
+BUY_URL = "/admin/credits/purchase/buy/"
+
+
+def send_url(obj, suffix="send_sms"):
+    return reverse(f"admin:shop_{obj._meta.model_name}_{suffix}", args=[obj.pk])
+
+
+def test_order_page_shows_the_button_and_the_send_page_sends(merchant, funded, sms_outbox,
+                                                             django_capture_on_commit_callbacks):
+    order = OrderFactory(shop=funded)
+    page = merchant.get(reverse("admin:shop_order_change", args=[order.pk]))
+    assert b"Send text message" in page.content
+    url = send_url(order)
+    assert url == f"/admin/shop/order/{order.pk}/send-sms/"
+    form = merchant.get(url).context["form"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = merchant.post(url, {"body": "Hello from the shop", "send_key": form["send_key"].value()})
+    message = Message.objects.get()
+    assert response.status_code == 302 and response.url == reverse("admin:smsnotify_message_change", args=[message.pk])
+    assert message.status == Status.SENT
+    assert len(sms_outbox) == 1
+
+
+def test_customer_page_sends_too(merchant, funded, sms_outbox, django_capture_on_commit_callbacks):
+    customer = CustomerFactory(shop=funded, first_name="Ann")
+    page = merchant.get(reverse("admin:shop_customer_change", args=[customer.pk])).content.decode()
+    assert send_url(customer) in page
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(send_url(customer), {"body": "Hi {firstname}", "send_key": sending.send_key_new()})
+    assert [(sms.to, sms.body) for sms in sms_outbox] == [(str(customer.phone), "Hi Ann")]
+
+
+def test_empty_text_is_a_form_error(merchant, funded):
+    order = OrderFactory(shop=funded)
+    response = merchant.post(send_url(order), {"body": "", "send_key": sending.send_key_new()})
+    assert response.status_code == 200
+    assert "body" in response.context["form"].errors
+    assert Message.objects.count() == 0
+
+
+def test_send_page_of_another_shops_order_is_404(merchant):
+    foreign = OrderFactory(shop=make_shop())
+    assert merchant.get(send_url(foreign)).status_code == 404
+    assert merchant.post(send_url(foreign), {"body": "x", "send_key": sending.send_key_new()}).status_code == 404
+    assert merchant.post(send_url(foreign, "send_sms_preview"), {"body": "x"}).status_code == 404
+
+
+def test_button_is_replaced_by_the_reason_and_a_link_to_buy_at_zero_balance(client, db):
+    shop = make_shop()  # no credits
+    client.force_login(make_merchant(shop))
+    customer = CustomerFactory(shop=shop)
+    page = client.get(reverse("admin:shop_customer_change", args=[customer.pk])).content.decode()
+    assert "send-sms-link" not in page
+    assert "sms-blocked" in page
+    assert f'<a href="{BUY_URL}" class="buy-credits-link">Buy credits</a>' in page
+    changelist = client.get(reverse("admin:shop_customer_changelist"))
+    assert "send_sms_selected" not in dict(changelist.context["action_form"].fields["action"].choices)
+    assert "sms-blocked" in changelist.content.decode()
+    assert f'href="{BUY_URL}"' in changelist.content.decode()
+    send_page = client.get(send_url(customer)).content.decode()
+    assert "Not enough credits" in send_page and f'href="{BUY_URL}"' in send_page
+    response = client.post(send_url(customer), {"body": "x", "send_key": sending.send_key_new()})
+    assert response.status_code == 200 and Message.objects.count() == 0
+
+
+def test_sms_off_is_a_reason_without_a_link_to_buy(merchant, funded):
+    SmsSettings.objects.filter(shop=funded).update(active=False)
+    page = merchant.get(reverse("admin:shop_order_change", args=[OrderFactory(shop=funded).pk])).content.decode()
+    assert "SMS is switched off" in page and "buy-credits-link" not in page
+
+
+def test_us_shop_send_page_prices_a_polish_number_as_the_ledger_will(merchant, funded,
+                                                                   django_capture_on_commit_callbacks):
+    # The demo showed "Cost: 12 credits per message" for a +48 number and the ledger took 30.
+    customer = CustomerFactory(shop=funded, first_name="Ola", phone="+48601234567")
+    body = "Hi {firstname}, " + "your parcel is on its way. " * 7  # 2 parts
+    SmsTemplate.objects.filter(shop=funded, event="custom").update(body=body)
+    page = merchant.get(send_url(customer))
+    estimate = sms_estimate(shop=funded, text=sending.manual_text_render(target=send_target(customer=customer),
+                                                                          body=body),
+                            recipient="+48601234567")
+    assert estimate.segments == 2 and estimate.credits == 30 * 2
+    assert page.context["editor"]["preview"].cost == estimate.credits
+    assert "Cost: 60 credits per message" in page.content.decode()
+    preview = merchant.post(send_url(customer, "send_sms_preview"), {"body": body}).json()
+    assert (preview["cost"], preview["segments"], preview["text"]) == (60, 2, estimate.text)
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(send_url(customer), {"body": body, "send_key": page.context["form"]["send_key"].value()})
+    assert Message.objects.get().credits_charged == estimate.credits  # what the page said is what the ledger took
+
+
+def test_a_text_over_the_parts_limit_is_a_form_error_and_nothing_is_sent(merchant, funded):
+    order = OrderFactory(shop=funded)
+    response = merchant.post(send_url(order), {"body": "Hello there, " + "x" * 500,
+                                               "send_key": sending.send_key_new()})
+    assert response.status_code == 200
+    assert "your shop allows 3 parts" in str(response.context["form"].errors["body"])
+    assert Message.objects.count() == 0
+
+
+def test_the_order_page_texts_the_orders_tokens(merchant, funded, sms_outbox, django_capture_on_commit_callbacks):
+    order = OrderFactory(shop=funded, number="8080", total=4500, tracking_code="1Z77")
+    page = merchant.get(send_url(order))
+    assert "{order_id}" in [token["display"] for token in page.context["editor"]["tokens"]]
+    preview = merchant.post(send_url(order, "send_sms_preview"), {"body": "Order {order_id}: {total_cost}"}).json()
+    assert (preview["text"], preview["errors"]) == ("Order 8080: $45.00", [])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = merchant.post(send_url(order), {"body": "Order {order_id}: {total_cost}. {tracking}",
+                                                   "send_key": sending.send_key_new()})
+    assert response.status_code == 302
+    assert [sms.body for sms in sms_outbox] == ["Order 8080: $45.00. Tracking: 1Z77"]
+
+
+def test_the_customer_page_refuses_order_tokens(merchant, funded):
+    customer = CustomerFactory(shop=funded)
+    preview = merchant.post(send_url(customer, "send_sms_preview"), {"body": "Order {order_id}"}).json()
+    assert preview["errors"] == ["The token {order_id} is not available for this event."]
+    response = merchant.post(send_url(customer), {"body": "Order {order_id}", "send_key": sending.send_key_new()})
+    assert response.status_code == 200 and Message.objects.count() == 0
+
+
+def test_send_page_starts_from_the_custom_template(merchant, funded):
+    SmsTemplate.objects.filter(shop=funded, event="custom").update(body="Hello [[firstname]] from the shop")
+    order = OrderFactory(shop=funded)
+    page = merchant.get(send_url(order))
+    assert page.context["form"]["body"].value() == "Hello [[firstname]] from the shop"
+    assert 'id="sms-counter"' in page.content.decode()
+
+
+def test_send_page_previews_the_text_for_its_real_recipient(merchant, funded):
+    SmsTemplate.objects.filter(shop=funded, event="custom").update(body="Hi [[firstname]]!")
+    order = OrderFactory(shop=funded, customer=CustomerFactory(shop=funded, first_name="Zed"))
+    page = merchant.get(send_url(order))
+    assert page.context["editor"]["preview"].text == "Hi Zed!"
+    content = page.content.decode()
+    assert "This is the text the customer will get." in content
+    assert f'data-preview-url="{send_url(order, "send_sms_preview")}"' in content
+    preview = merchant.post(send_url(order, "send_sms_preview"), {"body": "Hello [[firstname]], {shop_nme}?"}).json()
+    assert preview["text"] == "Hello Zed, {shop_nme}?"
+    assert preview["errors"]  # not a token
+
+
+def test_preview_for_another_shops_customer_is_404_and_needs_post(merchant, funded):
+    foreign = CustomerFactory(shop=make_shop())
+    assert merchant.post(send_url(foreign, "send_sms_preview"), {"body": "Hi [[firstname]]"}).status_code == 404
+    mine = CustomerFactory(shop=funded)
+    assert merchant.get(send_url(mine, "send_sms_preview")).status_code == 405
+
+
+def test_the_template_preview_no_longer_reads_orders_or_customers(merchant, funded):
+    customer = CustomerFactory(shop=funded, first_name="Zed")
+    preview = merchant.post(reverse("admin:templates_sms_smstemplate_preview"),
+                            {"body": "Hi [[firstname]]", "customer": customer.pk}).json()
+    assert preview["text"] != "Hi Zed"  # sample data: the send pages have their own preview
+
+
+def test_bulk_action_confirmation_then_send(merchant, funded, sms_outbox, django_capture_on_commit_callbacks):
+    customers = [consenting(funded) for _ in range(2)]
+    CustomerFactory(shop=funded)  # no consent: skipped
+    url = reverse("admin:shop_customer_changelist")
+    selected = [c.pk for c in customers_of(funded)]
+    page = merchant.post(url, {"action": "send_sms_selected", "_selected_action": selected})
+    assert page.status_code == 200
+    assert page.context["plan"].skipped
+    key = page.context["form"]["send_key"].value()
+    data = {"action": "send_sms_selected", "_selected_action": selected, "body": "Sale today", "send_key": key,
+            "confirm": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = merchant.post(url, data)
+        merchant.post(url, data)  # the browser re-submits
+    assert response.status_code == 302
+    assert sorted(sms.to for sms in sms_outbox) == sorted(str(c.phone) for c in customers)
+
+
+def test_bulk_page_shows_the_estimated_cost_of_each_number(merchant, funded):
+    consenting(funded)
+    consenting(funded, phone="+48601234567")
+    page = merchant.post(reverse("admin:shop_customer_changelist"), {
+        "action": "send_sms_selected", "_selected_action": [c.pk for c in customers_of(funded)], "body": "Sale",
+        "preview": "1", "send_key": sending.send_key_new()})
+    assert '<strong class="bulk-cost">42</strong>' in page.content.decode()
+
+
+def test_bulk_text_over_the_parts_limit_is_a_form_error(merchant, funded):
+    consenting(funded)
+    url = reverse("admin:shop_customer_changelist")
+    data = {"action": "send_sms_selected", "_selected_action": [c.pk for c in customers_of(funded)],
+            "body": "Sale " + "x" * 500, "send_key": sending.send_key_new()}
+    page = merchant.post(url, data)
+    assert "bulk-too-long" in page.content.decode()
+    response = merchant.post(url, {**data, "confirm": "1"})
+    assert response.status_code == 200
+    assert "your shop allows 3 parts" in str(response.context["form"].errors["body"])
+    assert Message.objects.count() == 0
+
+
+def test_bulk_action_with_forged_foreign_ids_texts_nobody_else(merchant, funded, sms_outbox,
+                                                                django_capture_on_commit_callbacks):
+    foreign = consenting(make_shop())
+    mine = consenting(funded)
+    url = reverse("admin:shop_customer_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(url, {"action": "send_sms_selected", "_selected_action": [mine.pk, foreign.pk], "body": "Hi",
+                            "send_key": sending.send_key_new(), "confirm": "1"})
+    assert [sms.to for sms in sms_outbox] == [str(mine.phone)]
+
+
+def test_the_operator_gets_no_link_to_a_purchase_page_they_cannot_use(admin_client, db):
+    shop = make_shop()
+    page = admin_client.get(reverse("admin:shop_order_change", args=[OrderFactory(shop=shop).pk])).content.decode()
+    assert "Not enough credits" in page and "buy-credits-link" not in page
