@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 from django.views.decorators.http import require_POST
 
+from shop.money import format_money
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import services
@@ -33,7 +34,6 @@ from .models import (
     PricingSettings,
     Purchase,
     PurchaseStatus,
-    format_money,
 )
 from .pricing import forget_rates
 from .selectors import cheapest_sms_cost, credit_balance

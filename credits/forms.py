@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from shop.models import Shop
+from shop.money import format_money
 
 from . import payments, services
-from .models import CreditPack, format_money
+from .models import CreditPack
 from .selectors import packs_for_shop
 
 CUSTOM = "custom"

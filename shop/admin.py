@@ -5,6 +5,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
+from .forms import OrderAdminForm, ProductAdminForm
+from .money import format_money
 from .models import (
     Cart,
     CartItem,
@@ -70,14 +72,21 @@ class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, ShopScopedAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ShopScopedAdmin):
-    list_display = ["name", "sku", "price", "stock_status", "stock_quantity"]
+    form = ProductAdminForm
+    list_display = ["name", "sku", "price_display", "stock_status", "stock_quantity"]
     list_filter = ["stock_status"]
     search_fields = ["name", "sku"]
+    list_select_related = ["shop"]  # the price is written in the shop's currency
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj):
+        return format_money(obj.price, obj.shop.currency)
 
 
 @admin.register(Order)
 class OrderAdmin(SendSmsAdminMixin, ShopScopedAdmin):
-    list_display = ["number", "customer", "phone", "status", "total", "currency", "placed_at"]
+    form = OrderAdminForm
+    list_display = ["number", "customer", "phone", "status", "total_display", "placed_at"]
     list_filter = ["status"]
     search_fields = ["number", "phone", "email", "customer__last_name", "tracking_code"]
     date_hierarchy = "placed_at"
@@ -86,7 +95,7 @@ class OrderAdmin(SendSmsAdminMixin, ShopScopedAdmin):
     actions = ["mark_shipped"]
     fieldsets = [
         (None, {"fields": ["shop", "number", "customer", "phone", "email", "status", "status_changed_at"]}),
-        (_("Amounts (minor units)"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
+        (_("Amounts"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
         (_("Delivery"), {"fields": ["shipping_method", "tracking_code", "delivery_name", "delivery_street",
                                     "delivery_city", "delivery_postcode", "delivery_country", "placed_at"]}),
     ]
@@ -98,6 +107,10 @@ class OrderAdmin(SendSmsAdminMixin, ShopScopedAdmin):
         first = dict(fieldsets[0][1])
         first["fields"] = [f for f in first["fields"] if f != "shop"]
         return [(fieldsets[0][0], first), *fieldsets[1:]]
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_display(self, obj):
+        return format_money(obj.total, obj.currency)
 
     def save_model(self, request, obj, form, change):
         new_status = obj.status

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from shop.money import format_money
+
 from .base import (
     BasePaymentProvider,
     InvalidSignature,
@@ -90,6 +92,4 @@ class SandboxPaymentProvider(BasePaymentProvider):
 
 
 def _money(request: PaymentRequest) -> str:
-    from credits.models import format_money
-
     return format_money(request.amount, request.currency)
