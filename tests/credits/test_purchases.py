@@ -342,3 +342,19 @@ def test_receipt_is_printable_html(merchant):
 
 def test_operator_cannot_use_the_buy_page(admin_client):
     assert admin_client.get(BUY).status_code == 403
+
+
+def test_custom_amount_above_the_maximum_is_a_form_error(merchant):
+    response = merchant.post(BUY, {"step": "pack", "option": "custom", "custom_credits": str(10**12)})
+    assert response.context["step"] == "pack"
+    assert response.context["form"].errors["custom_credits"] == ["At most 1,000,000 credits can be bought at once."]
+    assert merchant.post(BUY, {"step": "pack", "option": "custom", "custom_credits": "1000000"}).context["step"] == "method"
+
+
+def test_forged_confirm_cannot_buy_above_the_maximum(merchant, settings):
+    settings.CREDITS_CUSTOM_MAX = 5000
+    response = merchant.post(BUY, {"step": "confirm", "option": "custom", "custom_credits": "5001",
+                                   "method": "sandbox_card", "token": str(uuid.uuid4())})
+    assert response.status_code == 200
+    assert response.context["form"].errors["custom_credits"] == ["At most 5,000 credits can be bought at once."]
+    assert not Purchase.objects.exists()
