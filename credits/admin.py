@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 from django.views.decorators.http import require_POST
 
-from shop.money import format_money
+from shop.money import format_money, format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import services
@@ -237,7 +237,8 @@ class LedgerEntryAdmin(ShopScopedAdmin):
     @admin.display(description=_("credits"), ordering="amount")
     def amount_display(self, obj):
         colour = "#2e7d32" if obj.amount > 0 else "#c62828"
-        return format_html('<span style="color:{}">{}</span>', colour, f"{obj.amount:+,d}")
+        sign = "+" if obj.amount > 0 else ""  # format_number writes the minus itself
+        return format_html('<span style="color:{}">{}{}</span>', colour, sign, format_number(obj.amount))
 
     @admin.display(description=_("cause"))
     def cause(self, obj):
@@ -424,7 +425,7 @@ class PurchaseAdmin(ShopScopedAdmin):
     def _after_purchase(self, request, purchase: Purchase):
         if purchase.status == PurchaseStatus.PAID:
             self.message_user(request, _("Paid: %(credits)s credits were added to your balance.") % {
-                "credits": f"{purchase.credits:,}"}, messages.SUCCESS)
+                "credits": format_number(purchase.credits)}, messages.SUCCESS)
         elif purchase.status == PurchaseStatus.PENDING:
             self.message_user(request, _("Purchase %(number)s is awaiting payment; the credits are added when it "
                                          "is confirmed.") % {"number": purchase.number}, messages.INFO)
