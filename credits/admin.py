@@ -317,7 +317,7 @@ class PurchaseAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("price"), ordering="amount")
     def amount_display(self, obj):
-        return obj.amount_display
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.amount_display)
 
     @admin.display(description=_("payment method"), ordering="method")
     def method_display(self, obj):

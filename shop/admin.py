@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
@@ -21,6 +22,11 @@ from .models import (
 )
 from .sms_admin import BulkSmsAdminMixin, SendSmsAdminMixin
 from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
+
+
+def _unbroken(text: str):
+    # Amounts use plain spaces (fit for an SMS); a narrow column must not break "58,90 zł" in two.
+    return format_html('<span style="white-space:nowrap">{}</span>', text)
 
 
 @admin.register(Shop)
@@ -80,7 +86,7 @@ class ProductAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, obj):
-        return format_money(obj.price, obj.shop.currency)
+        return _unbroken(format_money(obj.price, obj.shop.currency))
 
 
 @admin.register(Order)
@@ -110,7 +116,7 @@ class OrderAdmin(SendSmsAdminMixin, ShopScopedAdmin):
 
     @admin.display(description=_("total"), ordering="total")
     def total_display(self, obj):
-        return format_money(obj.total, obj.currency)
+        return _unbroken(format_money(obj.total, obj.currency))
 
     def save_model(self, request, obj, form, change):
         new_status = obj.status
