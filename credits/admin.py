@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 from django.views.decorators.http import require_POST
 
+from shop.money import format_money, format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import ledger
@@ -34,7 +35,6 @@ from .models import (
     PricingSettings,
     Purchase,
     PurchaseStatus,
-    format_money,
 )
 from .pricing import forget_rates
 from .selectors import cheapest_sms_cost, credit_balance
@@ -238,7 +238,8 @@ class LedgerEntryAdmin(ShopScopedAdmin):
     @admin.display(description=_("credits"), ordering="amount")
     def amount_display(self, obj):
         colour = "#2e7d32" if obj.amount > 0 else "#c62828"
-        return format_html('<span style="color:{}">{}</span>', colour, f"{obj.amount:+,d}")
+        sign = "+" if obj.amount > 0 else ""  # format_number writes the minus itself
+        return format_html('<span style="color:{}">{}{}</span>', colour, sign, format_number(obj.amount))
 
     @admin.display(description=_("cause"))
     def cause(self, obj):
@@ -317,7 +318,7 @@ class PurchaseAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("price"), ordering="amount")
     def amount_display(self, obj):
-        return obj.amount_display
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.amount_display)
 
     @admin.display(description=_("payment method"), ordering="method")
     def method_display(self, obj):
@@ -425,7 +426,7 @@ class PurchaseAdmin(ShopScopedAdmin):
     def _after_purchase(self, request, purchase: Purchase):
         if purchase.status == PurchaseStatus.PAID:
             self.message_user(request, _("Paid: %(credits)s credits were added to your balance.") % {
-                "credits": f"{purchase.credits:,}"}, messages.SUCCESS)
+                "credits": format_number(purchase.credits)}, messages.SUCCESS)
         elif purchase.status == PurchaseStatus.PENDING:
             self.message_user(request, _("Purchase %(number)s is awaiting payment; the credits are added when it "
                                          "is confirmed.") % {"number": purchase.number}, messages.INFO)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from shop.models import Shop
+from shop.money import format_money, format_number
 
 from . import payments, purchases
-from .models import CreditPack, format_money
+from .models import CreditPack
 from .selectors import packs_for_shop
 
 CUSTOM = "custom"
@@ -39,12 +41,22 @@ class BuyForm(forms.Form):
         self.fields["option"].choices = choices
         self.methods = {m.code: m for m in payments.method_choices(shop.currency)}
         self.fields["method"].choices = [(code, f"{m.label} — {m.description}") for code, m in self.methods.items()]
+        self.fields["custom_credits"].widget.attrs["max"] = settings.CREDITS_CUSTOM_MAX
         if step != "pack":
             self.fields["option"].widget = forms.HiddenInput()
             self.fields["custom_credits"].widget = forms.HiddenInput()
         if step == "confirm":
             self.fields["method"].widget = forms.HiddenInput()
         self.quote = None
+
+    def clean_custom_credits(self):
+        # Checked at every step, so a forged hidden value cannot slip past it either.
+        credits = self.cleaned_data.get("custom_credits")
+        maximum = settings.CREDITS_CUSTOM_MAX
+        if credits is not None and credits > maximum:
+            raise ValidationError(_("At most %(maximum)s credits can be bought at once.")
+                                  % {"maximum": format_number(maximum)}, code="above_maximum")
+        return credits
 
     def clean(self):
         data = super().clean()
@@ -54,7 +66,8 @@ class BuyForm(forms.Form):
         pack = self.packs.get(option)
         credits = data.get("custom_credits") if option == CUSTOM else None
         if option == CUSTOM and not credits:
-            self.add_error("custom_credits", _("How many credits?"))
+            if "custom_credits" not in self.errors:  # not already refused (above the maximum)
+                self.add_error("custom_credits", _("How many credits?"))
             return data
         try:
             self.quote = purchases.purchase_quote(shop=self.shop, pack=pack, credits=credits)

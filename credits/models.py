@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shop.models import Shop
+from shop.money import format_money
 
 # --- platform pricing (the operator's) ---------------------------------------------------
 
@@ -335,14 +336,3 @@ class Purchase(models.Model):
         found = provider_of_method(self.method)
         return str(found[1].label) if found else self.method
 
-
-# ISO 4217 minor-unit exponents that are not 2 (the rest of the world uses cents).
-_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
-
-
-def format_money(minor: int, currency: str) -> str:
-    exponent = _EXPONENTS.get(currency, 2)
-    if exponent == 0:
-        return f"{minor:,} {currency}"
-    major, rest = divmod(minor, 10**exponent)
-    return f"{major:,}.{rest:0{exponent}d} {currency}"

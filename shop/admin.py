@@ -5,9 +5,12 @@ again, as subclasses of these with the send pages and the order's texts."""
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
+from .forms import OrderAdminForm, ProductAdminForm
+from .money import format_money
 from .models import (
     Cart,
     CartItem,
@@ -21,6 +24,11 @@ from .models import (
     Ticket,
 )
 from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
+
+
+def _unbroken(text: str):
+    # Amounts use plain spaces (fit for an SMS); a narrow column must not break "58,90 zł" in two.
+    return format_html('<span style="white-space:nowrap">{}</span>', text)
 
 
 @admin.register(Shop)
@@ -76,14 +84,21 @@ class CustomerAdmin(ShopScopedAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ShopScopedAdmin):
-    list_display = ["name", "sku", "price", "stock_status", "stock_quantity"]
+    form = ProductAdminForm
+    list_display = ["name", "sku", "price_display", "stock_status", "stock_quantity"]
     list_filter = ["stock_status"]
     search_fields = ["name", "sku"]
+    list_select_related = ["shop"]  # the price is written in the shop's currency
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj):
+        return _unbroken(format_money(obj.price, obj.shop.currency))
 
 
 @admin.register(Order)
 class OrderAdmin(ShopScopedAdmin):
-    list_display = ["number", "customer", "phone", "status", "total", "currency", "placed_at"]
+    form = OrderAdminForm
+    list_display = ["number", "customer", "phone", "status", "total_display", "placed_at"]
     list_filter = ["status"]
     search_fields = ["number", "phone", "email", "customer__last_name", "tracking_code"]
     date_hierarchy = "placed_at"
@@ -92,7 +107,7 @@ class OrderAdmin(ShopScopedAdmin):
     actions = ["mark_shipped"]
     fieldsets = [
         (None, {"fields": ["shop", "number", "customer", "phone", "email", "status", "status_changed_at"]}),
-        (_("Amounts (minor units)"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
+        (_("Amounts"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
         (_("Delivery"), {"fields": ["shipping_method", "tracking_code", "delivery_name", "delivery_street",
                                     "delivery_city", "delivery_postcode", "delivery_country", "placed_at"]}),
     ]
@@ -104,6 +119,10 @@ class OrderAdmin(ShopScopedAdmin):
         first = dict(fieldsets[0][1])
         first["fields"] = [f for f in first["fields"] if f != "shop"]
         return [(fieldsets[0][0], first), *fieldsets[1:]]
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_display(self, obj):
+        return _unbroken(format_money(obj.total, obj.currency))
 
     def save_model(self, request, obj, form, change):
         new_status = obj.status

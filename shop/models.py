@@ -1,5 +1,6 @@
 """The merchant's store: the tenant (Shop) and the domain the SMS reacts to."""
 
+import datetime as dt
 import zoneinfo
 
 import phonenumbers
@@ -35,6 +36,14 @@ class Shop(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """Where the shop's clocks are; UTC if this system's tz database lacks the stored name."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return dt.timezone.utc
 
     def clean(self):
         self.currency = (self.currency or "").upper()

@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shop.middleware.ShopLocaleMiddleware",  # after auth and LocaleMiddleware: the shop's language and zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +159,7 @@ TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 10)
 SMS_CREDITS_PER_SEGMENT_DOMESTIC = env_int("SMS_CREDITS_PER_SEGMENT_DOMESTIC", 12)
 SMS_CREDITS_PER_SEGMENT_INTERNATIONAL = env_int("SMS_CREDITS_PER_SEGMENT_INTERNATIONAL", 30)
 CREDITS_MINIMUM_PURCHASE = env_int("CREDITS_MINIMUM_PURCHASE", 300)
+CREDITS_CUSTOM_MAX = env_int("CREDITS_CUSTOM_MAX", 1_000_000)  # a typo must not buy 10**12 credits
 CREDITS_PRICING_CACHE_SECONDS = env_int("CREDITS_PRICING_CACHE_SECONDS", 10)  # workers see price edits within
 CREDITS_PRICE_PER_THOUSAND = {"USD": 1000, "EUR": 900, "GBP": 800, "PLN": 4000, "BRL": 750}  # minor units
 CREDITS_PAYMENT_PROVIDERS = env_list("CREDITS_PAYMENT_PROVIDERS", ["credits.payments.sandbox.SandboxPaymentProvider"])

@@ -16,6 +16,7 @@ admin.site.index_title = "Back office"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language picker
     path("webhooks/", include(webhook_patterns)),
     path("webhooks/payments/", include("credits.urls")),
 ]

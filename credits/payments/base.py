@@ -50,7 +50,6 @@ class PaymentEvent:
 
     provider_reference: str
     status: str  # "paid" or "cancelled"
-    event_id: str = ""
 
 
 class PaymentDeclined(Exception):

@@ -5,7 +5,7 @@ cards); pay-later methods open a pending payment that the provider's webhook, or
 operator in the admin, confirms later. The webhook is a JSON POST signed with
 HMAC-SHA256 of the raw body::
 
-    body='{"reference": "SBP-…", "status": "paid", "event_id": "evt-1"}'
+    body='{"reference": "SBP-…", "status": "paid"}'
     sig=$(printf %s "$body" | openssl dgst -sha256 -hmac "$CREDITS_SANDBOX_WEBHOOK_SECRET" -r | cut -d' ' -f1)
     curl -X POST -H "X-Sandbox-Signature: $sig" -d "$body" http://127.0.0.1:8000/webhooks/payments/sandbox/
 """
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from shop.money import format_money
 
 from .base import (
     BasePaymentProvider,
@@ -84,13 +86,10 @@ class SandboxPaymentProvider(BasePaymentProvider):
             raise InvalidSignature
         try:
             data = json.loads(body)
-            return PaymentEvent(provider_reference=str(data["reference"]), status=str(data["status"]),
-                                event_id=str(data.get("event_id", "")))
+            return PaymentEvent(provider_reference=str(data["reference"]), status=str(data["status"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError("A signed but malformed webhook.") from exc
 
 
 def _money(request: PaymentRequest) -> str:
-    from credits.models import format_money
-
     return format_money(request.amount, request.currency)

@@ -1,5 +1,7 @@
 """Tenant isolation in the admin: staff of one shop never see or change another shop's rows."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -173,3 +175,23 @@ def test_consent_changed_in_the_admin_is_stamped(merchant_a, two_shops):
     customer.refresh_from_db()
     assert (customer.marketing_consent, customer.marketing_consent_source) == ("granted", "admin")
     assert customer.marketing_consent_at is not None
+
+
+@pytest.mark.parametrize("model", ["order", "message", "customer"])
+def test_operator_lists_name_the_shop_of_each_row(client, two_shops, admin_user, model):
+    for shop in two_shops:
+        _rows_of(shop)
+    client.force_login(admin_user)
+    app = "smsnotify" if model == "message" else "shop"
+    response = client.get(reverse(f"admin:{app}_{model}_changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].list_display[2] == "shop"  # after the checkbox and the row's link
+    cells = set(re.findall(r'<td class="field-shop[^"]*">([^<]*)</td>', response.content.decode()))
+    assert cells == {"Shop A", "Shop B"}
+
+
+def test_merchant_lists_have_no_shop_column(merchant_a, two_shops):
+    _rows_of(two_shops[0])
+    response = merchant_a.get(reverse("admin:shop_order_changelist"))
+    assert "shop" not in response.context["cl"].list_display
+    assert "field-shop" not in response.content.decode()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shop.models import Cart, Ticket
-from templates_sms.formatting import format_date, format_money
+from templates_sms.formatting import format_date
 from templates_sms.rendering import TOKEN_RE, render
 from templates_sms.tokens import EVENTS, TOKENS, RenderContext, tokens_for
 from tests.factories import CustomerFactory, OrderFactory, make_shop
@@ -55,28 +55,6 @@ def test_a_whole_template_renders(full_context):
 def test_tokens_of_other_events_stay_as_written(full_context):
     # Validation refuses them on save; the renderer never guesses.
     assert render("Code {code}", full_context, event="order_status:shipped") == "Code {code}"
-
-
-@pytest.mark.parametrize("amount,currency,language,expected", [
-    (123450, "PLN", "pl", "1 234,50 zł"),
-    (123450, "USD", "en", "$1,234.50"),
-    (123450, "EUR", "en", "€1,234.50"),
-    (123450, "EUR", "pl", "1 234,50 €"),
-    (123450, "EUR", "pt", "1.234,50 €"),
-    (99, "USD", "en", "$0.99"),
-    (0, "PLN", "pl", "0,00 zł"),
-    (1234, "JPY", "en", "¥1,234"),  # no minor unit
-    (123450, "PLN", "en", "PLN 1,234.50"),
-    (123450, "CHF", "pl", "1 234,50 CHF"),
-    (None, "USD", "en", ""),
-])
-def test_money_in_the_shops_currency_and_language(amount, currency, language, expected):
-    assert format_money(amount, currency, language) == expected
-
-
-def test_money_never_uses_a_no_break_space():
-    # Django's Polish format groups thousands with U+00A0, which is not GSM-7 and would make the SMS UCS-2.
-    assert "\u00a0" not in format_money(123456789, "PLN", "pl")
 
 
 def test_a_polish_order_renders_polish_money_and_dates(db):
