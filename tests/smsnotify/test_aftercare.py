@@ -8,7 +8,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from smsnotify import aftercare, outbox
+from smsnotify.gateways import AmbiguousGatewayError, GatewayError, SendResult
 from smsnotify.gateways.base import DeliveryReport
+from smsnotify.gateways.locmem import LocmemGateway
 from smsnotify.models import Message, Status
 from tests.delivery import deliver
 from tests.smsnotify.helpers import history, schedule
@@ -84,3 +86,76 @@ def test_polling_takes_the_least_recently_polled_first(shop, monkeypatch):
         aftercare.reports_poll(limit=1)
     assert polled == ["+12025550111", "+12025550122"]
 
+
+
+class LookupGateway(LocmemGateway):
+    """The locmem gateway (same name, so it owns the rows locmem sent) that can look messages up,
+    as Twilio can by To and date. ``answers`` maps a recipient to what the provider says about it:
+    a SendResult (found), None (surely absent) or an exception (cannot tell now)."""
+
+    answers: dict = {}
+    asked: list = []
+
+    def find_sent(self, sms, *, since):
+        type(self).asked.append((sms.to, sms.reference, since))
+        answer = self.answers[sms.to]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def lookup_gateway(settings):
+    settings.SMS_GATEWAY = "tests.smsnotify.test_aftercare.LookupGateway"
+    LookupGateway.answers, LookupGateway.asked = {}, []
+    yield LookupGateway
+    LookupGateway.answers, LookupGateway.asked = {}, []
+
+
+def unknown_message(shop, gateway_errors, *, to):
+    message = schedule(shop, to=to)
+    gateway_errors.append(AmbiguousGatewayError("read timeout"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    return message
+
+
+def test_one_failing_lookup_does_not_stop_the_reconciliation_of_the_next(shop, gateway_errors, lookup_gateway,
+                                                                         sms_outbox):
+    start = timezone.now()
+    with time_machine.travel(start):
+        cannot_tell = unknown_message(shop, gateway_errors, to="+12025550111")
+    with time_machine.travel(start + dt.timedelta(seconds=5)):
+        found = unknown_message(shop, gateway_errors, to="+12025550122")
+    lookup_gateway.answers = {"+12025550111": GatewayError("provider API down", code="503"),
+                              "+12025550122": SendResult(provider_id="SM-found-1")}
+    with time_machine.travel(start + dt.timedelta(seconds=30)):
+        assert aftercare.messages_reconcile_unknown() == 1
+    cannot_tell.refresh_from_db()
+    found.refresh_from_db()
+    assert cannot_tell.status == Status.UNKNOWN  # asked again next time
+    assert (found.status, found.provider_id, found.sent_at) == (Status.SENT, "SM-found-1", found.sending_at)
+    assert found.events.order_by("pk").last().parameters == {"provider_id": "SM-found-1"}
+    # Looked up by the number it went to, from shortly before it was handed over.
+    assert lookup_gateway.asked == [
+        ("+12025550111", f"msg-{cannot_tell.pk}", cannot_tell.sending_at - dt.timedelta(minutes=2)),
+        ("+12025550122", f"msg-{found.pk}", found.sending_at - dt.timedelta(minutes=2)),
+    ]
+    assert sms_outbox == []  # nothing was sent again
+
+
+def test_a_message_the_provider_surely_never_got_is_sent_again_after_the_grace(shop, gateway_errors, lookup_gateway,
+                                                                             sms_outbox, settings, on_commit):
+    message = unknown_message(shop, gateway_errors, to="+12025550133")
+    lookup_gateway.answers = {"+12025550133": None}
+    assert aftercare.messages_reconcile_unknown() == 0  # within the grace: the provider may not list it yet
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_RECONCILE_GRACE_SECONDS + 1)):
+        with on_commit():
+            assert aftercare.messages_reconcile_unknown() == 1
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert [sms.to for sms in sms_outbox] == ["+12025550133"]
+    assert [to for to, _ref, _since in lookup_gateway.asked] == ["+12025550133"] * 2

@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from smsnotify import history as message_history, outbox
-from smsnotify.models import Message, SmsSettings, Status
-from smsnotify.gateways import AmbiguousGatewayError
+from smsnotify.gateways import AmbiguousGatewayError, TransientGatewayError
+from smsnotify.models import EventType, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber
 from tests.delivery import deliver
+from tests.factories import make_shop
 from tests.smsnotify.helpers import history, schedule
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +138,68 @@ def test_merchant_can_send_an_unknown_message_again(shop, sms_outbox, gateway_er
     assert message.status == Status.SENT
     assert len(sms_outbox) == 1
 
+
+
+def test_a_queued_message_far_past_due_expires_too(shop, sms_outbox, settings, django_capture_on_commit_callbacks):
+    """A row whose doorbell rang but whose worker never came (queued, not scheduled) is not sent days late."""
+    message = schedule(shop)
+    with django_capture_on_commit_callbacks(execute=False):  # rang, but no worker took it
+        assert outbox.messages_dispatch_due() == 1
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    late = timezone.now() + dt.timedelta(hours=settings.SMS_LATE_CUTOFF_HOURS, minutes=1)
+    with time_machine.travel(late), django_capture_on_commit_callbacks(execute=True):
+        outbox.messages_dispatch_due()
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.FAILED, "expired")
+    expired = message.events.get(type=EventType.EXPIRED)
+    assert expired.parameters == {"hours": settings.SMS_LATE_CUTOFF_HOURS}
+    assert message_history.event_text(expired) == f"Not sent: more than {settings.SMS_LATE_CUTOFF_HOURS} hours late."
+    assert sms_outbox == []
+
+
+def test_only_the_late_messages_expire_not_the_on_time_ones_of_another_shop(shop, sms_outbox, settings,
+                                                                           django_capture_on_commit_callbacks):
+    other = make_shop(credits=1000)
+    hours = settings.SMS_LATE_CUTOFF_HOURS
+    late_scheduled = schedule(shop, send_at=timezone.now() - dt.timedelta(hours=hours, minutes=5))
+    late_queued = schedule(shop, send_at=timezone.now() - dt.timedelta(hours=hours, minutes=5))
+    Message.objects.filter(pk=late_queued.pk).update(status=Status.QUEUED, queued_at=timezone.now())
+    later = schedule(other, send_at=timezone.now() + dt.timedelta(hours=1))
+    on_time_queued = schedule(other)
+    Message.objects.filter(pk=on_time_queued.pk).update(status=Status.QUEUED, queued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False):
+        outbox.messages_dispatch_due()
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert statuses == {late_scheduled.pk: Status.FAILED, late_queued.pk: Status.FAILED,
+                        later.pk: Status.SCHEDULED, on_time_queued.pk: Status.QUEUED}
+    assert EventType.EXPIRED not in {e.type for m in (later, on_time_queued) for e in m.events.all()}
+    assert set(Message.objects.filter(error_code="expired").values_list("pk", flat=True)) == {
+        late_scheduled.pk, late_queued.pk}
+
+
+def test_sending_again_after_giving_up_gives_a_full_round_of_attempts(shop, sms_outbox, gateway_errors, settings):
+    """A message that used up its attempts and is sent again is retried on the next temporary
+    error, not given up at once because of the attempts of its first round."""
+    settings.SMS_MAX_ATTEMPTS = 2
+    message = schedule(shop)
+    gateway_errors.extend([TransientGatewayError("busy", code="20429")] * 2)
+    deliver([message.pk])
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1)):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.FAILED, 2)
+
+    assert outbox.message_send_again(message=message)
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.error_code) == (Status.SCHEDULED, 0, "")
+    gateway_errors.append(TransientGatewayError("busy again", code="20429"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SCHEDULED, 1)  # retried, not given up
+    assert message.events.order_by("pk").last().type == EventType.RETRY
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1)):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
+    assert len(sms_outbox) == 1
