@@ -4,12 +4,20 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from credits.models import EntryKind, LedgerEntry
+from credits.pricing import forget_rates
+from shop.models import MarketingConsent
 from smsnotify import aftercare, history as message_history, outbox
-from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway
-from smsnotify.models import Status
+from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway, locmem
+from smsnotify.models import EventType, Status
 from tests.delivery import deliver, deliver_one
+from tests.factories import CustomerFactory, make_shop
+from tests.smsnotify import policies
 from tests.smsnotify.helpers import schedule
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +102,121 @@ def test_unexpected_gateway_bug_marks_unknown(shop, gateway_errors):
     assert message.status == Status.UNKNOWN
     assert "boom" in message.error_text
 
+
+
+# --- the delivery policy chain -------------------------------------------------------------------
+
+
+def chain(*classes):
+    """SMS_DELIVERY_POLICIES naming these test policies (and any dotted path given as a string)."""
+    return override_settings(SMS_DELIVERY_POLICIES=[c if isinstance(c, str) else policies.path(c) for c in classes])
+
+
+CHARGE = "credits.policies.ChargeCredits"
+
+
+def test_a_hold_sends_the_message_back_to_scheduled_at_its_new_time_without_counting_the_attempt(
+        shop, sms_outbox, policy_calls):
+    message = schedule(shop, body="please hold this one")
+    with chain(policies.HoldMarked, CHARGE):
+        assert deliver([message.pk]) == {Status.SCHEDULED: 1}
+        message.refresh_from_db()
+        assert (message.status, message.send_at, message.attempts) == (Status.SCHEDULED, policies.LATER, 0)
+        held = message.events.get(type=EventType.HELD)
+        assert held.status == Status.SCHEDULED
+        assert held.parameters == {"policy": policies.path(policies.HoldMarked), "reason": "quiet_hours",
+                                   "until": policies.LATER.isoformat(), "zone": "New York"}
+        assert message_history.event_text(held).endswith(": Quiet hours in New York.")
+        assert not message.events.filter(type=EventType.ATTEMPT).exists()
+        assert deliver_one(message.pk) is None  # not due again before its new time
+    assert sms_outbox == []
+    assert not LedgerEntry.objects.filter(message=message).exists()
+
+
+def test_a_refusal_ends_the_message_in_the_given_status_with_the_reason(shop, sms_outbox, policy_calls):
+    message = schedule(shop, body="refuse this one")
+    with chain(policies.RefuseMarked, CHARGE):
+        assert deliver([message.pk]) == {Status.SUPPRESSED: 1}
+        message.refresh_from_db()
+        assert (message.status, message.error_code) == (Status.SUPPRESSED, "opted_out")
+        stopped = message.events.get(type=EventType.STOPPED)
+        assert stopped.parameters == {"policy": policies.path(policies.RefuseMarked), "reason": "opted_out",
+                                      "phone": message.recipient}
+        assert message_history.event_text(stopped) == f"Not sent: {message.recipient} replied STOP."
+        assert deliver_one(message.pk) is None  # final: never claimed again
+    assert sms_outbox == []
+    assert not LedgerEntry.objects.filter(message=message).exists()
+
+
+def test_policies_run_in_order_and_a_message_stopped_by_one_is_not_seen_by_the_next(shop, sms_outbox, policy_calls):
+    refused = schedule(shop, body="refuse me")
+    held = schedule(shop, body="hold me")
+    plain = schedule(shop, body="just send me")
+    with chain(policies.FirstRecorder, policies.RefuseMarked, policies.HoldMarked, policies.LastRecorder, CHARGE):
+        tally = deliver([refused.pk, held.pk, plain.pk])
+    assert tally == {Status.SUPPRESSED: 1, Status.SCHEDULED: 1, Status.SENT: 1}
+    seen = [(name, pks) for name, step, pks, *_ in policy_calls if step == "before_send"]
+    assert seen == [("first", [refused.pk, held.pk, plain.pk]), ("refuse", [refused.pk, held.pk, plain.pk]),
+                    ("hold", [held.pk, plain.pk]), ("last", [plain.pk])]
+    # The charge comes last: only what is really sent is paid for.
+    assert list(LedgerEntry.objects.filter(shop=shop, kind=EntryKind.CHARGE).values_list("message", flat=True)) == [
+        plain.pk]
+    assert [sms.body for sms in sms_outbox] == ["just send me"]
+
+
+def test_settle_runs_in_reverse_order_with_every_outcome(shop, gateway_errors, policy_calls):
+    refused, retried, unknown, sent = (schedule(shop, body=f"message {n}") for n in range(4))
+    gateway_errors.extend([PermanentGatewayError("invalid To", code="21211"), TransientGatewayError("busy"),
+                           AmbiguousGatewayError("read timeout")])  # the last message is accepted
+    with chain(policies.FirstRecorder, CHARGE, policies.LastRecorder):
+        deliver([refused.pk, retried.pk, unknown.pk, sent.pk])
+    settled = [(name, outcomes, refunds) for name, step, outcomes, *rest in policy_calls if step == "settle"
+               for refunds in rest]
+    outcomes = sorted([(refused.pk, Status.FAILED, False), (retried.pk, Status.SCHEDULED, False),
+                       (unknown.pk, Status.UNKNOWN, True), (sent.pk, Status.SENT, True)])
+    # Reversed: the last policy first, then the charge (it refunds the two not billed), then the first.
+    assert settled == [("last", outcomes, 0), ("first", outcomes, 2)]
+    refunded = set(LedgerEntry.objects.filter(kind=EntryKind.REFUND).values_list("message", flat=True))
+    assert refunded == {refused.pk, retried.pk}
+
+
+@pytest.mark.parametrize("size", [1, 20])
+def test_the_chain_asks_each_policy_once_per_batch(shop, size):
+    """A policy that queries runs its query once for the batch, whatever the batch's size."""
+    messages = [schedule(shop, to=f"+1202555{n:04d}") for n in range(size)]
+    with chain(policies.OptedOutCustomers, CHARGE), CaptureQueriesContext(connection) as queries:
+        assert deliver([m.pk for m in messages]) == {Status.SENT: size}
+    assert len([q for q in queries.captured_queries if '"shop_customer"' in q["sql"]]) == 1
+
+
+def test_a_policy_that_queries_refuses_from_one_batch_query(shop, sms_outbox):
+    revoked = CustomerFactory(shop=shop, phone="+12025550177", marketing_consent=MarketingConsent.REVOKED)
+    to_revoked = schedule(shop, to=str(revoked.phone))
+    other = schedule(shop, to="+12025550178")
+    with chain(policies.OptedOutCustomers, CHARGE):
+        assert deliver([to_revoked.pk, other.pk]) == {Status.SUPPRESSED: 1, Status.SENT: 1}
+    assert [sms.to for sms in sms_outbox] == ["+12025550178"]
+
+
+def queries_to_deliver(shops, count, errors=()) -> int:
+    messages = [schedule(shops[n % len(shops)], to=f"+1202555{n:04d}") for n in range(count)]
+    locmem.errors.extend(errors)
+    forget_rates()  # each run starts with the prices uncached, so both runs read them
+    with CaptureQueriesContext(connection) as queries:
+        tally = deliver([m.pk for m in messages])
+    assert sum(tally.values()) == count
+    return len(queries.captured_queries)
+
+
+def test_a_delivery_run_uses_as_many_queries_for_fifty_messages_as_for_five(shop):
+    shops = [shop, make_shop(credits=10_000)]
+    assert queries_to_deliver(shops, 50) == queries_to_deliver(shops, 5)
+
+
+def test_a_delivery_run_with_every_kind_of_outcome_does_not_query_per_message(shop):
+    """Refused, retried and unknown answers (and the refunds they bring) are recorded per kind, not per message."""
+    shops = [shop, make_shop(credits=10_000)]
+    # In pairs, so that every kind of answer reaches both shops in both runs (a refund is one UPDATE per shop).
+    answers = [PermanentGatewayError("invalid To", code="21211")] * 2 + [TransientGatewayError("busy", code="20429")] * 2 \
+        + [AmbiguousGatewayError("read timeout")] * 2
+    assert queries_to_deliver(shops, 80, answers * 10) == queries_to_deliver(shops, 8, answers)  # the rest are sent
