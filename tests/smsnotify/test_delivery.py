@@ -1,6 +1,8 @@
 """smsnotify/delivery.py: a delivery run claims, asks the gateway and records each outcome."""
 
 import datetime as dt
+import uuid
+from unittest import mock
 
 import pytest
 import time_machine
@@ -14,7 +16,7 @@ from credits.pricing import forget_rates
 from shop.models import MarketingConsent
 from smsnotify import aftercare, history as message_history, outbox
 from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway, locmem
-from smsnotify.models import EventType, Status
+from smsnotify.models import EventType, Message, Status
 from tests.delivery import deliver, deliver_one
 from tests.factories import CustomerFactory, make_shop
 from tests.smsnotify import policies
@@ -220,3 +222,103 @@ def test_a_delivery_run_with_every_kind_of_outcome_does_not_query_per_message(sh
     answers = [PermanentGatewayError("invalid To", code="21211")] * 2 + [TransientGatewayError("busy", code="20429")] * 2 \
         + [AmbiguousGatewayError("read timeout")] * 2
     assert queries_to_deliver(shops, 80, answers * 10) == queries_to_deliver(shops, 8, answers)  # the rest are sent
+
+
+# --- the batch claim -----------------------------------------------------------------------------
+
+
+def test_two_runs_over_the_same_messages_send_each_once(shop, sms_outbox):
+    messages = [schedule(shop, to=f"+1202555{n:04d}") for n in range(5)]
+    ids = [m.pk for m in messages]
+    assert deliver(ids) == {Status.SENT: 5}
+    assert deliver(ids) == {}
+    assert sorted(sms.to for sms in sms_outbox) == sorted(m.recipient for m in messages)
+    assert all(m.attempts == 1 for m in Message.objects.filter(pk__in=ids))
+
+
+def test_rows_another_run_has_claimed_are_left_to_it(shop, sms_outbox):
+    theirs = [schedule(shop, to=f"+1202555{n:04d}") for n in range(2)]
+    ours = [schedule(shop, to=f"+1202556{n:04d}") for n in range(3)]
+    other_run = uuid.uuid4()
+    Message.objects.filter(pk__in=[m.pk for m in theirs]).update(status=Status.SENDING, claim=other_run, attempts=1)
+    assert deliver([m.pk for m in theirs + ours]) == {Status.SENT: 3}
+    assert sorted(sms.to for sms in sms_outbox) == sorted(m.recipient for m in ours)
+    for message in theirs:
+        message.refresh_from_db()
+        assert (message.status, message.claim, message.attempts, message.provider_id) == (
+            Status.SENDING, other_run, 1, "")
+        assert not message.events.exclude(type=EventType.SCHEDULED).exists()
+        assert not LedgerEntry.objects.filter(message=message).exists()  # paid for by the run that holds it
+
+
+def test_a_message_not_due_yet_or_cancelled_is_not_claimed(shop, sms_outbox):
+    later = schedule(shop, send_at=timezone.now() + dt.timedelta(minutes=5))
+    cancelled = schedule(shop)
+    assert outbox.message_cancel(message=cancelled)
+    due = schedule(shop)
+    assert deliver([later.pk, cancelled.pk, due.pk]) == {Status.SENT: 1}
+    for message, status in ((later, Status.SCHEDULED), (cancelled, Status.CANCELLED)):
+        message.refresh_from_db()
+        assert (message.status, message.attempts, message.claim, message.sending_at) == (status, 0, None, None)
+    assert [sms.to for sms in sms_outbox] == [due.recipient]
+
+
+def send_many_then(action):
+    """Patch the locmem gateway so that ``action(messages)`` runs while the run waits for the provider."""
+    original = locmem.LocmemGateway.send_many
+
+    def send_many(self, messages):
+        answers = original(self, messages)
+        action(messages)
+        return answers
+
+    return mock.patch.object(locmem.LocmemGateway, "send_many", send_many)
+
+
+def test_a_row_moved_to_unknown_meanwhile_is_not_overwritten_by_the_run(shop, sms_outbox, settings):
+    stuck, other = schedule(shop), schedule(shop, to="+12025550124")
+
+    def lease_runs_out_for_stuck(_messages):
+        # This row's lease ran out while the provider was answering: aftercare made it "unknown".
+        Message.objects.filter(pk=stuck.pk).update(
+            sending_at=timezone.now() - dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1))
+        assert aftercare.messages_recover_stale() == 1
+
+    with send_many_then(lease_runs_out_for_stuck):
+        assert deliver([stuck.pk, other.pk]) == {Status.SENT: 1}
+    stuck.refresh_from_db()
+    other.refresh_from_db()
+    assert (stuck.status, stuck.error_code, stuck.provider_id) == (Status.UNKNOWN, "lease_expired", "")
+    assert not stuck.events.filter(type=EventType.ACCEPTED).exists()
+    assert other.status == Status.SENT
+
+
+def test_a_row_claimed_by_another_run_meanwhile_is_not_written_by_this_one(shop, sms_outbox):
+    """The claim token scopes the recording: after the lease, "unknown", "send again" and another
+    run's claim, this run's late answer must not touch the row the other run now holds."""
+    taken, other = schedule(shop), schedule(shop, to="+12025550124")
+    next_run = uuid.uuid4()
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk, other.pk]) == {Status.SENT: 1}
+    taken.refresh_from_db()
+    assert (taken.status, taken.claim, taken.provider_id, taken.sent_at) == (Status.SENDING, next_run, "", None)
+    assert not taken.events.filter(type=EventType.ACCEPTED).exists()
+
+
+def test_a_row_claimed_by_another_run_meanwhile_is_not_refunded_by_this_one(shop, gateway_errors):
+    taken = schedule(shop)
+    next_run = uuid.uuid4()
+    gateway_errors.append(PermanentGatewayError("invalid To", code="21211"))
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk]) == {}
+    taken.refresh_from_db()
+    assert (taken.status, taken.error_code) == (Status.SENDING, "")
+    assert list(LedgerEntry.objects.filter(message=taken).values_list("kind", flat=True)) == [EntryKind.CHARGE]
