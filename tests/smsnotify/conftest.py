@@ -1,6 +1,7 @@
 import pytest
 
 from tests.smsnotify import policies
+from tests.smsnotify.gateways import LookupGateway
 
 
 @pytest.fixture
@@ -9,3 +10,11 @@ def policy_calls():
     policies.calls.clear()
     yield policies.calls
     policies.calls.clear()
+
+
+@pytest.fixture
+def lookup_gateway(settings):
+    settings.SMS_GATEWAY = "tests.smsnotify.gateways.LookupGateway"
+    LookupGateway.answers, LookupGateway.asked = {}, []
+    yield LookupGateway
+    LookupGateway.answers, LookupGateway.asked = {}, []

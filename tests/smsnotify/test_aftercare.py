@@ -10,7 +10,6 @@ from django.utils import timezone
 from smsnotify import aftercare, outbox
 from smsnotify.gateways import AmbiguousGatewayError, GatewayError, SendResult
 from smsnotify.gateways.base import DeliveryReport
-from smsnotify.gateways.locmem import LocmemGateway
 from smsnotify.models import Message, Status
 from tests.delivery import deliver
 from tests.smsnotify.helpers import history, schedule
@@ -86,30 +85,6 @@ def test_polling_takes_the_least_recently_polled_first(shop, monkeypatch):
         aftercare.reports_poll(limit=1)
     assert polled == ["+12025550111", "+12025550122"]
 
-
-
-class LookupGateway(LocmemGateway):
-    """The locmem gateway (same name, so it owns the rows locmem sent) that can look messages up,
-    as Twilio can by To and date. ``answers`` maps a recipient to what the provider says about it:
-    a SendResult (found), None (surely absent) or an exception (cannot tell now)."""
-
-    answers: dict = {}
-    asked: list = []
-
-    def find_sent(self, sms, *, since):
-        type(self).asked.append((sms.to, sms.reference, since))
-        answer = self.answers[sms.to]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-@pytest.fixture
-def lookup_gateway(settings):
-    settings.SMS_GATEWAY = "tests.smsnotify.test_aftercare.LookupGateway"
-    LookupGateway.answers, LookupGateway.asked = {}, []
-    yield LookupGateway
-    LookupGateway.answers, LookupGateway.asked = {}, []
 
 
 def unknown_message(shop, gateway_errors, *, to):
