@@ -211,3 +211,15 @@ def test_history_filters_by_kind_and_date(merchant_a, shops):
     assert [e.kind for e in charges] == ["charge"]
     today = merchant_a.get(url, {"created_at__gte": "2000-01-01 00:00:00+00:00"}).context["cl"].result_list
     assert len(today) == 2
+
+
+def test_merchant_sets_the_threshold_in_the_admin(client):
+    shop = make_shop(credits=100)
+    client.force_login(make_merchant(shop))
+    account = CreditAccount.objects.get(shop=shop)
+    url = reverse("admin:credits_creditaccount_change", args=[account.pk])
+    assert client.get(reverse("admin:credits_creditaccount_changelist")).url == url
+    response = client.post(url, {"low_balance_threshold": "150", "balance": "999999"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.low_balance_threshold, account.balance) == (150, 100)  # the balance is not a form field

@@ -1,4 +1,4 @@
-"""The low-balance alert: exactly one per downward crossing, by SMS when it can, else email."""
+"""campaigns/alerts.py, the low-balance alert: exactly one per downward crossing, by SMS when it can, else email."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,8 +11,8 @@ from smsnotify import outbox
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from tests.factories import make_shop
 
-from .helpers import assert_consistent, balance, bare_message, refund
-from .helpers import charge as charge_one
+from tests.credits.helpers import assert_consistent, balance, bare_message, refund
+from tests.credits.helpers import charge as charge_one
 
 pytestmark = pytest.mark.django_db
 
@@ -118,22 +118,6 @@ def test_no_email_for_a_rolled_back_charge(db):
     SmsSettings.objects.filter(shop=shop).update(active=False)
     charge(shop)  # no on_commit capture: the test transaction never commits, so no email leaves
     assert mail.outbox == []
-
-
-def test_merchant_sets_the_threshold_in_the_admin(client):
-    from django.urls import reverse
-
-    from tests.factories import make_merchant
-
-    shop = make_shop(credits=100)
-    client.force_login(make_merchant(shop))
-    account = CreditAccount.objects.get(shop=shop)
-    url = reverse("admin:credits_creditaccount_change", args=[account.pk])
-    assert client.get(reverse("admin:credits_creditaccount_changelist")).url == url
-    response = client.post(url, {"low_balance_threshold": "150", "balance": "999999"})
-    assert response.status_code == 302
-    account.refresh_from_db()
-    assert (account.low_balance_threshold, account.balance) == (150, 100)  # the balance is not a form field
 
 
 def test_alert_threshold_of_zero_never_alerts(on_commit):

@@ -1,12 +1,19 @@
-"""An order status change texts the shop's active template for the new status, rendered with the order."""
+"""campaigns/receivers.py: an order status change texts the shop's active template for the new status,
+rendered with the order; a low-balance signal tells the merchant."""
 
 import pytest
+from django.core import mail
+from django.db import transaction
 
+from credits import ledger
+from credits.models import CreditAccount
+from credits.signals import low_balance
 from shop import services as shop_services
 from shop.models import OrderStatus
 from smsnotify.models import Kind, Message
 from templates_sms import services
 from templates_sms.models import SmsTemplate
+from tests.credits.helpers import bare_message, charge
 from tests.factories import CustomerFactory, OrderFactory, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -57,12 +64,56 @@ def test_a_text_that_renders_empty_is_not_sent(shop):
     assert Message.objects.count() == 0
 
 
-def test_template_update_refuses_unknown_tokens_and_keeps_the_old_text(shop):
-    from django.core.exceptions import ValidationError
+# --- the low-balance receiver: credits.signals.low_balance → campaigns.alerts ------------------------
 
-    template = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
-    before = template.body
-    with pytest.raises(ValidationError) as caught:
-        services.template_update(template=template, body="{order.customer.user.password}")
-    assert "{order.customer.user.password}" in caught.value.message_dict["body"][0]
-    assert SmsTemplate.objects.get(pk=template.pk).body == before
+
+def low_balance_alerts(shop):
+    return list(Message.objects.filter(shop=shop, kind=Kind.MERCHANT_ALERT))
+
+
+def test_an_operators_downward_adjustment_below_the_threshold_alerts_once(django_capture_on_commit_callbacks,
+                                                                         admin_user):
+    shop = make_shop(credits=100)  # the alert threshold is 50
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.account_adjust(shop=shop, amount=-60, reason="Duplicate purchase credited", user=admin_user)
+    [alert] = low_balance_alerts(shop)
+    assert alert.recipient == "+12025550199"  # the merchant's number
+    assert "40 credits left" in alert.body
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.account_adjust(shop=shop, amount=-5, reason="Another correction", user=admin_user)  # still below
+    assert low_balance_alerts(shop) == [alert]
+    assert mail.outbox == []
+
+
+def test_an_adjustment_that_stays_above_the_threshold_does_not_alert(django_capture_on_commit_callbacks, admin_user):
+    shop = make_shop(credits=100)
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.account_adjust(shop=shop, amount=-50, reason="Correction", user=admin_user)  # exactly 50: not below
+    assert low_balance_alerts(shop) == []
+
+
+def charge_a_message(shop, admin_user):  # 55 → 43
+    assert charge(bare_message(shop))
+
+
+def adjust_down(shop, admin_user):
+    ledger.account_adjust(shop=shop, amount=-10, reason="Correction", user=admin_user)  # 55 → 45
+
+
+@pytest.mark.parametrize("debit", [charge_a_message, adjust_down])
+def test_no_alert_exists_until_the_debit_has_committed(django_capture_on_commit_callbacks, admin_user, debit):
+    shop = make_shop(credits=55)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with transaction.atomic():
+            debit(shop, admin_user)
+            assert low_balance_alerts(shop) == []
+        assert low_balance_alerts(shop) == []  # the test's own transaction has not committed either
+    assert low_balance_alerts(shop) == [] and mail.outbox == []
+    for callback in callbacks:  # the commit
+        callback()
+    assert len(low_balance_alerts(shop)) == 1
+
+
+def test_a_low_balance_signal_for_a_shop_that_no_longer_exists_is_ignored(db):
+    low_balance.send(sender=CreditAccount, shop_id=987654, balance=10, threshold=50, crossing=1)
+    assert Message.objects.count() == 0 and mail.outbox == []

@@ -1,0 +1,79 @@
+"""Delivery policies for tests, configured with override_settings(SMS_DELIVERY_POLICIES=[...]).
+
+Each records what it saw in ``calls`` (emptied by the ``policy_calls`` fixture), so a test can
+tell which messages reached which policy, and in which order ``settle`` ran.
+"""
+
+import datetime as dt
+
+from credits.models import EntryKind, LedgerEntry
+from shop.models import Customer, MarketingConsent
+from smsnotify.models import Status
+from smsnotify.policies import DeliveryPolicy, Hold, Refuse
+
+calls: list[tuple] = []
+
+# Where HoldMarked sends a message back to: far enough that no test reaches it by accident.
+LATER = dt.datetime(2099, 1, 1, 9, 30, tzinfo=dt.UTC)
+
+
+def path(policy: type) -> str:
+    return f"{policy.__module__}.{policy.__qualname__}"
+
+
+class Recorder(DeliveryPolicy):
+    """Stops nothing; says which messages it saw, and at settle time how many refunds exist
+    (which tells whether the charge policy settled before it)."""
+
+    label = "recorder"
+
+    def before_send(self, batch):
+        calls.append((self.label, "before_send", [m.pk for m in batch.messages]))
+        return {}
+
+    def settle(self, outcomes):
+        refunds = LedgerEntry.objects.filter(kind=EntryKind.REFUND).count()
+        calls.append((self.label, "settle", sorted((o.message.pk, o.status, o.billed) for o in outcomes), refunds))
+
+
+class FirstRecorder(Recorder):
+    label = "first"
+
+
+class LastRecorder(Recorder):
+    label = "last"
+
+
+class HoldMarked(DeliveryPolicy):
+    """Holds the messages whose text contains "hold" until LATER, as quiet hours would."""
+
+    reasons = {"quiet_hours": "Quiet hours in %(zone)s."}
+
+    def before_send(self, batch):
+        calls.append(("hold", "before_send", [m.pk for m in batch.messages]))
+        return {m.pk: Hold(until=LATER, code="quiet_hours", params={"zone": "New York"})
+                for m in batch.messages if "hold" in m.body}
+
+
+class RefuseMarked(DeliveryPolicy):
+    """Suppresses the messages whose text contains "refuse", as an opt-out list would."""
+
+    reasons = {"opted_out": "Not sent: %(phone)s replied STOP."}
+
+    def before_send(self, batch):
+        calls.append(("refuse", "before_send", [m.pk for m in batch.messages]))
+        return {m.pk: Refuse(status=Status.SUPPRESSED, code="opted_out", params={"phone": m.recipient})
+                for m in batch.messages if "refuse" in m.body}
+
+
+class OptedOutCustomers(DeliveryPolicy):
+    """Asks the database, as a consent policy would: one query for the whole batch."""
+
+    reasons = {"consent_revoked": "Not sent: the customer revoked consent."}
+
+    def before_send(self, batch):
+        phones = {m.recipient for m in batch.messages}
+        opted_out = set(Customer.objects.filter(shop_id__in={m.shop_id for m in batch.messages}, phone__in=phones,
+                                                marketing_consent=MarketingConsent.REVOKED).values_list("phone", flat=True))
+        return {m.pk: Refuse(status=Status.SUPPRESSED, code="consent_revoked")
+                for m in batch.messages if m.recipient in opted_out}

@@ -1,0 +1,85 @@
+"""smsnotify/admin.py: the merchant's message list and its actions, through the admin's own POST."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from smsnotify import aftercare
+from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError
+from smsnotify.gateways.base import DeliveryReport
+from smsnotify.models import EventType, Message, Status
+from tests.delivery import deliver
+from tests.factories import make_merchant, make_shop
+from tests.smsnotify.helpers import schedule
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:smsnotify_message_changelist"
+
+
+@pytest.fixture
+def merchant(client, shop):
+    user = make_merchant(shop, "anna")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def act(client, action, messages):
+    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [m.pk for m in messages]})
+
+
+def state(message):
+    message.refresh_from_db()
+    return message.status
+
+
+def test_cancel_selected_cancels_only_the_shops_scheduled_messages(merchant, shop, sms_outbox):
+    other_shop = make_shop(credits=1000)
+    scheduled = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    sent = schedule(shop, to="+12025550124")
+    deliver([sent.pk])
+    foreign = schedule(other_shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    foreign_events = foreign.events.count()
+
+    response = act(merchant, "cancel_selected", [scheduled, sent, foreign])
+    assert response.status_code == 302
+
+    assert state(scheduled) == Status.CANCELLED
+    event = scheduled.events.order_by("pk").last()
+    assert (event.type, event.user, event.parameters) == (EventType.CANCELLED, merchant.user, {"user": "anna"})
+    assert state(sent) == Status.SENT
+    assert state(foreign) == Status.SCHEDULED
+    assert foreign.events.count() == foreign_events
+    messages = [str(m) for m in merchant.get(response.url).context["messages"]]
+    assert messages == ["1 message cancelled."]
+
+
+def test_send_again_selected_reschedules_failed_and_unknown_and_leaves_the_rest(merchant, shop, gateway_errors):
+    other_shop = make_shop(credits=1000)
+    failed, unknown, delivered = (schedule(shop, to=f"+1202555014{n}") for n in range(3))
+    foreign = schedule(other_shop, to="+12025550149")
+    gateway_errors.extend([PermanentGatewayError("invalid To", code="21211"), AmbiguousGatewayError("read timeout")])
+    deliver([failed.pk, unknown.pk, delivered.pk])
+    delivered.refresh_from_db()
+    aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(delivered.provider_id, "delivered"))
+    gateway_errors.append(PermanentGatewayError("invalid To", code="21211"))
+    deliver([foreign.pk])
+    assert [state(m) for m in (failed, unknown, delivered, foreign)] == [
+        Status.FAILED, Status.UNKNOWN, Status.DELIVERED, Status.FAILED]
+
+    response = act(merchant, "send_again_selected", [failed, unknown, delivered, foreign])
+    assert response.status_code == 302
+
+    for message in (failed, unknown):
+        assert state(message) == Status.SCHEDULED
+        assert (message.attempts, message.error_code) == (0, "")
+        event = message.events.order_by("pk").last()
+        assert (event.type, event.user) == (EventType.SEND_AGAIN, merchant.user)
+    assert state(delivered) == Status.DELIVERED
+    assert not delivered.events.filter(type=EventType.SEND_AGAIN).exists()
+    assert state(foreign) == Status.FAILED
+    assert not foreign.events.filter(type=EventType.SEND_AGAIN).exists()
+    assert Message.objects.filter(status=Status.SCHEDULED).count() == 2

@@ -1,0 +1,136 @@
+"""smsnotify/aftercare.py: stuck rows, reconciliation with the provider, delivery reports."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.test import override_settings
+from django.utils import timezone
+
+from smsnotify import aftercare, outbox
+from smsnotify.gateways import AmbiguousGatewayError, GatewayError, SendResult
+from smsnotify.gateways.base import DeliveryReport
+from smsnotify.models import Message, Status
+from tests.delivery import deliver
+from tests.smsnotify.helpers import history, schedule
+
+pytestmark = pytest.mark.django_db
+
+
+def test_message_stuck_in_sending_becomes_unknown_after_the_lease(shop, sms_outbox, settings):
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now())
+    assert aftercare.messages_recover_stale() == 0
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
+        assert aftercare.messages_recover_stale() == 1
+        outbox.messages_dispatch_due()
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    assert message.error_code == "lease_expired"
+    assert sms_outbox == []
+
+
+def test_delivery_reports_never_move_a_message_back(shop):
+    message = schedule(shop)
+    deliver([message.pk])
+    message.refresh_from_db()
+    report = lambda status: DeliveryReport(provider_id=message.provider_id, status=status)  # noqa: E731
+    aftercare.report_apply(gateway_name="locmem", report=report("delivered"))
+    aftercare.report_apply(gateway_name="locmem", report=report("sent"))  # late, out of order
+    aftercare.report_apply(gateway_name="locmem", report=report("delivered"))  # repeated
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert message.delivered_at is not None
+    assert history(message).count(Status.DELIVERED) == 1
+
+
+def test_report_for_another_gateway_is_ignored(shop):
+    message = schedule(shop)
+    deliver([message.pk])
+    message.refresh_from_db()
+    aftercare.report_apply(gateway_name="twilio", report=DeliveryReport(message.provider_id, "delivered"))
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+
+
+@override_settings(SMS_GATEWAY="smsnotify.gateways.sandbox.SandboxGateway", SANDBOX_DELIVERY_SECONDS=2)
+def test_sandbox_accepts_then_reports_delivery(shop):
+    ok = schedule(shop, to="+12025550123")
+    refused = schedule(shop, to="+15005550001")
+    undelivered = schedule(shop, to="+15005550010")
+    deliver([ok.pk, refused.pk, undelivered.pk])
+    assert aftercare.reports_poll() == 0  # too early: delivery takes a moment
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=3)):
+        assert aftercare.reports_poll() == 2
+    for message in (ok, refused, undelivered):
+        message.refresh_from_db()
+    assert ok.status == Status.DELIVERED
+    assert (refused.status, refused.error_code) == (Status.FAILED, "21211")
+    assert (undelivered.status, undelivered.error_code) == (Status.UNDELIVERED, "30003")
+
+
+@override_settings(SMS_GATEWAY="smsnotify.gateways.sandbox.SandboxGateway", SANDBOX_DELIVERY_SECONDS=2)
+def test_polling_takes_the_least_recently_polled_first(shop, monkeypatch):
+    """A message a carrier never reports on must not starve newer ones."""
+    from smsnotify.gateways.sandbox import SandboxGateway
+
+    never, newer = schedule(shop, to="+12025550111"), schedule(shop, to="+12025550122")
+    deliver([never.pk])
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=1)):
+        deliver([newer.pk])
+    polled = []
+    monkeypatch.setattr(SandboxGateway, "fetch_reports", lambda self, refs: polled.extend(r.to for r in refs) or [])
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=10)):
+        aftercare.reports_poll(limit=1)
+        aftercare.reports_poll(limit=1)
+    assert polled == ["+12025550111", "+12025550122"]
+
+
+
+def unknown_message(shop, gateway_errors, *, to):
+    message = schedule(shop, to=to)
+    gateway_errors.append(AmbiguousGatewayError("read timeout"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    return message
+
+
+def test_one_failing_lookup_does_not_stop_the_reconciliation_of_the_next(shop, gateway_errors, lookup_gateway,
+                                                                         sms_outbox):
+    start = timezone.now()
+    with time_machine.travel(start):
+        cannot_tell = unknown_message(shop, gateway_errors, to="+12025550111")
+    with time_machine.travel(start + dt.timedelta(seconds=5)):
+        found = unknown_message(shop, gateway_errors, to="+12025550122")
+    lookup_gateway.answers = {"+12025550111": GatewayError("provider API down", code="503"),
+                              "+12025550122": SendResult(provider_id="SM-found-1")}
+    with time_machine.travel(start + dt.timedelta(seconds=30)):
+        assert aftercare.messages_reconcile_unknown() == 1
+    cannot_tell.refresh_from_db()
+    found.refresh_from_db()
+    assert cannot_tell.status == Status.UNKNOWN  # asked again next time
+    assert (found.status, found.provider_id, found.sent_at) == (Status.SENT, "SM-found-1", found.sending_at)
+    assert found.events.order_by("pk").last().parameters == {"provider_id": "SM-found-1"}
+    # Looked up by the number it went to, from shortly before it was handed over.
+    assert lookup_gateway.asked == [
+        ("+12025550111", f"msg-{cannot_tell.pk}", cannot_tell.sending_at - dt.timedelta(minutes=2)),
+        ("+12025550122", f"msg-{found.pk}", found.sending_at - dt.timedelta(minutes=2)),
+    ]
+    assert sms_outbox == []  # nothing was sent again
+
+
+def test_a_message_the_provider_surely_never_got_is_sent_again_after_the_grace(shop, gateway_errors, lookup_gateway,
+                                                                             sms_outbox, settings, on_commit):
+    message = unknown_message(shop, gateway_errors, to="+12025550133")
+    lookup_gateway.answers = {"+12025550133": None}
+    assert aftercare.messages_reconcile_unknown() == 0  # within the grace: the provider may not list it yet
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_RECONCILE_GRACE_SECONDS + 1)):
+        with on_commit():
+            assert aftercare.messages_reconcile_unknown() == 1
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert [sms.to for sms in sms_outbox] == ["+12025550133"]
+    assert [to for to, _ref, _since in lookup_gateway.asked] == ["+12025550133"] * 2

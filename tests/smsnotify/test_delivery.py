@@ -1,0 +1,324 @@
+"""smsnotify/delivery.py: a delivery run claims, asks the gateway and records each outcome."""
+
+import datetime as dt
+import uuid
+from unittest import mock
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from credits.models import EntryKind, LedgerEntry
+from credits.pricing import forget_rates
+from shop.models import MarketingConsent
+from smsnotify import aftercare, history as message_history, outbox
+from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway, locmem
+from smsnotify.models import EventType, Message, Status
+from tests.delivery import deliver, deliver_one
+from tests.factories import CustomerFactory, make_shop
+from tests.smsnotify import policies
+from tests.smsnotify.helpers import schedule
+
+pytestmark = pytest.mark.django_db
+
+
+def test_delivering_twice_sends_once(shop, sms_outbox):
+    message = schedule(shop)
+    gateway = get_gateway()
+    assert deliver_one(message.pk, gateway=gateway) == Status.SENT
+    assert deliver_one(message.pk, gateway=gateway) is None
+    assert len(sms_outbox) == 1
+
+
+def test_transient_error_backs_off_then_gives_up(shop, sms_outbox, gateway_errors, settings):
+    settings.SMS_MAX_ATTEMPTS = 3
+    message = schedule(shop)
+    gateway_errors.extend([TransientGatewayError("busy", code="20429")] * 3)
+    start = timezone.now()
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.SCHEDULED
+    assert dt.timedelta(seconds=29) < message.send_at - start < dt.timedelta(seconds=32)
+    assert message.error_code == "20429"
+
+    assert deliver_one(message.pk, gateway=get_gateway()) is None  # not due yet
+    with time_machine.travel(start + dt.timedelta(seconds=31)):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert dt.timedelta(seconds=90) < message.send_at - start < dt.timedelta(seconds=93)  # 30 s, then 60 s
+    with time_machine.travel(start + dt.timedelta(seconds=95)):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert message.attempts == 3
+    assert message.error_text == "busy"  # the provider's words, as it said them
+    assert message_history.event_text(message.events.last()) == "Gave up after 3 attempts: 20429: busy."
+    assert sms_outbox == []
+
+
+def test_transient_error_then_success(shop, sms_outbox, gateway_errors, on_commit):
+    message = schedule(shop)
+    gateway_errors.append(TransientGatewayError("connection refused"))
+    deliver([message.pk])
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1)), on_commit():
+        assert outbox.messages_dispatch_due() == 1
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert message.error_text == ""
+    assert len(sms_outbox) == 1
+
+
+def test_permanent_error_fails_with_the_providers_code(shop, gateway_errors):
+    message = schedule(shop)
+    gateway_errors.append(PermanentGatewayError("The 'To' number is not valid.", code="21211"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.error_text) == (
+        Status.FAILED, "21211", "The 'To' number is not valid.")
+    assert outbox.messages_dispatch_due() == 0
+
+
+def test_ambiguous_error_is_never_resent_blindly(shop, sms_outbox, gateway_errors):
+    message = schedule(shop)
+    gateway_errors.append(AmbiguousGatewayError("read timeout"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1)):
+        outbox.messages_dispatch_due()
+        aftercare.messages_recover_stale()
+        aftercare.messages_reconcile_unknown()  # locmem cannot look messages up: the merchant decides
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    assert sms_outbox == []
+
+
+def test_unexpected_gateway_bug_marks_unknown(shop, gateway_errors):
+    message = schedule(shop)
+    gateway_errors.append(RuntimeError("boom"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
+    assert "boom" in message.error_text
+
+
+
+# --- the delivery policy chain -------------------------------------------------------------------
+
+
+def chain(*classes):
+    """SMS_DELIVERY_POLICIES naming these test policies (and any dotted path given as a string)."""
+    return override_settings(SMS_DELIVERY_POLICIES=[c if isinstance(c, str) else policies.path(c) for c in classes])
+
+
+CHARGE = "credits.policies.ChargeCredits"
+
+
+def test_a_hold_sends_the_message_back_to_scheduled_at_its_new_time_without_counting_the_attempt(
+        shop, sms_outbox, policy_calls):
+    message = schedule(shop, body="please hold this one")
+    with chain(policies.HoldMarked, CHARGE):
+        assert deliver([message.pk]) == {Status.SCHEDULED: 1}
+        message.refresh_from_db()
+        assert (message.status, message.send_at, message.attempts) == (Status.SCHEDULED, policies.LATER, 0)
+        held = message.events.get(type=EventType.HELD)
+        assert held.status == Status.SCHEDULED
+        assert held.parameters == {"policy": policies.path(policies.HoldMarked), "reason": "quiet_hours",
+                                   "until": policies.LATER.isoformat(), "zone": "New York"}
+        assert message_history.event_text(held).endswith(": Quiet hours in New York.")
+        assert not message.events.filter(type=EventType.ATTEMPT).exists()
+        assert deliver_one(message.pk) is None  # not due again before its new time
+    assert sms_outbox == []
+    assert not LedgerEntry.objects.filter(message=message).exists()
+
+
+def test_a_refusal_ends_the_message_in_the_given_status_with_the_reason(shop, sms_outbox, policy_calls):
+    message = schedule(shop, body="refuse this one")
+    with chain(policies.RefuseMarked, CHARGE):
+        assert deliver([message.pk]) == {Status.SUPPRESSED: 1}
+        message.refresh_from_db()
+        assert (message.status, message.error_code) == (Status.SUPPRESSED, "opted_out")
+        stopped = message.events.get(type=EventType.STOPPED)
+        assert stopped.parameters == {"policy": policies.path(policies.RefuseMarked), "reason": "opted_out",
+                                      "phone": message.recipient}
+        assert message_history.event_text(stopped) == f"Not sent: {message.recipient} replied STOP."
+        assert deliver_one(message.pk) is None  # final: never claimed again
+    assert sms_outbox == []
+    assert not LedgerEntry.objects.filter(message=message).exists()
+
+
+def test_policies_run_in_order_and_a_message_stopped_by_one_is_not_seen_by_the_next(shop, sms_outbox, policy_calls):
+    refused = schedule(shop, body="refuse me")
+    held = schedule(shop, body="hold me")
+    plain = schedule(shop, body="just send me")
+    with chain(policies.FirstRecorder, policies.RefuseMarked, policies.HoldMarked, policies.LastRecorder, CHARGE):
+        tally = deliver([refused.pk, held.pk, plain.pk])
+    assert tally == {Status.SUPPRESSED: 1, Status.SCHEDULED: 1, Status.SENT: 1}
+    seen = [(name, pks) for name, step, pks, *_ in policy_calls if step == "before_send"]
+    assert seen == [("first", [refused.pk, held.pk, plain.pk]), ("refuse", [refused.pk, held.pk, plain.pk]),
+                    ("hold", [held.pk, plain.pk]), ("last", [plain.pk])]
+    # The charge comes last: only what is really sent is paid for.
+    assert list(LedgerEntry.objects.filter(shop=shop, kind=EntryKind.CHARGE).values_list("message", flat=True)) == [
+        plain.pk]
+    assert [sms.body for sms in sms_outbox] == ["just send me"]
+
+
+def test_settle_runs_in_reverse_order_with_every_outcome(shop, gateway_errors, policy_calls):
+    refused, retried, unknown, sent = (schedule(shop, body=f"message {n}") for n in range(4))
+    gateway_errors.extend([PermanentGatewayError("invalid To", code="21211"), TransientGatewayError("busy"),
+                           AmbiguousGatewayError("read timeout")])  # the last message is accepted
+    with chain(policies.FirstRecorder, CHARGE, policies.LastRecorder):
+        deliver([refused.pk, retried.pk, unknown.pk, sent.pk])
+    settled = [(name, outcomes, refunds) for name, step, outcomes, *rest in policy_calls if step == "settle"
+               for refunds in rest]
+    outcomes = sorted([(refused.pk, Status.FAILED, False), (retried.pk, Status.SCHEDULED, False),
+                       (unknown.pk, Status.UNKNOWN, True), (sent.pk, Status.SENT, True)])
+    # Reversed: the last policy first, then the charge (it refunds the two not billed), then the first.
+    assert settled == [("last", outcomes, 0), ("first", outcomes, 2)]
+    refunded = set(LedgerEntry.objects.filter(kind=EntryKind.REFUND).values_list("message", flat=True))
+    assert refunded == {refused.pk, retried.pk}
+
+
+@pytest.mark.parametrize("size", [1, 20])
+def test_the_chain_asks_each_policy_once_per_batch(shop, size):
+    """A policy that queries runs its query once for the batch, whatever the batch's size."""
+    messages = [schedule(shop, to=f"+1202555{n:04d}") for n in range(size)]
+    with chain(policies.OptedOutCustomers, CHARGE), CaptureQueriesContext(connection) as queries:
+        assert deliver([m.pk for m in messages]) == {Status.SENT: size}
+    assert len([q for q in queries.captured_queries if '"shop_customer"' in q["sql"]]) == 1
+
+
+def test_a_policy_that_queries_refuses_from_one_batch_query(shop, sms_outbox):
+    revoked = CustomerFactory(shop=shop, phone="+12025550177", marketing_consent=MarketingConsent.REVOKED)
+    to_revoked = schedule(shop, to=str(revoked.phone))
+    other = schedule(shop, to="+12025550178")
+    with chain(policies.OptedOutCustomers, CHARGE):
+        assert deliver([to_revoked.pk, other.pk]) == {Status.SUPPRESSED: 1, Status.SENT: 1}
+    assert [sms.to for sms in sms_outbox] == ["+12025550178"]
+
+
+def queries_to_deliver(shops, count, errors=()) -> int:
+    messages = [schedule(shops[n % len(shops)], to=f"+1202555{n:04d}") for n in range(count)]
+    locmem.errors.extend(errors)
+    forget_rates()  # each run starts with the prices uncached, so both runs read them
+    with CaptureQueriesContext(connection) as queries:
+        tally = deliver([m.pk for m in messages])
+    assert sum(tally.values()) == count
+    return len(queries.captured_queries)
+
+
+def test_a_delivery_run_uses_as_many_queries_for_fifty_messages_as_for_five(shop):
+    shops = [shop, make_shop(credits=10_000)]
+    assert queries_to_deliver(shops, 50) == queries_to_deliver(shops, 5)
+
+
+def test_a_delivery_run_with_every_kind_of_outcome_does_not_query_per_message(shop):
+    """Refused, retried and unknown answers (and the refunds they bring) are recorded per kind, not per message."""
+    shops = [shop, make_shop(credits=10_000)]
+    # In pairs, so that every kind of answer reaches both shops in both runs (a refund is one UPDATE per shop).
+    answers = [PermanentGatewayError("invalid To", code="21211")] * 2 + [TransientGatewayError("busy", code="20429")] * 2 \
+        + [AmbiguousGatewayError("read timeout")] * 2
+    assert queries_to_deliver(shops, 80, answers * 10) == queries_to_deliver(shops, 8, answers)  # the rest are sent
+
+
+# --- the batch claim -----------------------------------------------------------------------------
+
+
+def test_two_runs_over_the_same_messages_send_each_once(shop, sms_outbox):
+    messages = [schedule(shop, to=f"+1202555{n:04d}") for n in range(5)]
+    ids = [m.pk for m in messages]
+    assert deliver(ids) == {Status.SENT: 5}
+    assert deliver(ids) == {}
+    assert sorted(sms.to for sms in sms_outbox) == sorted(m.recipient for m in messages)
+    assert all(m.attempts == 1 for m in Message.objects.filter(pk__in=ids))
+
+
+def test_rows_another_run_has_claimed_are_left_to_it(shop, sms_outbox):
+    theirs = [schedule(shop, to=f"+1202555{n:04d}") for n in range(2)]
+    ours = [schedule(shop, to=f"+1202556{n:04d}") for n in range(3)]
+    other_run = uuid.uuid4()
+    Message.objects.filter(pk__in=[m.pk for m in theirs]).update(status=Status.SENDING, claim=other_run, attempts=1)
+    assert deliver([m.pk for m in theirs + ours]) == {Status.SENT: 3}
+    assert sorted(sms.to for sms in sms_outbox) == sorted(m.recipient for m in ours)
+    for message in theirs:
+        message.refresh_from_db()
+        assert (message.status, message.claim, message.attempts, message.provider_id) == (
+            Status.SENDING, other_run, 1, "")
+        assert not message.events.exclude(type=EventType.SCHEDULED).exists()
+        assert not LedgerEntry.objects.filter(message=message).exists()  # paid for by the run that holds it
+
+
+def test_a_message_not_due_yet_or_cancelled_is_not_claimed(shop, sms_outbox):
+    later = schedule(shop, send_at=timezone.now() + dt.timedelta(minutes=5))
+    cancelled = schedule(shop)
+    assert outbox.message_cancel(message=cancelled)
+    due = schedule(shop)
+    assert deliver([later.pk, cancelled.pk, due.pk]) == {Status.SENT: 1}
+    for message, status in ((later, Status.SCHEDULED), (cancelled, Status.CANCELLED)):
+        message.refresh_from_db()
+        assert (message.status, message.attempts, message.claim, message.sending_at) == (status, 0, None, None)
+    assert [sms.to for sms in sms_outbox] == [due.recipient]
+
+
+def send_many_then(action):
+    """Patch the locmem gateway so that ``action(messages)`` runs while the run waits for the provider."""
+    original = locmem.LocmemGateway.send_many
+
+    def send_many(self, messages):
+        answers = original(self, messages)
+        action(messages)
+        return answers
+
+    return mock.patch.object(locmem.LocmemGateway, "send_many", send_many)
+
+
+def test_a_row_moved_to_unknown_meanwhile_is_not_overwritten_by_the_run(shop, sms_outbox, settings):
+    stuck, other = schedule(shop), schedule(shop, to="+12025550124")
+
+    def lease_runs_out_for_stuck(_messages):
+        # This row's lease ran out while the provider was answering: aftercare made it "unknown".
+        Message.objects.filter(pk=stuck.pk).update(
+            sending_at=timezone.now() - dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1))
+        assert aftercare.messages_recover_stale() == 1
+
+    with send_many_then(lease_runs_out_for_stuck):
+        assert deliver([stuck.pk, other.pk]) == {Status.SENT: 1}
+    stuck.refresh_from_db()
+    other.refresh_from_db()
+    assert (stuck.status, stuck.error_code, stuck.provider_id) == (Status.UNKNOWN, "lease_expired", "")
+    assert not stuck.events.filter(type=EventType.ACCEPTED).exists()
+    assert other.status == Status.SENT
+
+
+def test_a_row_claimed_by_another_run_meanwhile_is_not_written_by_this_one(shop, sms_outbox):
+    """The claim token scopes the recording: after the lease, "unknown", "send again" and another
+    run's claim, this run's late answer must not touch the row the other run now holds."""
+    taken, other = schedule(shop), schedule(shop, to="+12025550124")
+    next_run = uuid.uuid4()
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk, other.pk]) == {Status.SENT: 1}
+    taken.refresh_from_db()
+    assert (taken.status, taken.claim, taken.provider_id, taken.sent_at) == (Status.SENDING, next_run, "", None)
+    assert not taken.events.filter(type=EventType.ACCEPTED).exists()
+
+
+def test_a_row_claimed_by_another_run_meanwhile_is_not_refunded_by_this_one(shop, gateway_errors):
+    taken = schedule(shop)
+    next_run = uuid.uuid4()
+    gateway_errors.append(PermanentGatewayError("invalid To", code="21211"))
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk]) == {}
+    taken.refresh_from_db()
+    assert (taken.status, taken.error_code) == (Status.SENDING, "")
+    assert list(LedgerEntry.objects.filter(message=taken).values_list("kind", flat=True)) == [EntryKind.CHARGE]
