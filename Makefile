@@ -22,8 +22,11 @@ run: install  ## migrate, seed the demo shops, start web + worker + beat
 test: install  ## the whole suite (PostgreSQL + Redis parts when DATABASE_URL or CI is set)
 	bin/test
 
-bench: install  ## speed and memory targets
-	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+bench: install  ## speed targets, each against the naive approach; results in var/bench.json (needs PostgreSQL + Redis)
+	@rm -f var/bench.json
+	@status=0; for script in bench/bench_*.py; do echo "== $$script"; \
+	  DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	  $(PY) $$script || status=1; done; echo "== results: var/bench.json"; exit $$status
 
 check: install
 	$(PY) manage.py check

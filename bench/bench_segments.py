@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import record  # noqa: E402
 from smsnotify.encoding import segment_info, segments  # noqa: E402
 
 TARGET_PER_SECOND = 300_000
@@ -139,10 +140,11 @@ def main() -> int:
     print(f"segment_info: {rate:,.0f} texts/s ({best * 1e6 / len(messages):.2f} us/text, "
           f"best of {args.repeat})")
     print(f"  analysis cache: {len(segments._ANALYSIS_CACHE)} entries for the odd characters "
-          f"of {args.count:,} texts; without it: {cold_rate(messages, args.repeat):,.0f} texts/s "
-          f"(for information)")
-    passed = rate >= TARGET_PER_SECOND
-    print(f"{'PASS' if passed else 'FAIL'}: target >= {TARGET_PER_SECOND:,} texts/s")
+          f"of {args.count:,} texts")
+    cold = cold_rate(messages, args.repeat)
+    # The naive approach: every text analysed from scratch (no cache of its odd characters).
+    passed = record("segment_info", figure=rate, unit="texts/s", target=TARGET_PER_SECOND, naive=cold,
+                    notes=f"{len(messages):,} order texts in en/pl/pt, one core; naive = without the analysis cache")
     return 0 if passed else 1
 
 

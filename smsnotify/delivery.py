@@ -30,7 +30,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models import F
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .gateways import (
     AmbiguousGatewayError,
@@ -42,7 +42,7 @@ from .gateways import (
     TransientGatewayError,
     get_gateway,
 )
-from .history import iso
+from .history import iso, reason_text
 from .models import EventType, Message, MessageEvent, SmsSettings, Status
 from .policies import DeliveryBatch, Hold, Outcome, Refuse, delivery_policies
 from .transitions import messages_transition
@@ -88,14 +88,14 @@ def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, tally: dict) -> No
     refusals, holds = defaultdict(list), {}
     for pk, verdict in verdicts.items():
         if isinstance(verdict, Refuse):
-            refusals[(verdict.status, verdict.code)].append(pk)
+            refusals[(verdict.status, verdict.code, tuple(sorted(verdict.params.items())))].append(pk)
         elif isinstance(verdict, Hold):
             holds[pk] = verdict
-    for (status, code), pks in refusals.items():
+    for (status, code, _params), pks in refusals.items():
         moved = messages_transition(pks, from_statuses=[Status.SENDING], claim=claim, status=status,
                                     event=EventType.STOPPED, params={"policy": path, "reason": code},
                                     per_message={pk: {"params": verdicts[pk].params} for pk in pks},
-                                    error_code=code[:32], error_text=str(policy.reasons.get(code, code))[:500])
+                                    error_code=code[:32], error_text=_english(code, verdicts[pks[0]].params))
         tally[status] += len(moved)
     if holds:
         # Held back, not attempted: the claim's attempt is given back.
@@ -107,6 +107,13 @@ def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, tally: dict) -> No
                          for pk, hold in holds.items()},
         )
         tally[Status.SCHEDULED] += len(moved)
+
+
+def _english(code: str, params: dict) -> str:
+    """The stored error text: the reason in English, for exports and the operator (a merchant
+    reads it in the shop's language through smsnotify.history)."""
+    with translation.override("en"):
+        return reason_text(code, params)[:500]
 
 
 def status_callback_url(gateway_name: str) -> str:

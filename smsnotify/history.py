@@ -101,7 +101,8 @@ def event_text(event: MessageEvent) -> str:
 def error_text(message: Message) -> str:
     """Why a message failed or stopped, in words: our own reasons translated, a provider's as it said."""
     if message.error_code in policy_reasons() or message.error_code in CORE_REASONS:
-        return reason_text(message.error_code)
+        stopped = message.events.filter(type=EventType.STOPPED).order_by("-created_at", "-pk").first()
+        return reason_text(message.error_code, stopped.parameters if stopped else None)
     return message.error_text
 
 

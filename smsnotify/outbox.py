@@ -154,23 +154,32 @@ def message_send_again(*, message: Message, user=None) -> bool:
 # --- dispatching -----------------------------------------------------------------------------
 
 
-def messages_dispatch_due(*, limit: int = 1000) -> int:
-    """Claim due messages (scheduled → queued) and ring the workers. Returns how many."""
+def messages_dispatch_due(*, chunk: int = 1000) -> int:
+    """Claim due messages (scheduled → queued) and ring the workers. Returns how many.
+
+    Claims ``chunk`` rows per transaction, again and again until none are due (or
+    SMS_DISPATCH_MAX_PER_RUN), so a backlog drains at the workers' pace, not at one chunk per
+    beat interval."""
     now = timezone.now()
     _expire_overdue(now)
     _ring_lost_doorbells(now)
-    with transaction.atomic():
-        due = Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now).order_by("send_at")
-        if connection.features.has_select_for_update_skip_locked:
-            # Two beat processes (or a slow run overlapping the next) split the rows between them.
-            due = due.select_for_update(skip_locked=True)
-        pks = list(due.values_list("pk", flat=True)[:limit])
-        # No event: "queued" only means the doorbell rang, which says nothing to a merchant.
-        Message.objects.filter(pk__in=pks, status=Status.SCHEDULED).update(
-            status=Status.QUEUED, queued_at=now, updated_at=now)
-        if pks:
-            transaction.on_commit(functools.partial(_ring, pks))
-    return len(pks)
+    total = 0
+    while total < settings.SMS_DISPATCH_MAX_PER_RUN:
+        with transaction.atomic():
+            due = Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now).order_by("send_at")
+            if connection.features.has_select_for_update_skip_locked:
+                # Two beat processes (or a slow run overlapping the next) split the rows between them.
+                due = due.select_for_update(skip_locked=True)
+            pks = list(due.values_list("pk", flat=True)[:chunk])
+            # No event: "queued" only means the doorbell rang, which says nothing to a merchant.
+            Message.objects.filter(pk__in=pks, status=Status.SCHEDULED).update(
+                status=Status.QUEUED, queued_at=now, updated_at=now)
+            if pks:
+                transaction.on_commit(functools.partial(_ring, pks))
+        total += len(pks)
+        if len(pks) < chunk:
+            break
+    return total
 
 
 def _expire_overdue(now: dt.datetime) -> None:

@@ -209,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's 5 resets connections when many calls are in flight
     fake: FakeTwilioServer
 
 

@@ -180,8 +180,6 @@ def test_a_policys_reason_reads_on_the_message_page_of_a_polish_shop(polish_merc
         assert page.content.decode().count(html.escape(reason)) == 2, (code, reason)
 
 
-@pytest.mark.xfail(strict=False, reason="Polish translations of the policies' reasons are being written "
-                                        "(locale/pl has no msgstr for them yet)")
 @pytest.mark.parametrize("code,english", [
     ("sms_inactive", "Not sent: SMS is switched off for this shop."),
     ("insufficient_credits", "Not sent: the credit balance could not pay for it. Buy credits, then send it again."),
@@ -194,10 +192,6 @@ def test_a_policys_reason_is_in_polish_for_a_polish_shop(polish_merchant, code, 
         assert history.reason_text(code) != english
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a refusal's reason with parameters is stored and shown unformatted: "
-                                       "delivery._apply_verdicts stores str(policy.reasons[code]) as error_text and "
-                                       "history.error_text() renders the code without the event's parameters, so "
-                                       "the message page's error reads 'Not sent: %(phone)s replied STOP.'")
 def test_the_error_of_a_message_refused_with_parameters_reads_without_placeholders(shop):
     message = schedule(shop, body="refuse me")
     with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.RefuseMarked)]):
