@@ -25,7 +25,6 @@ from shop.models import Customer, Order
 from shop.tenancy import request_shop
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
-from templates_sms.formatting import shop_zone
 from templates_sms.selectors import editor_context
 from templates_sms.tokens import CUSTOM
 
@@ -205,7 +204,7 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
     def _status_notices(self, request, order: Order, earlier: Message | None) -> None:
         status = order.get_status_display()
         if earlier is not None:
-            moment = (earlier.sent_at or earlier.created_at).astimezone(shop_zone(order.shop.time_zone))
+            moment = (earlier.sent_at or earlier.created_at).astimezone(order.shop.zone)
             messages.info(request, _("A text for %(status)s was already sent on %(date)s; it is not sent again.") % {
                 "status": status, "date": formats.date_format(moment, "DATE_FORMAT")})
             return

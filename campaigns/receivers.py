@@ -21,6 +21,7 @@ from templates_sms.selectors import active_template
 from templates_sms.tokens import Audience, RenderContext, order_status_event
 
 from .alerts import low_balance_alert_send
+from .selectors import order_status_dedupe_key
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,14 @@ def text_order_status(sender, *, order: Order, previous: str, **kwargs) -> None:
     if template is None:
         return
     # Stripped: a token at the end with no value ({tracking}) must not leave a space that costs a character.
-    body = render(template.body, RenderContext(shop=order.shop, order=order, customer=order.customer),
-                  event=event).strip()
+    body = render(template.body, RenderContext.for_order(order), event=event).strip()
     if not body:  # a text made only of tokens this order has no data for
         log.warning("Template %s rendered empty for order %s; no SMS scheduled.", template.pk, order.pk)
         return
     try:
         message_schedule(
             shop=order.shop, to=order.phone, body=body, kind=Kind.ORDER_STATUS,
-            dedupe_key=f"order:{order.pk}:status:{order.status}", customer=order.customer, order=order,
+            dedupe_key=order_status_dedupe_key(order=order, status=order.status), customer=order.customer, order=order,
         )
     except InvalidPhoneNumber:
         # Phones are validated when orders are written; an old bad row must not block the status change.

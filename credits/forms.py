@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from shop.models import Shop
-from shop.money import format_money, format_number
+from shop.money import format_money
 
 from . import payments, purchases
 from .models import CreditPack
@@ -52,10 +52,8 @@ class BuyForm(forms.Form):
     def clean_custom_credits(self):
         # Checked at every step, so a forged hidden value cannot slip past it either.
         credits = self.cleaned_data.get("custom_credits")
-        maximum = settings.CREDITS_CUSTOM_MAX
-        if credits is not None and credits > maximum:
-            raise ValidationError(_("At most %(maximum)s credits can be bought at once.")
-                                  % {"maximum": format_number(maximum)}, code="above_maximum")
+        if credits is not None:
+            purchases.custom_credits_validate(credits=credits)
         return credits
 
     def clean(self):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.models import Shop
+from shop.money import format_number
 
 from . import payments
 from .ledger import _credit, _entry
@@ -46,13 +47,22 @@ def purchase_quote(*, shop: Shop, pack: CreditPack | None = None, credits: int |
     pricing = PricingSettings.load()
     if not credits or credits < pricing.minimum_purchase_credits:
         raise ValidationError(_("The minimum purchase is %(minimum)s credits.") % {
-            "minimum": f"{pricing.minimum_purchase_credits:,}"}, code="below_minimum")
+            "minimum": format_number(pricing.minimum_purchase_credits)}, code="below_minimum")
+    custom_credits_validate(credits=credits)
     per_thousand = (pricing.price_per_thousand or {}).get(currency)
     if not per_thousand:
         raise ValidationError(_("Custom amounts cannot be bought in %(currency)s; choose a pack.") % {
             "currency": currency}, code="not_priced")
     amount = math.ceil(credits * per_thousand / 1000)  # integers; a fraction of a cent rounds up
-    return Quote(credits, amount, currency, _("%(credits)s SMS credits") % {"credits": f"{credits:,}"})
+    return Quote(credits, amount, currency, _("%(credits)s SMS credits") % {"credits": format_number(credits)})
+
+
+def custom_credits_validate(*, credits: int) -> None:
+    """A custom amount has a ceiling (CREDITS_CUSTOM_MAX): a typo must not buy 10**12 credits."""
+    maximum = settings.CREDITS_CUSTOM_MAX
+    if credits > maximum:
+        raise ValidationError(_("At most %(maximum)s credits can be bought at once.")
+                              % {"maximum": format_number(maximum)}, code="above_maximum")
 
 
 def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | None = None,

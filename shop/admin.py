@@ -78,7 +78,7 @@ class CustomerAdmin(ShopScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if "marketing_consent" in form.changed_data:
-            services.customer_consent_changed(customer=obj, source=ConsentSource.ADMIN)
+            services.customer_consent_stamp(customer=obj, source=ConsentSource.ADMIN)
         super().save_model(request, obj, form, change)
 
 

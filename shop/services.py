@@ -65,7 +65,7 @@ def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", em
     return customer
 
 
-def customer_consent_changed(*, customer: Customer, source: str) -> None:
+def customer_consent_stamp(*, customer: Customer, source: str) -> None:
     """Stamp a consent the merchant just changed (the new state is already on ``customer``)."""
     customer.marketing_consent_at = None if customer.marketing_consent == MarketingConsent.UNKNOWN else timezone.now()
     customer.marketing_consent_source = source

@@ -28,7 +28,8 @@ import uuid
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
@@ -59,6 +60,8 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
     claimed = Message.objects.filter(
         pk__in=list(message_ids), status__in=[Status.SCHEDULED, Status.QUEUED], send_at__lte=now,
     ).update(status=Status.SENDING, sending_at=now, claim=claim, attempts=F("attempts") + 1, gateway=gateway.name,
+             sender=Coalesce(Subquery(SmsSettings.objects.filter(shop_id=OuterRef("shop_id")).values("sender")[:1]),
+                             Value("")),
              updated_at=now)
     if not claimed:
         return {}
@@ -129,26 +132,16 @@ def status_callback_url(gateway_name: str) -> str:
 def _send(batch: DeliveryBatch, gateway: BaseGateway, claim: uuid.UUID, now: dt.datetime) -> list[Outcome]:
     messages = batch.messages
     callback = status_callback_url(gateway.name)
-    senders = {shop_id: sms.sender for shop_id, sms in batch.sms_settings.items()}
-    for sender, pks in _group(messages, lambda m: senders.get(m.shop_id, "")).items():
-        Message.objects.filter(pk__in=pks, claim=claim).update(sender=sender)
     MessageEvent.objects.bulk_create([
         MessageEvent(message_id=m.pk, type=EventType.ATTEMPT, status=Status.SENDING, created_at=now,
                      parameters={"attempt": m.attempts, "gateway": gateway.name})
         for m in messages
     ])
-    outbound = [OutboundSms(reference=f"msg-{m.pk}", to=m.recipient, body=m.body,
-                            sender=senders.get(m.shop_id, ""), status_callback=callback) for m in messages]
+    outbound = [OutboundSms(reference=f"msg-{m.pk}", to=m.recipient, body=m.body, sender=m.sender,
+                            status_callback=callback) for m in messages]
     with gateway:
         answers = gateway.send_many(outbound)
     return _record(messages, answers, claim)
-
-
-def _group(messages, key) -> dict:
-    groups = defaultdict(list)
-    for message in messages:
-        groups[key(message)].append(message.pk)
-    return groups
 
 
 def _error_params(exc: GatewayError) -> dict:

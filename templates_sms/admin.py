@@ -21,9 +21,12 @@ from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
 from . import selectors, services
 from .models import SmsTemplate
-from .tokens import CUSTOM
+from .tokens import CUSTOM, EVENTS
 
 # Constant markup of ours, never merchant text.
+# Said beside every text whose event no feature sends yet (tokens.Event.sent).
+NOT_SENT_YET = gettext_lazy("Not sent yet: the feature that sends this text is coming.")
+
 _EYE_OPEN = mark_safe(
     '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" '
     'd="M12 5C6.5 5 2.7 9.1 1.5 12c1.2 2.9 5 7 10.5 7s9.3-4.1 10.5-7C21.3 9.1 17.5 5 12 5zm0 11.5a4.5 4.5 0 1 1 '
@@ -81,6 +84,9 @@ class SmsTemplateAdmin(ShopScopedAdmin):
 
     @admin.display(description=gettext_lazy("event"), ordering="event")
     def event_label(self, obj):
+        event = EVENTS.get(obj.event)
+        if event is not None and not event.sent:
+            return format_html('{} <span class="sms-not-sent-yet">{}</span>', obj.get_event_display(), NOT_SENT_YET)
         return obj.get_event_display()
 
     @admin.display(description=gettext_lazy("text"))
@@ -136,6 +142,7 @@ class SmsTemplateAdmin(ShopScopedAdmin):
         shop = obj.shop if obj is not None else request_shop(request)
         event = obj.event if obj is not None else CUSTOM
         context = selectors.editor_context(shop=shop, event=event, body=obj.body if obj else "")
+        context["not_sent_yet"] = NOT_SENT_YET
         if obj is not None:
             context.update(
                 toggle_url=reverse("admin:templates_sms_smstemplate_toggle", args=[obj.pk]),

@@ -1,8 +1,4 @@
-"""Dates as a shop's customers read them, in text fit for an SMS.
-
-Money is formatted by ``shop.money``, the project's one money formatter; the names below are
-re-exported only because ``templates_sms.tokens`` (being rewritten elsewhere) imports them from here.
-"""
+"""Dates as a shop's customers read them, in text fit for an SMS (money: ``shop.money``)."""
 
 from __future__ import annotations
 
@@ -11,12 +7,10 @@ import zoneinfo
 
 from django.utils import formats, timezone, translation
 
-from shop.money import PLAIN_SPACES, base_language, format_money, format_number
-
-__all__ = ["format_date", "format_money", "format_number", "shop_zone"]
+from shop.money import PLAIN_SPACES, base_language
 
 
-def shop_zone(time_zone: str) -> dt.tzinfo:
+def _zone(time_zone: str) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(time_zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -31,6 +25,6 @@ def format_date(value: dt.datetime | dt.date | None, *, time_zone: str, language
     if isinstance(value, dt.datetime):
         if timezone.is_naive(value):
             value = timezone.make_aware(value, dt.timezone.utc)
-        value = timezone.localtime(value, shop_zone(time_zone)).date()
+        value = timezone.localtime(value, _zone(time_zone)).date()
     with translation.override(base_language(language)):
         return formats.date_format(value, "SHORT_DATE_FORMAT", use_l10n=True).translate(PLAIN_SPACES)

@@ -4,9 +4,9 @@ from django.dispatch import receiver
 
 from shop.events import shop_created
 
-from .services import seed_standard_templates
+from .services import templates_seed_standard
 
 
 @receiver(shop_created, dispatch_uid="templates_sms.standard_templates_for_new_shop")
 def seed_templates(sender, *, shop, **kwargs) -> None:
-    seed_standard_templates(shop=shop)
+    templates_seed_standard(shop=shop)

@@ -14,7 +14,7 @@ from .models import SmsTemplate
 from .tokens import CUSTOM, Audience
 
 
-def seed_standard_templates(*, shop: Shop) -> int:
+def templates_seed_standard(*, shop: Shop) -> int:
     """Give ``shop`` every standard template it lacks, in its language. Returns how many were made.
 
     Idempotent: existing templates (edited or not) are left alone, and a concurrent seed of

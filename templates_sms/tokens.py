@@ -19,8 +19,9 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _, pgettext
 
 from shop.models import Cart, Customer, Order, OrderStatus, Product, Shop, Ticket
+from shop.money import format_money, format_number
 
-from .formatting import format_date, format_money, format_number
+from .formatting import format_date
 
 
 class Audience:
@@ -333,6 +334,9 @@ class Event:
     audiences: tuple[str, ...]
     token_names: tuple[str, ...]
     automatic: bool = True  # "custom" is only ever sent by hand
+    # False while no feature sends this event yet: its template is ready and says so, so a
+    # merchant never takes an active text for one that goes out.
+    sent: bool = True
     tokens: dict[str, Token] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -366,11 +370,11 @@ def _events() -> list[Event]:
                 (Audience.CUSTOMER,), order_tokens)
           for status in OrderStatus],
         Event("order:new", _("New order"), _("Sent when an order is placed."),
-              (Audience.MERCHANT, Audience.CUSTOMER), order_tokens),
+              (Audience.MERCHANT, Audience.CUSTOMER), order_tokens, sent=False),
         Event("ticket:new", _("New ticket"), _("Sent to you when a customer opens a ticket."),
-              (Audience.MERCHANT,), ticket_tokens),
+              (Audience.MERCHANT,), ticket_tokens, sent=False),
         Event("ticket:answered", _("Ticket answered"), _("Sent to the customer when you answer their ticket."),
-              (Audience.CUSTOMER,), ticket_tokens),
+              (Audience.CUSTOMER,), ticket_tokens, sent=False),
         Event(CUSTOM, _("Custom message"), _("Never sent automatically: used for messages you send by hand."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), automatic=False),
         Event(CUSTOM_ORDER, _("Custom message about an order"),
@@ -378,18 +382,18 @@ def _events() -> list[Event]:
               (Audience.CUSTOMER,), order_tokens, automatic=False),
         Event("product:back_in_stock", _("Back in stock"),
               _("Sent to customers who asked to be told when a product is available again."),
-              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER)),
+              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER), sent=False),
         Event("cart:abandoned", _("Abandoned cart"), _("Sent when a customer leaves items in the cart."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name")),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name"), sent=False),
         Event("date:birthday", _("Birthday"), _("Sent on the customer's birthday."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name")),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), sent=False),
         Event("date:after_first_order", _("Days after the first order"),
               _("Sent a number of days after a customer's first order."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name")),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name"), sent=False),
         Event("date:after_registration", _("After registration"), _("Sent after a customer creates an account."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name")),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), sent=False),
         Event("signup:code", _("Sign-up code"), _("Sent when a customer verifies their phone number."),
-              (Audience.CUSTOMER,), ("code", "shop_name")),
+              (Audience.CUSTOMER,), ("code", "shop_name"), sent=False),
         Event("credits:low_balance", _("Low balance"), _("Sent to you when your credits run low."),
               (Audience.MERCHANT,), ("balance", "shop_name")),
     ]

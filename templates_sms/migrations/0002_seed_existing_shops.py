@@ -2,7 +2,7 @@
 
 Without it, a deployed shop would stop texting "shipped" the moment the trigger starts
 reading templates. Uses the historical model and skips what exists, like
-services.seed_standard_templates (which new shops get from shop_create).
+services.templates_seed_standard (which new shops get from shop_create).
 """
 
 from django.db import migrations

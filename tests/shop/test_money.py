@@ -57,7 +57,7 @@ def test_an_amount_finer_than_the_currency_is_refused(major, currency):
 
 def test_credits_and_sms_tokens_use_this_formatter():
     import credits.models
-    import templates_sms.formatting
+    import templates_sms.tokens
 
     assert credits.models.format_money is format_money
-    assert templates_sms.formatting.format_money is format_money
+    assert templates_sms.tokens.format_money is format_money

@@ -255,3 +255,20 @@ def test_anonymous_users_are_sent_to_login(client):
     template = _template(make_shop())
     response = client.post(_toggle_url(template))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_text_nothing_sends_yet_says_so_in_the_list_and_the_editor(merchant_client):
+    shop = merchant_client.shop
+    waiting = SmsTemplate.objects.get(shop=shop, event="ticket:answered")
+    shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
+    rows = {row.pk: row for row in merchant_client.get(
+        reverse("admin:templates_sms_smstemplate_changelist")).context["cl"].result_list}
+    assert waiting.pk in rows and shipped.pk in rows
+    from templates_sms.admin import SmsTemplateAdmin
+
+    label = SmsTemplateAdmin(SmsTemplate, None).event_label
+    assert "Not sent yet" in label(waiting) and "Not sent yet" not in label(shipped)
+    editor = merchant_client.get(reverse("admin:templates_sms_smstemplate_change", args=[waiting.pk])).content.decode()
+    assert "Not sent yet: the feature that sends this text is coming." in editor
+    editor = merchant_client.get(reverse("admin:templates_sms_smstemplate_change", args=[shipped.pk])).content.decode()
+    assert "Not sent yet" not in editor

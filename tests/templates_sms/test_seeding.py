@@ -49,8 +49,8 @@ def test_the_seoshop_set_and_the_requested_answers_start_active_the_rest_off():
 def test_seeding_twice_changes_nothing():
     shop = make_shop()
     before = list(SmsTemplate.objects.filter(shop=shop).values_list("pk", "body", "active"))
-    assert services.seed_standard_templates(shop=shop) == 0
-    assert services.seed_standard_templates(shop=shop) == 0
+    assert services.templates_seed_standard(shop=shop) == 0
+    assert services.templates_seed_standard(shop=shop) == 0
     assert list(SmsTemplate.objects.filter(shop=shop).values_list("pk", "body", "active")) == before
 
 
@@ -59,7 +59,7 @@ def test_seeding_fills_only_what_is_missing_and_keeps_edits():
     shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
     services.template_update(template=shipped, body="Shipped! {order_id}")
     SmsTemplate.objects.filter(shop=shop, event="date:birthday").delete()
-    assert services.seed_standard_templates(shop=shop) == 1
+    assert services.templates_seed_standard(shop=shop) == 1
     assert SmsTemplate.objects.get(pk=shipped.pk).body == "Shipped! {order_id}"
     assert SmsTemplate.objects.filter(shop=shop).count() == len(STANDARD_TEMPLATES)
 
@@ -67,7 +67,7 @@ def test_seeding_fills_only_what_is_missing_and_keeps_edits():
 def test_custom_templates_do_not_count_as_standard_ones():
     shop = make_shop()
     services.template_create(shop=shop, name="Promo", body="Hi {firstname}!")
-    assert services.seed_standard_templates(shop=shop) == 0
+    assert services.templates_seed_standard(shop=shop) == 0
     assert SmsTemplate.objects.filter(shop=shop, event="custom").count() == 2
 
 

@@ -18,7 +18,7 @@ from credits.purchases import purchase_create
 from shop import services
 from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop
 from smsnotify.selectors import sms_settings_for
-from templates_sms.services import seed_standard_templates
+from templates_sms.services import templates_seed_standard
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             self._credits(shop, user)
             self._catalogue(shop, spec)
         for shop in Shop.objects.all():  # shops made before templates existed get the standard set too
-            seed_standard_templates(shop=shop)
+            templates_seed_standard(shop=shop)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
             "Logins (password %s): operator (platform operator), %s" % (
