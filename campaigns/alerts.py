@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, ngettext
 
 from credits.estimate import sms_estimate
 from shop.models import Shop
@@ -67,7 +67,8 @@ def low_balance_alert_send(*, shop: Shop, balance: int, threshold: int, crossing
         log.warning("Shop %s is low on credits (%s) and has no merchant number or staff email to tell.", shop.pk, balance)
         return ""
     with translation.override(shop.language):
-        subject = _("Low SMS credit balance: %(balance)s credits left") % {"balance": balance}
+        subject = ngettext("Low SMS credit balance: %(balance)s credit left",
+                           "Low SMS credit balance: %(balance)s credits left", balance) % {"balance": balance}
     try:
         send_mail(subject, low_balance_text(shop=shop, balance=balance, threshold=threshold),
                   settings.DEFAULT_FROM_EMAIL, recipients)

@@ -80,7 +80,7 @@ def event_text(event: MessageEvent) -> str:
     if kind == EventType.STOPPED:
         return reason_text(params.get("reason", ""), params)
     if kind == EventType.SCHEDULED and not params.get("send_at"):
-        return _("Written.")
+        return _("Created.")
     if kind == EventType.NOTE:
         return params.get("detail", "")
     template = _TEXTS.get(kind)
