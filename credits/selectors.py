@@ -46,9 +46,6 @@ def send_block(shop: Shop) -> SendBlock | None:
     return None
 
 
-def send_block_reason(shop: Shop) -> str | None:
-    block = send_block(shop)
-    return str(block) if block is not None else None
 
 def packs_for_shop(shop: Shop) -> list[CreditPack]:
     """Active packs priced in the shop's currency, smallest first."""

@@ -82,11 +82,6 @@ def longest_plausible(body: str, *, event: str, shop: Shop) -> str:
         return _substitute(body, lambda token: token.longest_value(shop), tokens_for(event))
 
 
-def used_tokens(body: str) -> list[str]:
-    """Names written as tokens in ``body``, each once, in order."""
-    return list(dict.fromkeys(name for match in TOKEN_RE.finditer(body) if (name := _token_name(match))))
-
-
 # --- validation --------------------------------------------------------------------------------
 
 

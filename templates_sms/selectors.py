@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
 from django.utils.translation import gettext as _, ngettext
 
 from credits.estimate import sms_estimate
@@ -16,10 +15,6 @@ from smsnotify.selectors import sms_settings_for
 from . import rendering
 from .models import SmsTemplate
 from .tokens import RenderContext, Token, tokens_for
-
-def templates_of_shop(shop: Shop) -> QuerySet[SmsTemplate]:
-    return SmsTemplate.objects.filter(shop=shop)
-
 
 def active_template(*, shop: Shop, event: str, audience: str) -> SmsTemplate | None:
     """The template an automatic event sends, or None when the merchant switched it off."""

@@ -403,10 +403,6 @@ EVENTS: dict[str, Event] = {event.key: event for event in _events()}
 EVENT_CHOICES = [(key, event.label) for key, event in EVENTS.items()]
 
 
-def event_for(key: str) -> Event | None:
-    return EVENTS.get(key)
-
-
 def tokens_for(event: str) -> dict[str, Token]:
     """The tokens an event offers ({} for an unknown event)."""
     found = EVENTS.get(event)

@@ -4,7 +4,7 @@ import pytest
 
 from credits.models import DestinationRate, PricingSettings
 from credits.estimate import sms_estimate
-from credits.selectors import cheapest_sms_cost, credit_balance, send_block_reason
+from credits.selectors import cheapest_sms_cost, credit_balance, send_block
 from smsnotify.models import SmsSettings
 from tests.factories import fund, make_shop
 
@@ -112,23 +112,23 @@ def test_an_empty_text_is_priced_as_one_part(us_shop):
     assert sms_estimate(shop=us_shop, text="", recipient="+12025550123").credits == 12
 
 
-def test_send_block_reason(us_shop):
+def test_send_block(us_shop):
     assert credit_balance(us_shop) == 0
-    assert send_block_reason(us_shop) == "Not enough credits: balance 0, one SMS costs 12. Buy credits."
+    assert str(send_block(us_shop)) == "Not enough credits: balance 0, one SMS costs 12. Buy credits."
     fund(us_shop, 5)
-    assert send_block_reason(us_shop) == "Not enough credits: balance 5, one SMS costs 12. Buy credits."
+    assert str(send_block(us_shop)) == "Not enough credits: balance 5, one SMS costs 12. Buy credits."
     fund(us_shop, 7)
-    assert send_block_reason(us_shop) is None  # exactly one SMS
+    assert send_block(us_shop) is None  # exactly one SMS
     SmsSettings.objects.filter(shop=us_shop).update(active=False)
-    assert send_block_reason(us_shop).startswith("SMS is switched off")
+    assert str(send_block(us_shop)).startswith("SMS is switched off")
 
 
-def test_send_block_reason_follows_the_shops_own_rate(pl_shop):
+def test_send_block_follows_the_shops_own_rate(pl_shop):
     DestinationRate.objects.create(calling_code=48, credits_per_segment=20)
     fund(pl_shop, 19)
-    assert "one SMS costs 20" in send_block_reason(pl_shop)
+    assert "one SMS costs 20" in str(send_block(pl_shop))
     fund(pl_shop, 1)
-    assert send_block_reason(pl_shop) is None
+    assert send_block(pl_shop) is None
 
 
 @pytest.mark.parametrize("number", ["+12025550123", "+447911123456", "+48601234567", "+5999461234", "+8823450000",
