@@ -21,7 +21,6 @@ merchant). Nothing is texted from inside a charge.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,9 +98,13 @@ def _low_balance_crossed(account: _Account) -> None:
     and say so once the debit has committed."""
     crossing = account.low_balance_alerts + 1
     CreditAccount.objects.filter(pk=account.pk).update(low_balance_armed=False, low_balance_alerts=crossing)
-    transaction.on_commit(functools.partial(
-        signals.low_balance.send, sender=CreditAccount, shop_id=account.shop_id, balance=account.balance,
-        threshold=account.low_balance_threshold, crossing=crossing))
+    # robust: telling the merchant must never fail the delivery run whose charge crossed it (the
+    # error is logged; the charge has committed already).
+    def tell_low_balance():  # a named function: Django logs a robust callback's error by its name
+        signals.low_balance.send(sender=CreditAccount, shop_id=account.shop_id, balance=account.balance,
+                                 threshold=account.low_balance_threshold, crossing=crossing)
+
+    transaction.on_commit(tell_low_balance, robust=True)
 
 
 def _entry(account: _Account, *, kind: str, amount: int, user=None, **fields) -> LedgerEntry:
@@ -131,16 +134,17 @@ def _charge_reason(estimate) -> str:
 def messages_charge(*, messages: list[Message]) -> set[int]:
     """Pay for sending ``messages`` (claimed, so no other worker charges them); returns the ids
     the balance could NOT pay for. Commits before returning, so a charge is never lost with a
-    later failure. A message already charged in its open cycle (a retried task, a message
-    reconciled and sent again) is not charged again. Within one shop, messages are paid in the
-    order given until the balance runs out.
+    later failure. A message whose current round is paid (``credits_charged``, set and cleared
+    with its ledger rows) is not charged again: a retried task, a message the provider never
+    got. A refund, or the merchant's "Send again", starts a new round (cycle). Within one shop,
+    messages are paid in the order given until the balance runs out.
     """
     cycles = _cycles(m.pk for m in messages)
     wanted: dict[int, list[tuple[Message, int, str, int]]] = defaultdict(list)
     for message in messages:
-        charges, refunds = cycles.get(message.pk, (0, 0))
-        if charges > refunds:
-            continue  # paid already in this cycle
+        if message.credits_charged:
+            continue  # paid already: a retried run, a resend after "the provider never got it"
+        charges, _refunds = cycles.get(message.pk, (0, 0))
         estimate = sms_estimate(shop=message.shop, text=message.body, recipient=message.recipient, as_sent=True)
         if estimate.credits:  # a free destination: nothing to record
             wanted[message.shop_id].append((message, estimate.credits, _charge_reason(estimate), charges))

@@ -125,14 +125,15 @@ class OrderAdmin(ShopScopedAdmin):
         return _unbroken(format_money(obj.total, obj.currency))
 
     def save_model(self, request, obj, form, change):
-        new_status = obj.status
-        if change and "status" in form.changed_data:
-            # Save the other edits, then change the status through the service so that
-            # its SMS trigger runs in this same transaction.
-            obj.status = form.initial["status"]
+        new_status, new_code = obj.status, obj.tracking_code
+        through_service = change and {"status", "tracking_code"} & set(form.changed_data)
+        if through_service:
+            # Save the other edits, then change the status and the tracking code through the
+            # service, so that the store's events go out in this same transaction.
+            obj.status, obj.tracking_code = form.initial["status"], form.initial["tracking_code"]
         super().save_model(request, obj, form, change)
-        if change and new_status != obj.status:
-            services.order_change_status(order=obj, status=new_status)
+        if through_service:
+            services.order_change_status(order=obj, status=new_status, tracking_code=new_code)
 
     @admin.action(description=_("Mark selected orders as shipped"), permissions=["change"])
     def mark_shipped(self, request, queryset):

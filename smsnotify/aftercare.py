@@ -16,11 +16,13 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .gateways import DeliveryReport, OutboundSms, SentRef, get_gateway
-from .models import EventType, Message, Status
+from .history import iso
+from .models import EventType, Message, MessageEvent, Status
 from .outbox import _ring
 from .policies import Outcome, delivery_policies
 from .transitions import message_transition, messages_transition
@@ -39,13 +41,27 @@ _REPORT_SOURCES = {
 
 
 def messages_recover_stale() -> int:
-    """Apply the stuck-message rule (see the module docstring). Returns how many."""
-    stale = timezone.now() - dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
-    pks = list(Message.objects.filter(status=Status.SENDING, sending_at__lt=stale).values_list("pk", flat=True)[:1000])
+    """Apply the stuck-message rule (see the module docstring). Returns how many.
+
+    A row whose current attempt was never stamped (no ATTEMPT event since its ``sending_at``:
+    the worker stopped before the gateway call) surely did not leave: it goes back to
+    ``scheduled`` with its attempt given back. Only a stamped one may have reached the provider.
+    """
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
+    attempted = MessageEvent.objects.filter(message=OuterRef("pk"), type=EventType.ATTEMPT,
+                                            created_at__gte=OuterRef("sending_at"))
+    rows = list(Message.objects.filter(status=Status.SENDING, sending_at__lt=stale)
+                .annotate(attempted=Exists(attempted)).values_list("pk", "attempted")[:1000])
+    maybe_sent = [pk for pk, was_attempted in rows if was_attempted]
+    never_sent = [pk for pk, was_attempted in rows if not was_attempted]
     moved = messages_transition(
-        pks, from_statuses=[Status.SENDING], status=Status.UNKNOWN, event=EventType.LEASE_EXPIRED,
+        maybe_sent, from_statuses=[Status.SENDING], status=Status.UNKNOWN, event=EventType.LEASE_EXPIRED,
         error_code="lease_expired", error_text="The worker stopped while handing it to the gateway.")
-    return len(moved)
+    released = messages_transition(
+        never_sent, from_statuses=[Status.SENDING], status=Status.SCHEDULED, event=EventType.HELD,
+        params={"reason": "worker_stopped", "until": iso(now)}, attempts=Greatest(F("attempts") - 1, 0), send_at=now)
+    return len(moved) + len(released)
 
 
 def messages_reconcile_unknown() -> int:
@@ -92,15 +108,16 @@ def report_apply(*, gateway_name: str, report: DeliveryReport) -> Message | None
     if report.error_code or report.error_text:
         fields.update(error_code=report.error_code[:32], error_text=report.error_text[:500])
     params = {"status": report.status, "code": report.error_code[:32], "text": report.error_text[:300]}
-    moved = message_transition(message.pk, from_statuses=_REPORT_SOURCES[report.status], status=report.status,
-                               event=EventType.REPORT, params=params, **fields)
-    message.refresh_from_db()
-    if moved:
-        summary = f"Provider reports {report.status}" + (f" ({report.error_code} {report.error_text})".rstrip()
-                                                         if report.error_code else "")
-        outcome = Outcome(message, report.status, report.billed, summary)
-        for policy in reversed(delivery_policies()):
-            policy.settle([outcome])
+    with transaction.atomic():  # the report and what it settles (a refund) commit together
+        moved = message_transition(message.pk, from_statuses=_REPORT_SOURCES[report.status], status=report.status,
+                                   event=EventType.REPORT, params=params, **fields)
+        message.refresh_from_db()
+        if moved:
+            summary = f"Provider reports {report.status}" + (f" ({report.error_code} {report.error_text})".rstrip()
+                                                             if report.error_code else "")
+            outcome = Outcome(message, report.status, report.billed, summary)
+            for policy in reversed(delivery_policies()):
+                policy.settle([outcome])
     return message
 
 

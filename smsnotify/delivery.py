@@ -28,8 +28,9 @@ import uuid
 from collections import defaultdict
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
@@ -70,23 +71,48 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
     batch = DeliveryBatch(messages=messages,
                           sms_settings={s.shop_id: s for s in SmsSettings.objects.filter(shop_id__in=shop_ids)})
     tally: dict[str, int] = defaultdict(int)
-    for policy in delivery_policies():
-        verdicts = policy.before_send(batch) if batch.messages else {}
-        if verdicts:
-            _apply_verdicts(verdicts, policy, claim, tally)
-            batch.messages = [m for m in batch.messages if m.pk not in verdicts]
-    if not batch.messages:
-        return dict(tally)
-
-    outcomes = _send(batch, gateway, claim, now)
+    stopped: list[Outcome] = []
+    try:
+        for policy in delivery_policies():
+            verdicts = policy.before_send(batch) if batch.messages else {}
+            if verdicts:
+                stopped += _apply_verdicts(verdicts, policy, claim, batch, tally)
+                batch.messages = [m for m in batch.messages if m.pk not in verdicts]
+        sending = _attempt(batch.messages, gateway, claim) if batch.messages else []
+        if sending:
+            gateway.open()
+    except Exception:
+        # Nothing of this run reached the gateway: give the rows back (a charge made here stays
+        # with the message, paid for its next attempt) instead of leaving them to the lease.
+        _release([m.pk for m in batch.messages], claim)
+        raise
+    answers = []
+    if sending:
+        try:
+            answers = gateway.send_many([_outbound(m, gateway) for m in sending])
+        finally:
+            gateway.close()
+    # What the provider said and what it settles (refunds) commit together: a message is never
+    # left failed but charged.
+    with transaction.atomic():
+        outcomes = _record(sending, answers, claim) if sending else []
+        if outcomes or stopped:
+            for policy in reversed(delivery_policies()):
+                policy.settle(stopped + outcomes)
     for outcome in outcomes:
         tally[outcome.status] += 1
-    for policy in reversed(delivery_policies()):
-        policy.settle(outcomes)
     return dict(tally)
 
 
-def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, tally: dict) -> None:
+def _release(pks: list[int], claim: uuid.UUID) -> None:
+    messages_transition(pks, from_statuses=[Status.SENDING], claim=claim, status=Status.SCHEDULED,
+                        event=EventType.HELD, params={"reason": "internal_error", "until": iso(timezone.now())},
+                        attempts=Greatest(F("attempts") - 1, 0), send_at=timezone.now())
+
+
+def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, batch: DeliveryBatch, tally: dict) -> list[Outcome]:
+    """Hold or refuse what ``policy`` stopped; returns the refusals, for the policies to settle
+    (a message refused now may carry a charge from an earlier run: it is given back)."""
     path = f"{type(policy).__module__}.{type(policy).__qualname__}"
     refusals, holds = defaultdict(list), {}
     for pk, verdict in verdicts.items():
@@ -94,22 +120,27 @@ def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, tally: dict) -> No
             refusals[(verdict.status, verdict.code, tuple(sorted(verdict.params.items())))].append(pk)
         elif isinstance(verdict, Hold):
             holds[pk] = verdict
+    by_pk = {m.pk: m for m in batch.messages}
+    stopped = []
     for (status, code, _params), pks in refusals.items():
+        text = _english(code, verdicts[pks[0]].params)
         moved = messages_transition(pks, from_statuses=[Status.SENDING], claim=claim, status=status,
                                     event=EventType.STOPPED, params={"policy": path, "reason": code},
                                     per_message={pk: {"params": verdicts[pk].params} for pk in pks},
-                                    error_code=code[:32], error_text=_english(code, verdicts[pks[0]].params))
+                                    error_code=code[:32], error_text=text)
         tally[status] += len(moved)
+        stopped += [Outcome(by_pk[pk], status, False, text) for pk in moved]
     if holds:
         # Held back, not attempted: the claim's attempt is given back.
         moved = messages_transition(
             list(holds), from_statuses=[Status.SENDING], claim=claim, status=Status.SCHEDULED, event=EventType.HELD,
-            params={"policy": path}, attempts=F("attempts") - 1,
+            params={"policy": path}, attempts=Greatest(F("attempts") - 1, 0),
             per_message={pk: {"fields": {"send_at": hold.until},
                               "params": {**hold.params, "reason": hold.code, "until": iso(hold.until)}}
                          for pk, hold in holds.items()},
         )
         tally[Status.SCHEDULED] += len(moved)
+    return stopped
 
 
 def _english(code: str, params: dict) -> str:
@@ -129,19 +160,33 @@ def status_callback_url(gateway_name: str) -> str:
         return ""
 
 
-def _send(batch: DeliveryBatch, gateway: BaseGateway, claim: uuid.UUID, now: dt.datetime) -> list[Outcome]:
-    messages = batch.messages
-    callback = status_callback_url(gateway.name)
-    MessageEvent.objects.bulk_create([
-        MessageEvent(message_id=m.pk, type=EventType.ATTEMPT, status=Status.SENDING, created_at=now,
-                     parameters={"attempt": m.attempts, "gateway": gateway.name})
-        for m in messages
-    ])
-    outbound = [OutboundSms(reference=f"msg-{m.pk}", to=m.recipient, body=m.body, sender=m.sender,
-                            status_callback=callback) for m in messages]
-    with gateway:
-        answers = gateway.send_many(outbound)
-    return _record(messages, answers, claim)
+def _attempt(messages: list[Message], gateway: BaseGateway, claim: uuid.UUID) -> list[Message]:
+    """Stamp the attempt just before the gateway call, and keep only the rows this run still holds.
+
+    The stamp (``sending_at`` and an ATTEMPT event, in one transaction) is what tells a stuck row
+    that may have reached the provider from one that surely did not: the stuck-message rule
+    sends the second kind again (smsnotify/aftercare.py). A row whose lease ran out meanwhile
+    (slow policies) belongs to that rule already and is not sent by this run.
+    """
+    now = timezone.now()
+    pks = [m.pk for m in messages]
+    with transaction.atomic():
+        held = Message.objects.filter(pk__in=pks, claim=claim, status=Status.SENDING).update(sending_at=now)
+        if held != len(pks):
+            ours = set(Message.objects.filter(pk__in=pks, claim=claim, status=Status.SENDING,
+                                              sending_at=now).values_list("pk", flat=True))
+            messages = [m for m in messages if m.pk in ours]
+        MessageEvent.objects.bulk_create([
+            MessageEvent(message_id=m.pk, type=EventType.ATTEMPT, status=Status.SENDING, created_at=now,
+                         parameters={"attempt": m.attempts, "gateway": gateway.name})
+            for m in messages
+        ])
+    return messages
+
+
+def _outbound(message: Message, gateway: BaseGateway) -> OutboundSms:
+    return OutboundSms(reference=f"msg-{message.pk}", to=message.recipient, body=message.body, sender=message.sender,
+                       status_callback=status_callback_url(gateway.name))
 
 
 def _error_params(exc: GatewayError) -> dict:

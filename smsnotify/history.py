@@ -22,6 +22,8 @@ CORE_REASONS = {
     "lease_expired": gettext_lazy("The worker stopped while handing it to the gateway: it may or may not have been sent."),
     "cancelled": gettext_lazy("Cancelled before it was sent."),
     "transient": gettext_lazy("The provider kept failing temporarily."),
+    "internal_error": gettext_lazy("An internal error stopped it before it was sent; it will be tried again."),
+    "worker_stopped": gettext_lazy("The worker stopped before handing it to the gateway; it will be sent again."),
 }
 
 _TEXTS = {

@@ -22,6 +22,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -139,12 +140,16 @@ def message_cancel(*, message: Message, user=None) -> bool:
 
 def message_send_again(*, message: Message, user=None) -> bool:
     """The merchant's decision to resend a message that failed or whose fate is unknown: a new
-    round of attempts (and a new charge cycle, since the failure refunded the last one)."""
+    round of attempts. An *undelivered* one was billed by the provider and is paid again; a
+    failed one was refunded; an *unknown* one keeps its charge, which pays for the resend (it
+    may never have left)."""
     params = {"user": user.get_username()} if user is not None else {}
     moved = message_transition(
         message.pk, from_statuses=[Status.UNKNOWN, Status.FAILED, Status.UNDELIVERED], status=Status.SCHEDULED,
         event=EventType.SEND_AGAIN, params=params, user=user, send_at=timezone.now(), attempts=0,
         error_code="", error_text="", provider_id="",
+        credits_charged=Case(When(status=Status.UNDELIVERED, then=Value(0)), default=F("credits_charged"),
+                             output_field=Message._meta.get_field("credits_charged")),
     )
     if moved:
         transaction.on_commit(functools.partial(_ring, [message.pk]))

@@ -95,8 +95,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif env_str("DATABASE_PREPARE_THRESHOLD", ""):
     # Django leaves psycopg's server-side prepared statements off so that transaction-mode
-    # poolers (PgBouncer before 1.21) work. Reached directly, PostgreSQL plans the per-SMS
-    # charge statement once per connection instead of once per message.
+    # poolers (PgBouncer before 1.21) work. Reached directly, PostgreSQL then plans the
+    # delivery run's repeated statements once per connection.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env_int("DATABASE_PREPARE_THRESHOLD", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,6 +203,7 @@ EMAIL_BACKEND = env_str(
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "smsnotify <noreply@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # an alert email must not hold a delivery run for long
 
 # --- Production hardening (every flag follows DEBUG unless set) ----------------------------
 if env_bool("TRUST_PROXY_SSL_HEADER", False):

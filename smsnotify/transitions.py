@@ -54,7 +54,8 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
     with transaction.atomic():
         moved = rows.update(status=status, updated_at=now, **values)
         if moved != len(pks):  # some were moved by someone else first: record only ours
-            pks = list(Message.objects.filter(pk__in=pks, status=status, updated_at=now).values_list("pk", flat=True))
+            ours = Message.objects.filter(pk__in=pks, status=status, updated_at=now)
+            pks = list((ours.filter(claim=claim) if claim is not None else ours).values_list("pk", flat=True))
         MessageEvent.objects.bulk_create([
             MessageEvent(message_id=pk, type=event, status=status, created_at=now,
                          parameters={**(params or {}), **((per_message or {}).get(pk, {}).get("params", {}))})

@@ -281,3 +281,22 @@ def test_any_sequence_keeps_balance_equal_to_the_ledger_and_never_negative(db, o
         assert 0 <= net_charged(message) == message.credits_charged
     paid = Purchase.objects.filter(shop=shop, status="paid")
     assert LedgerEntry.objects.filter(shop=shop, kind=EntryKind.PURCHASE).count() == paid.count()
+
+
+def test_a_failing_low_balance_receiver_does_not_fail_the_charge(on_commit):
+    from credits.signals import low_balance
+
+    shop = make_shop(credits=55)
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("SMTP is down")
+
+    message = bare_message(shop)
+    low_balance.connect(broken, dispatch_uid="test-broken-alert")
+    try:
+        with on_commit():
+            assert charge(message)  # 43: crosses 50; the error is logged, not raised
+    finally:
+        low_balance.disconnect(dispatch_uid="test-broken-alert")
+    assert net_charged(message) == 12
+    assert not CreditAccount.objects.get(shop=shop).low_balance_armed

@@ -10,17 +10,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from credits.models import CreditAccount, EntryKind, LedgerEntry
-from smsnotify import outbox
+from smsnotify import aftercare, outbox
 from smsnotify.delivery import messages_deliver
-from tests.delivery import deliver_one
-from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, TransientGatewayError, get_gateway, report_billed
+from smsnotify.gateways import (
+    AmbiguousGatewayError,
+    PermanentGatewayError,
+    TransientGatewayError,
+    get_gateway,
+    report_billed,
+)
 from smsnotify.gateways.base import DeliveryReport
 from smsnotify.gateways.locmem import LocmemGateway
-from smsnotify.models import Kind, Status
+from smsnotify.models import Kind, SmsSettings, Status
+from tests.delivery import deliver_one, stuck_after_the_attempt
 from tests.factories import make_merchant, make_shop
 
 from .helpers import assert_consistent, balance, kinds, net_charged
-from smsnotify import aftercare
 
 pytestmark = pytest.mark.django_db
 
@@ -172,8 +177,8 @@ def test_stuck_in_sending_keeps_the_charge(settings):
     message = schedule(shop)
     from tests.credits.helpers import charge
 
-    # a worker charged it, then died before the gateway answered
-    outbox.Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now())
+    # a worker charged it, stamped the attempt, then died before the gateway answered
+    stuck_after_the_attempt(message)
     charge(message)
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
         assert aftercare.messages_recover_stale() == 1
@@ -229,3 +234,33 @@ def test_sandbox_undelivered_number_is_refunded_through_polling():
     assert balance(shop) == 88  # 30003 undelivered: refunded
     assert CreditAccount.objects.get(shop=shop).balance == 88
     assert_consistent(shop)
+
+
+def test_sending_again_an_undelivered_text_the_provider_billed_is_paid_again(sms_outbox, on_commit):
+    shop = make_shop(credits=100)
+    message = deliver(schedule(shop))
+    report(message, "undelivered", "30007")  # carrier filtered it: billed, not refunded
+    with on_commit():
+        assert outbox.message_send_again(message=message)
+    message.refresh_from_db()
+    assert (message.status, len(sms_outbox)) == (Status.SENT, 2)
+    assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.CHARGE]  # two texts left, two paid
+    assert balance(shop) == 76
+    assert_consistent(shop)
+
+
+def test_a_message_refused_by_a_policy_gives_back_a_charge_it_carried(sms_outbox, on_commit):
+    """Charged by a run whose worker died before the gateway call, then refused on its next
+    run (the merchant switched SMS off meanwhile): nothing left, so nothing is paid."""
+    shop = make_shop(credits=100)
+    message = schedule(shop)
+    outbox.Message.objects.filter(pk=message.pk).update(status=Status.SENDING, attempts=1)
+    from tests.credits.helpers import charge
+
+    charge(message)
+    outbox.Message.objects.filter(pk=message.pk).update(status=Status.SCHEDULED)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    message = deliver(message)
+    assert (message.status, message.error_code, message.credits_charged) == (Status.CANCELLED, "sms_inactive", 0)
+    assert kinds(shop, message) == [EntryKind.CHARGE, EntryKind.REFUND]
+    assert balance(shop) == 100 and sms_outbox == []

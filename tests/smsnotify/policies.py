@@ -77,3 +77,20 @@ class OptedOutCustomers(DeliveryPolicy):
                                                 marketing_consent=MarketingConsent.REVOKED).values_list("phone", flat=True))
         return {m.pk: Refuse(status=Status.SUPPRESSED, code="consent_revoked")
                 for m in batch.messages if m.recipient in opted_out}
+
+
+class Broken(DeliveryPolicy):
+    """Raises, as a policy with a bug or a lost database connection would."""
+
+    def before_send(self, batch):
+        raise RuntimeError("policy bug")
+
+
+class SlowLeaseRunsOut(DeliveryPolicy):
+    """Takes so long that the stuck-message rule takes the messages whose text is "slow"."""
+
+    def before_send(self, batch):
+        from smsnotify.models import Message
+
+        Message.objects.filter(pk__in=[m.pk for m in batch.messages], body="slow").update(status=Status.UNKNOWN)
+        return {}

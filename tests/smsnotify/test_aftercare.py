@@ -8,10 +8,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from smsnotify import aftercare, outbox
+from smsnotify import history as message_history
 from smsnotify.gateways import AmbiguousGatewayError, GatewayError, SendResult
 from smsnotify.gateways.base import DeliveryReport
 from smsnotify.models import Message, Status
-from tests.delivery import deliver
+from tests.delivery import deliver, stuck_after_the_attempt
+from tests.credits.helpers import charge, kinds
 from tests.smsnotify.helpers import history, schedule
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_message_stuck_in_sending_becomes_unknown_after_the_lease(shop, sms_outbox, settings):
     message = schedule(shop)
-    Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now())
+    stuck_after_the_attempt(message)
     assert aftercare.messages_recover_stale() == 0
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
         assert aftercare.messages_recover_stale() == 1
@@ -28,6 +30,25 @@ def test_message_stuck_in_sending_becomes_unknown_after_the_lease(shop, sms_outb
     assert message.status == Status.UNKNOWN
     assert message.error_code == "lease_expired"
     assert sms_outbox == []
+
+
+def test_a_message_stuck_before_its_attempt_was_stamped_goes_out_again_once(shop, sms_outbox, settings, on_commit):
+    """The worker died after the claim (and the charge) but before the gateway call: it surely
+    did not leave, so it is sent again, with its attempt given back and no second charge."""
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now(), attempts=1)
+    charge(message)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
+        assert aftercare.messages_recover_stale() == 1
+        message.refresh_from_db()
+        assert (message.status, message.attempts) == (Status.SCHEDULED, 0)
+        assert message_history.event_text(message.events.last()).endswith(
+            "The worker stopped before handing it to the gateway; it will be sent again.")
+        with on_commit():
+            outbox.messages_dispatch_due()
+    message.refresh_from_db()
+    assert (message.status, message.attempts, len(sms_outbox)) == (Status.SENT, 1, 1)
+    assert kinds(shop, message) == ["charge"]  # paid once, by the first run
 
 
 def test_delivery_reports_never_move_a_message_back(shop):

@@ -322,3 +322,28 @@ def test_a_row_claimed_by_another_run_meanwhile_is_not_refunded_by_this_one(shop
     taken.refresh_from_db()
     assert (taken.status, taken.error_code) == (Status.SENDING, "")
     assert list(LedgerEntry.objects.filter(message=taken).values_list("kind", flat=True)) == [EntryKind.CHARGE]
+
+
+def test_a_policy_that_fails_gives_the_batch_back_unsent_and_still_paid(shop, sms_outbox):
+    """Nothing of the run reached the gateway: the rows go back to scheduled (not left to the
+    lease, which would make them "unknown"), and the charge they got stays theirs."""
+    message = schedule(shop)
+    with chain(CHARGE, policies.Broken), pytest.raises(RuntimeError):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SCHEDULED, 0)
+    assert message.events.last().type == EventType.HELD
+    assert sms_outbox == []
+    deliver([message.pk])  # the next run sends it, without charging it again
+    message.refresh_from_db()
+    assert (message.status, len(sms_outbox)) == (Status.SENT, 1)
+    assert LedgerEntry.objects.filter(message=message, kind=EntryKind.CHARGE).count() == 1
+
+
+def test_a_row_whose_lease_ran_out_during_the_policies_is_not_sent_by_the_run(shop, sms_outbox, settings):
+    slow, quick = schedule(shop, body="slow"), schedule(shop, body="quick")
+    with chain(policies.SlowLeaseRunsOut):
+        deliver([slow.pk, quick.pk])
+    assert [sms.body for sms in sms_outbox] == ["quick"]
+    slow.refresh_from_db()
+    assert slow.status == Status.UNKNOWN and not slow.events.filter(type=EventType.ATTEMPT).exists()

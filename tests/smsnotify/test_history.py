@@ -13,7 +13,7 @@ from smsnotify import aftercare, history, outbox
 from smsnotify.gateways import AmbiguousGatewayError, PermanentGatewayError, SendResult, TransientGatewayError
 from smsnotify.gateways.base import DeliveryReport
 from smsnotify.models import EventType, Message, MessageEvent, SmsSettings, Status
-from tests.delivery import deliver
+from tests.delivery import deliver, stuck_after_the_attempt
 from tests.factories import make_merchant, make_shop
 from tests.smsnotify import policies
 from tests.smsnotify.helpers import schedule
@@ -62,7 +62,7 @@ def every_event(shop, gateway_errors, lookup_gateway, settings, on_commit):
         aftercare.messages_reconcile_unknown()  # found; not found
 
     stuck = schedule(shop, to="+12025550136")
-    Message.objects.filter(pk=stuck.pk).update(status=Status.SENDING, sending_at=timezone.now() - lease)
+    stuck_after_the_attempt(stuck, at=timezone.now() - lease)
     aftercare.messages_recover_stale()  # lease expired
     outbox.message_send_again(message=stuck, user=anna)  # sent again
 
