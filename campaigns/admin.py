@@ -96,7 +96,7 @@ class SendSmsAdminMixin:
             if form.is_valid() and block is None:
                 try:
                     message = sending.sms_send_to_one(target=target, body=form.cleaned_data["body"],
-                                                      send_key=form.cleaned_data["send_key"])
+                                                      send_key=form.cleaned_data["send_key"], user=request.user)
                 except ValidationError as exc:
                     form.add_error(None, exc)
                 else:
@@ -161,7 +161,7 @@ class BulkSmsAdminMixin:
         if form.is_bound and "confirm" in request.POST and form.is_valid():
             try:
                 plan = sending.bulk_send(shop=shop, customers=queryset, body=form.cleaned_data["body"],
-                                         send_key=form.cleaned_data["send_key"])
+                                         send_key=form.cleaned_data["send_key"], user=request.user)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -208,9 +208,11 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
             messages.info(request, _("A text for %(status)s was already sent on %(date)s; it is not sent again.") % {
                 "status": status, "date": formats.date_format(moment, "DATE_FORMAT")})
             return
-        if not sms_settings_for(order.shop).active:
-            return
         estimate = selectors.order_status_estimate(order=order)
+        if estimate is not None and not sms_settings_for(order.shop).active:
+            messages.warning(request, _("The text for %(status)s was not sent: SMS is switched off for this shop. "
+                                        "Switch it on in SMS settings.") % {"status": status})
+            return
         balance = credit_balance(order.shop)
         if estimate is None or balance >= estimate.credits:
             return

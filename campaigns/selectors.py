@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from credits.estimate import SmsEstimate, sms_estimate
 from shop.models import Order
 from smsnotify.models import Message
+from smsnotify.outbox import NEVER_REACHED
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from templates_sms.rendering import render
 from templates_sms.selectors import active_template
@@ -25,9 +26,10 @@ def order_messages(*, order: Order) -> QuerySet[Message]:
 
 def order_status_message(*, order: Order, status: str) -> Message | None:
     """The automatic text already written for ``order`` reaching ``status``, if any: another
-    change to that status is not texted again."""
-    return Message.objects.filter(shop_id=order.shop_id,
-                                  dedupe_key=order_status_dedupe_key(order=order, status=status)).first()
+    change to that status is not texted again (one that never reached anyone is, see
+    ``outbox.message_schedule``)."""
+    return (Message.objects.filter(shop_id=order.shop_id, dedupe_key=order_status_dedupe_key(order=order, status=status))
+            .exclude(status__in=NEVER_REACHED).first())
 
 
 def order_status_estimate(*, order: Order) -> SmsEstimate | None:

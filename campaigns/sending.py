@@ -153,7 +153,7 @@ def manual_preview(*, target: SendTarget, body: str) -> RecipientPreview:
 
 
 @transaction.atomic
-def sms_send_to_one(*, target: SendTarget, body: str, send_key: str) -> Message:
+def sms_send_to_one(*, target: SendTarget, body: str, send_key: str, user=None) -> Message:
     """Text ``target`` now. Refused (nothing scheduled) with a ValidationError naming the
     problem: an unknown token, an empty text, more parts than the shop allows, no number, or a
     balance that cannot pay for this text to this number."""
@@ -176,7 +176,7 @@ def sms_send_to_one(*, target: SendTarget, body: str, send_key: str) -> Message:
         raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
                           % {"cost": estimate.credits, "balance": balance}, code="insufficient_credits")
     return outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.MANUAL, customer=target.customer,
-                           order=target.order, dedupe_key=f"manual:{key}")
+                                   order=target.order, dedupe_key=f"manual:{key}", user=user)
 
 
 # --- bulk --------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def bulk_plan(*, shop: Shop, customers: QuerySet[Customer], body: str) -> BulkPl
 
 
 @transaction.atomic
-def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key: str) -> BulkPlan:
+def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key: str, user=None) -> BulkPlan:
     """Schedule one text per reachable customer, all or nothing."""
     _ensure_can_send(shop)
     key = _checked_key(send_key)
@@ -271,6 +271,6 @@ def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key:
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
             % {"cost": plan.credits, "balance": plan.balance}, code="insufficient_credits")
     for recipient in plan.recipients:
-        outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK,
-                        customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}")
+        outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK, user=user,
+                                customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}")
     return plan

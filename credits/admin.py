@@ -289,14 +289,23 @@ class PurchaseAdmin(ShopScopedAdmin):
     actions = ["confirm_selected", "cancel_selected"]
     fields = readonly_fields = [
         "number_display", "shop", "description", "credits", "amount_display", "method_display", "status", "instructions",
-        "provider", "provider_reference", "created_by", "created_at", "expires_at", "paid_at", "confirmed_via",
-        "confirmed_by", "closed_at", "note",
+        "provider", "provider_reference", "created_by_name", "created_at", "expires_at", "paid_at", "confirmed_via",
+        "confirmed_by_name", "closed_at", "note",
     ]
     change_form_template = "credits/admin/purchase_change_form.html"
     change_list_template = "credits/admin/purchase_change_list.html"
 
     def has_add_permission(self, request, *args):
         return False  # through buy_view, which prices and pays
+
+    # Names, not links: a merchant may not open user accounts (the link was a 403).
+    @admin.display(description=_("created by"))
+    def created_by_name(self, obj):
+        return obj.created_by.get_username() if obj.created_by else "-"
+
+    @admin.display(description=_("confirmed by"))
+    def confirmed_by_name(self, obj):
+        return obj.confirmed_by.get_username() if obj.confirmed_by else "-"
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -32,8 +32,12 @@ class MessageEventInline(ShopScopedInline):
     merchant_actions = frozenset({"view"})
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["created_at", "status", "what_happened", "user"]
+    fields = readonly_fields = ["when", "status", "what_happened", "user"]
     verbose_name_plural = _("history")
+
+    @admin.display(description=_("when"))
+    def when(self, obj):
+        return history.in_shop_terms(obj.message.shop, history.moment_text, obj.created_at)
 
     @admin.display(description=_("what happened"))
     def what_happened(self, obj):
@@ -66,11 +70,10 @@ class MessageAdmin(ShopScopedAdmin):
     actions = ["cancel_selected", "send_again_selected"]
     fieldsets = [
         (None, {"fields": ["shop", "recipient", "sender", "body", "encoding", "segments", "credits_charged"]}),
-        (_("Status"), {"fields": ["status", "error_code", "error_display", "send_at", "attempts", "sent_at",
-                                  "delivered_at"]}),
+        (_("Status"), {"fields": ["status", "error_display", "send_at", "attempts", "sent_at", "delivered_at"]}),
         (_("Concerns"), {"fields": ["kind", "direction", "customer", "order", "cart", "product"]}),
         (_("Technical"), {"classes": ["collapse"], "fields": [
-            "gateway", "provider_id", "dedupe_key", "created_at", "queued_at", "sending_at"]}),
+            "error_code", "gateway", "provider_id", "dedupe_key", "created_at", "queued_at", "sending_at"]}),
     ]
     readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
 

@@ -81,6 +81,10 @@ def event_text(event: MessageEvent) -> str:
         return _("Sent again by %(user)s.") % {"user": user} if user else _("Sent again.")
     if kind == EventType.STOPPED:
         return reason_text(params.get("reason", ""), params)
+    if kind == EventType.SCHEDULED and user:
+        if params.get("send_at"):
+            return _("Written by %(user)s, to be sent at %(send_at)s.") % {"user": user, "send_at": _when(params["send_at"])}
+        return _("Written by %(user)s.") % {"user": user}
     if kind == EventType.SCHEDULED and not params.get("send_at"):
         return _("Created.")
     if kind == EventType.NOTE:
@@ -106,6 +110,13 @@ def error_text(message: Message) -> str:
         stopped = message.events.filter(type=EventType.STOPPED).order_by("-created_at", "-pk").first()
         return reason_text(message.error_code, stopped.parameters if stopped else None)
     return message.error_text
+
+
+def moment_text(moment: dt.datetime) -> str:
+    """A time in a message's history, to the second (a delivery report follows within seconds),
+    in the active time zone and language."""
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M:%S}"
 
 
 def in_shop_terms(shop, render, *args):

@@ -38,6 +38,10 @@ from .transitions import message_transition, messages_transition
 log = logging.getLogger(__name__)
 
 
+# Statuses of a message that never reached anyone: its dedupe key may be taken by a new try.
+NEVER_REACHED = frozenset({Status.CANCELLED, Status.FAILED, Status.SUPPRESSED})
+
+
 def _ring(pks: list[int]) -> None:
     """Enqueue delivery. The broker is only a doorbell: if it is down, beat rings again."""
     from .tasks import deliver
@@ -65,10 +69,15 @@ def message_schedule(
     order=None,
     cart=None,
     product=None,
+    user=None,
 ) -> Message:
-    """Write a Message in the caller's transaction and return it.
+    """Write a Message in the caller's transaction and return it; ``user`` is who wrote it
+    (None for the system), kept in its history.
 
-    Idempotent by ``dedupe_key``: the same key for the same shop returns the existing row.
+    Idempotent by ``dedupe_key``: the same key for the same shop returns the existing row,
+    unless that one never reached anyone (cancelled, failed, suppressed): then it keeps its
+    history without the key and a new message takes it (an order shipped while SMS was off is
+    texted when it ships again with SMS on).
     Raises ``InvalidPhoneNumber`` (a ValidationError) for a recipient that is not a valid
     number and ``ValidationError`` for an empty body; nothing is written then.
     """
@@ -77,8 +86,10 @@ def message_schedule(
         raise ValidationError(_("The message is empty."), code="empty_body")
     if dedupe_key:
         existing = Message.objects.filter(shop=shop, dedupe_key=dedupe_key).first()
-        if existing:
+        if existing and existing.status not in NEVER_REACHED:
             return existing
+        if existing:
+            Message.objects.filter(pk=existing.pk).update(dedupe_key=None)
 
     now = timezone.now()
     sms_settings = sms_settings_for(shop)
@@ -116,6 +127,8 @@ def message_schedule(
     else:
         event = MessageEvent(message=message, type=EventType.STOPPED, status=message.status,
                              parameters={"reason": "sms_inactive"})
+    if user is not None:
+        event.user, event.parameters["user"] = user, user.get_username()
     event.created_at = now
     event.save()
     if active and message.send_at <= now:

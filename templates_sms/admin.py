@@ -26,6 +26,7 @@ from .tokens import CUSTOM, EVENTS
 # Constant markup of ours, never merchant text.
 # Said beside every text whose event no feature sends yet (tokens.Event.sent).
 NOT_SENT_YET = gettext_lazy("Not sent yet: the feature that sends this text is coming.")
+NOT_SENT_YET_SHORT = gettext_lazy("not sent yet")
 
 _EYE_OPEN = mark_safe(
     '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" '
@@ -86,7 +87,8 @@ class SmsTemplateAdmin(ShopScopedAdmin):
     def event_label(self, obj):
         event = EVENTS.get(obj.event)
         if event is not None and not event.sent:
-            return format_html('{} <span class="sms-not-sent-yet">{}</span>', obj.get_event_display(), NOT_SENT_YET)
+            return format_html('{} <span class="sms-not-sent-yet" title="{}">{}</span>', obj.get_event_display(),
+                               NOT_SENT_YET, NOT_SENT_YET_SHORT)
         return obj.get_event_display()
 
     @admin.display(description=gettext_lazy("text"))

@@ -115,3 +115,13 @@ def test_the_dedupe_key_is_the_one_the_status_text_carries(shop, on_commit):
     services.order_change_status(order=order, status=OrderStatus.ACCEPTED)
     assert selectors.order_status_message(order=order, status=OrderStatus.ACCEPTED) == Message.objects.get()
     assert selectors.order_status_message(order=order, status=OrderStatus.SHIPPED) is None
+
+
+def test_shipping_with_sms_switched_off_says_the_text_was_not_sent(client, db):
+    shop = make_shop(credits=1000, active=False)
+    client.force_login(make_merchant(shop))
+    notices = change_status(client, OrderFactory(shop=shop), OrderStatus.SHIPPED)
+    assert ("warning", "The text for Shipped was not sent: SMS is switched off for this shop. "
+                       "Switch it on in SMS settings.") in notices
+    other = OrderFactory(shop=shop)
+    assert not [n for n in change_status(client, other, OrderStatus.ACCEPTED) if n[0] == "warning"]  # no text

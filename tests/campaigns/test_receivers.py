@@ -10,7 +10,7 @@ from credits.models import CreditAccount
 from credits.signals import low_balance
 from shop import services as shop_services
 from shop.models import OrderStatus
-from smsnotify.models import Kind, Message
+from smsnotify.models import Kind, Message, SmsSettings, Status
 from templates_sms import services
 from templates_sms.models import SmsTemplate
 from tests.credits.helpers import bare_message, charge
@@ -117,3 +117,25 @@ def test_no_alert_exists_until_the_debit_has_committed(django_capture_on_commit_
 def test_a_low_balance_signal_for_a_shop_that_no_longer_exists_is_ignored(db):
     low_balance.send(sender=CreditAccount, shop_id=987654, balance=10, threshold=50, crossing=1)
     assert Message.objects.count() == 0 and mail.outbox == []
+
+
+def test_a_status_text_that_never_went_out_is_sent_when_the_status_comes_again(shop, sms_outbox, on_commit):
+    """Shipped while SMS was switched off (cancelled), then shipped again with SMS on."""
+    order = OrderFactory(shop=shop)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    cancelled = Message.objects.get(order=order)
+    assert cancelled.status == Status.CANCELLED
+    SmsSettings.objects.filter(shop=shop).update(active=True)
+    shop_services.order_change_status(order=order, status=OrderStatus.PLACED)
+    with on_commit():
+        shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert len(sms_outbox) == 1
+    sent = Message.objects.get(order=order, dedupe_key__isnull=False)
+    assert sent.status == Status.SENT and sent.pk != cancelled.pk
+    cancelled.refresh_from_db()
+    assert (cancelled.status, cancelled.dedupe_key) == (Status.CANCELLED, None)  # its history stays
+    with on_commit():  # and once sent, it is sent once
+        shop_services.order_change_status(order=order, status=OrderStatus.PLACED)
+        shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    assert len(sms_outbox) == 1

@@ -358,3 +358,21 @@ def test_forged_confirm_cannot_buy_above_the_maximum(merchant, settings):
     assert response.status_code == 200
     assert response.context["form"].errors["custom_credits"] == ["At most 5,000 credits can be bought at once."]
     assert not Purchase.objects.exists()
+
+
+def test_receipt_times_are_in_the_shops_zone_and_say_which(client, db):
+    shop = make_shop(name="Buyer", time_zone="America/New_York")
+    client.force_login(make_merchant(shop))
+    with time_machine.travel(dt.datetime(2026, 1, 15, 3, 30, tzinfo=dt.UTC), tick=False):
+        purchase = buy(shop)
+    page = client.get(reverse("admin:credits_purchase_receipt", args=[purchase.pk])).content.decode()
+    assert "2026-01-14 22:30 EST" in page  # ordered and paid at once, by card
+    assert "UTC" not in page
+
+
+def test_the_purchase_page_names_who_bought_without_linking_to_user_accounts(merchant):
+    user = merchant.get(reverse("admin:index")).wsgi_request.user
+    purchase = buy(merchant.shop, user=user)
+    page = merchant.get(reverse("admin:credits_purchase_change", args=[purchase.pk])).content.decode()
+    assert user.get_username() in page
+    assert "/admin/auth/user/" not in page  # a merchant may not open it: the link was a 403

@@ -146,6 +146,27 @@ def test_sent_again_by_names_the_user_who_acted(shop, gateway_errors):
     assert history.event_text(event) == "Sent again by anna."
 
 
+def test_a_text_written_by_hand_names_who_wrote_it(shop):
+    anna = make_merchant(shop, "anna")
+    now = outbox.message_schedule(shop=shop, to="+12025550123", body="Hi", kind="manual", user=anna)
+    later = outbox.message_schedule(shop=shop, to="+12025550123", body="Hi", kind="manual", user=anna,
+                                    send_at=timezone.now() + dt.timedelta(days=1))
+    event = now.events.get()
+    assert (event.type, event.user) == (EventType.SCHEDULED, anna)
+    assert history.event_text(event) == "Written by anna."
+    assert history.event_text(later.events.get()).startswith("Written by anna, to be sent at ")
+
+
+def test_the_history_page_shows_each_moment_to_the_second_in_the_shops_zone(client, db):
+    shop = make_shop(time_zone="America/New_York", credits=100)
+    client.force_login(make_merchant(shop))
+    with time_machine.travel(dt.datetime(2026, 1, 15, 3, 30, 5, tzinfo=dt.UTC), tick=False):
+        message = schedule(shop)
+    page = client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert "01/14/2026 22:30:05" in page
+    assert "2026-01-15 03:30" not in page  # no UTC time above the row any more
+
+
 # --- a policy's reason on a Polish shop's message page ----------------------------------------------
 
 
