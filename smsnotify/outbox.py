@@ -175,14 +175,16 @@ def message_send_again(*, message: Message, user=None) -> bool:
 def messages_dispatch_due(*, chunk: int = 1000) -> int:
     """Claim due messages (scheduled → queued) and ring the workers. Returns how many.
 
-    Claims ``chunk`` rows per transaction, again and again until none are due (or
-    SMS_DISPATCH_MAX_PER_RUN), so a backlog drains at the workers' pace, not at one chunk per
-    beat interval."""
+    Claims ``chunk`` rows per transaction, again and again, until none are due or
+    SMS_DISPATCH_MAX_QUEUED wait for a worker: a backlog drains at the workers' pace (not one
+    chunk per beat interval) and waits in the database, not in the broker."""
     now = timezone.now()
     _expire_overdue(now)
     _ring_lost_doorbells(now)
+    room = settings.SMS_DISPATCH_MAX_QUEUED - Message.objects.filter(status=Status.QUEUED).count()
     total = 0
-    while total < settings.SMS_DISPATCH_MAX_PER_RUN:
+    while total < room:
+        chunk = min(chunk, room - total)
         with transaction.atomic():
             due = Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now).order_by("send_at")
             if connection.features.has_select_for_update_skip_locked:

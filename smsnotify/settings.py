@@ -133,7 +133,9 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 SMS_GATEWAY = env_str("SMS_GATEWAY", "smsnotify.gateways.sandbox.SandboxGateway")
 SMS_DISPATCH_INTERVAL = env_int("SMS_DISPATCH_INTERVAL", 5)  # seconds between beat scans
 SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 100)  # messages one delivery task claims and records at once
-SMS_DISPATCH_MAX_PER_RUN = env_int("SMS_DISPATCH_MAX_PER_RUN", 50_000)  # beat's dispatch hands over at most this
+# At most this many messages wait for a worker (queued, rung); the rest of a backlog waits in the
+# database. Several seconds of work for the workers, far below SMS_QUEUED_LEASE_SECONDS' worth.
+SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
 # Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
 # (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
 SMS_DELIVERY_POLICIES = [

@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -285,40 +286,54 @@ class TwilioGateway(BaseGateway):
         if self.api_base_url and urlsplit(self.api_base_url).scheme not in ("http", "https"):
             raise ImproperlyConfigured(f"TWILIO_API_BASE_URL={self.api_base_url!r} is not an http(s) URL.")
 
-        self._http: TwilioHttpClient | None = None
-        self._client: Client | None = None
+        self._session: requests.Session | None = None
+        self._local = threading.local()
 
     # -- connection ---------------------------------------------------------------------------
 
     def open(self) -> None:
-        if self._client is not None:
+        if self._session is not None:
             return
-        http = TwilioHttpClient(timeout=self.timeout, pool_connections=True)
+        session = requests.Session()
         # One pooled connection per call in flight (send_many runs max_in_flight at once).
         adapter = HTTPAdapter(max_retries=_NO_RETRIES, pool_connections=1, pool_maxsize=self.max_in_flight)
-        http.session.mount("https://", adapter)
-        http.session.mount("http://", adapter)
-        client = Client(self.account_sid, self.auth_token, http_client=http)
-        if self.api_base_url:
-            # Every Messages call (create, list, next pages, fetch) builds its URL from
-            # Domain.base_url at call time (twilio/base/domain.py: absolute_url), so
-            # replacing it on the "api" domain redirects all of them.
-            client.api.base_url = self.api_base_url.rstrip("/")
-            # TWILIO_REGION / TWILIO_EDGE in the environment would make the SDK rewrite
-            # the host (ClientBase.get_hostname); a custom base URL means this host exactly.
-            client.region = None
-            client.edge = None
-        self._http, self._client = http, client
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session, self._local = session, threading.local()
 
     def close(self) -> None:
-        if self._http is not None and self._http.session is not None:
-            self._http.session.close()
-        self._http = self._client = None
+        if self._session is not None:
+            self._session.close()
+        self._session, self._local = None, threading.local()
+
+    @property
+    def _client(self) -> Client | None:
+        """This thread's SDK client over the shared session. One per thread, because the SDK's
+        HTTP client keeps each response on itself before returning it (TwilioHttpClient.request:
+        ``self._test_only_last_response``), so two threads sharing one could swap answers."""
+        if self._session is None:
+            return None
+        client = getattr(self._local, "client", None)
+        if client is None:
+            http = TwilioHttpClient(timeout=self.timeout, pool_connections=True)
+            http.session = self._session
+            client = Client(self.account_sid, self.auth_token, http_client=http)
+            if self.api_base_url:
+                # Every Messages call (create, list, next pages, fetch) builds its URL from
+                # Domain.base_url at call time (twilio/base/domain.py: absolute_url), so
+                # replacing it on the "api" domain redirects all of them.
+                client.api.base_url = self.api_base_url.rstrip("/")
+                # TWILIO_REGION / TWILIO_EDGE in the environment would make the SDK rewrite
+                # the host (ClientBase.get_hostname); a custom base URL means this host exactly.
+                client.region = None
+                client.edge = None
+            self._local.client = client
+        return client
 
     def _with_client(self, call):
         """Run ``call(client)``, opening (and afterwards closing) a connection when the
         caller did not open one for a batch, as django.core.mail backends do."""
-        if self._client is not None:
+        if self._session is not None:
             return call(self._client)
         self.open()
         try:
@@ -346,7 +361,7 @@ class TwilioGateway(BaseGateway):
         if sms.status_callback:
             kwargs["status_callback"] = sms.status_callback
 
-        opened_here = self._client is None
+        opened_here = self._session is None
         if opened_here:
             self.open()  # outside the try: a failure here happens before anything is sent
         try:

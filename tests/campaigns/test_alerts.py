@@ -44,7 +44,7 @@ def test_sms_alert_once_per_crossing(on_commit, sms_outbox):
         charge(shop, 1)
     [alert] = alerts(shop)
     assert alert.recipient == "+12025550199"  # SmsSettings.merchant_number
-    assert alert.dedupe_key == f"low_balance:{CreditAccount.objects.get(shop=shop).pk}:1"
+    assert alert.dedupe_key == f"low_balance:{shop.pk}:1"  # once per shop and crossing
     assert alert.body == f"{shop.name}: your SMS balance is low: 40 credits left. Top up to keep texting."
     assert alert.status == Status.SENT  # delivered, and paid for like any SMS
     assert [sms.to for sms in sms_outbox] == ["+12025550199"]

@@ -1,6 +1,7 @@
 """smsnotify/outbox.py on SQLite with the locmem gateway: scheduling, cancel, send again, dispatch, expiry."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 import time_machine
@@ -203,3 +204,14 @@ def test_sending_again_after_giving_up_gives_a_full_round_of_attempts(shop, sms_
     message.refresh_from_db()
     assert (message.status, message.attempts) == (Status.SENT, 2)
     assert len(sms_outbox) == 1
+
+
+def test_dispatch_drains_a_backlog_in_chunks_but_keeps_the_broker_shallow(shop, settings, on_commit):
+    settings.SMS_DISPATCH_MAX_QUEUED = 7
+    for n in range(10):
+        schedule(shop, to=f"+120255501{n:02d}", send_at=timezone.now() - dt.timedelta(seconds=1))
+    with mock.patch("smsnotify.outbox._ring") as ring, on_commit():
+        assert outbox.messages_dispatch_due(chunk=3) == 7  # 3 + 3 + 1: the room left
+        assert outbox.messages_dispatch_due(chunk=3) == 0  # still 7 waiting for a worker
+    assert [len(call.args[0]) for call in ring.call_args_list] == [3, 3, 1]
+    assert Message.objects.filter(status=Status.SCHEDULED).count() == 3  # the rest waits in the database

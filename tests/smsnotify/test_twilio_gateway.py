@@ -525,3 +525,17 @@ def test_settings_are_the_defaults(dj_settings, twilio_server):
 
     assert gateway.timeout == 3.0
     assert twilio_server.posts[0].form["MessagingServiceSid"] == SERVICE
+
+
+def test_many_calls_in_flight_each_get_their_own_answer(twilio_server):
+    """send_many keeps calls in flight on several threads; no message may get another's SID
+    (the SDK's HTTP client keeps the last response on itself: one client per thread)."""
+    gateway = make_gateway(twilio_server)
+    gateway.max_in_flight = 16
+    messages = [make_sms(reference=f"msg-{n}", to=f"+1202555{n:04d}", body=f"text {n}") for n in range(120)]
+    with gateway:
+        answers = gateway.send_many(messages)
+    assert len({answer.provider_id for answer in answers}) == len(messages)
+    for sms, answer in zip(messages, answers, strict=True):
+        stored = twilio_server.messages[answer.provider_id]
+        assert (stored["to"], stored["body"]) == (sms.to, sms.body)
