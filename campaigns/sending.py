@@ -24,7 +24,7 @@ from credits.estimate import SmsEstimate, sms_estimate
 from credits.selectors import credit_balance, send_block
 from shop.models import Customer, MarketingConsent, Order, Shop
 from smsnotify import outbox
-from smsnotify.models import Kind, Message, SmsSettings
+from smsnotify.models import Kind, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 from templates_sms import rendering
@@ -270,7 +270,11 @@ def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key:
         raise SendBlocked(
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
             % {"cost": plan.credits, "balance": plan.balance}, code="insufficient_credits")
-    for recipient in plan.recipients:
+    written = [
         outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK, user=user,
-                                customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}")
+                                customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}",
+                                ring=False)
+        for recipient in plan.recipients
+    ]
+    outbox.messages_ring(message_ids=[m.pk for m in written if m.status == Status.SCHEDULED])
     return plan

@@ -87,8 +87,8 @@ def event_text(event: MessageEvent) -> str:
         return _("Written by %(user)s.") % {"user": user}
     if kind == EventType.SCHEDULED and not params.get("send_at"):
         return _("Created.")
-    if kind == EventType.NOTE:
-        return params.get("detail", "")
+    if kind == EventType.NOTE:  # written before events were typed: its text, or at least its status
+        return params.get("detail") or str(Status(event.status).label if event.status in Status.values else "")
     template = _TEXTS.get(kind)
     if template is None:
         return str(EventType(kind).label) if kind in EventType.values else kind

@@ -70,9 +70,12 @@ def message_schedule(
     cart=None,
     product=None,
     user=None,
+    ring: bool = True,
 ) -> Message:
     """Write a Message in the caller's transaction and return it; ``user`` is who wrote it
-    (None for the system), kept in its history.
+    (None for the system), kept in its history. A text due now rings the workers when the
+    transaction commits; a caller writing many at once passes ``ring=False`` and rings them
+    together (``messages_ring``), a batch per task instead of a task per text.
 
     Idempotent by ``dedupe_key``: the same key for the same shop returns the existing row,
     unless that one never reached anyone (cancelled, failed, suppressed): then it keeps its
@@ -131,9 +134,16 @@ def message_schedule(
         event.user, event.parameters["user"] = user, user.get_username()
     event.created_at = now
     event.save()
-    if active and message.send_at <= now:
-        transaction.on_commit(functools.partial(_ring, [message.pk]))
+    if ring and active and message.send_at <= now:
+        messages_ring(message_ids=[message.pk])
     return message
+
+
+def messages_ring(*, message_ids: list[int]) -> None:
+    """Hand these messages to the workers once the caller's transaction commits (delivery claims
+    what is still due, so ringing one that was cancelled meanwhile is harmless)."""
+    if message_ids:
+        transaction.on_commit(functools.partial(_ring, list(message_ids)))
 
 
 def sendable_text(sms_settings: SmsSettings, body: str) -> str:

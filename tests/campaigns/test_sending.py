@@ -1,5 +1,7 @@
 """Texts sent by hand (the services): one to an order's or a customer's phone, or in bulk."""
 
+from unittest import mock
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -213,3 +215,12 @@ def test_the_preview_of_one_recipient_is_their_estimate(db):
     assert (preview.text, preview.info, preview.cost) == (estimate.text, estimate.info, estimate.credits)
     assert preview.cost == 30 * 2
     assert preview.as_json()["cost_line"] == "Cost: 60 credits per message"
+
+
+def test_a_bulk_send_rings_the_workers_with_batches_not_a_task_per_text(funded, on_commit, settings):
+    settings.SMS_DISPATCH_BATCH = 2
+    for _ in range(5):
+        consenting(funded)
+    with mock.patch("smsnotify.tasks.deliver.delay") as delay, on_commit():
+        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Sale", send_key=sending.send_key_new())
+    assert [len(call.args[0]) for call in delay.call_args_list] == [2, 2, 1]
