@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _, gettext_lazy, ngettext
 from credits.selectors import credit_balance, send_block
 from shop import admin as store_admin
 from shop.models import Customer, Order
+from shop.money import format_number
 from shop.tenancy import request_shop
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
@@ -218,7 +219,7 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
             return
         warning = _("The text for %(status)s cannot be paid for: it costs %(cost)s credits and the balance is "
                     "%(balance)s. It fails unless you buy credits before it is sent.") % {
-            "status": status, "cost": estimate.credits, "balance": balance}
+            "status": status, "cost": format_number(estimate.credits), "balance": format_number(balance)}
         url = buy_credits_url(request)
         if url:
             messages.warning(request, format_html('{} <a href="{}">{}</a>', warning, url, _("Buy credits")))

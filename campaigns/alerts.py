@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _, ngettext
 
 from credits.estimate import sms_estimate
 from shop.models import Shop
+from shop.money import format_number
 from smsnotify.models import Kind
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber, to_e164
@@ -36,7 +37,7 @@ def low_balance_text(*, shop: Shop, balance: int, threshold: int) -> str:
     with translation.override(shop.language):
         return _("%(shop)s: your SMS credits are running low: %(balance)s left (alert below %(threshold)s). "
                  "Buy credits to keep your messages going.") % {
-            "shop": shop.name, "balance": balance, "threshold": threshold}
+            "shop": shop.name, "balance": format_number(balance), "threshold": format_number(threshold)}
 
 
 def low_balance_sms_text(*, shop: Shop, balance: int) -> str:
@@ -68,7 +69,8 @@ def low_balance_alert_send(*, shop: Shop, balance: int, threshold: int, crossing
         return ""
     with translation.override(shop.language):
         subject = ngettext("Low SMS credit balance: %(balance)s credit left",
-                           "Low SMS credit balance: %(balance)s credits left", balance) % {"balance": balance}
+                           "Low SMS credit balance: %(balance)s credits left", balance) % {
+            "balance": format_number(balance)}
     try:
         send_mail(subject, low_balance_text(shop=shop, balance=balance, threshold=threshold),
                   settings.DEFAULT_FROM_EMAIL, recipients)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _, ngettext
 from credits.estimate import SmsEstimate, sms_estimate
 from credits.selectors import credit_balance, send_block
 from shop.models import Customer, MarketingConsent, Order, Shop
+from shop.money import format_number
 from smsnotify import outbox
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber, to_e164
@@ -174,7 +175,8 @@ def sms_send_to_one(*, target: SendTarget, body: str, send_key: str, user=None) 
     balance = credit_balance(shop)
     if balance < estimate.credits:
         raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
-                          % {"cost": estimate.credits, "balance": balance}, code="insufficient_credits")
+                          % {"cost": format_number(estimate.credits), "balance": format_number(balance)},
+                          code="insufficient_credits")
     return outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.MANUAL, customer=target.customer,
                                    order=target.order, dedupe_key=f"manual:{key}", user=user)
 
@@ -269,7 +271,8 @@ def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key:
     if not plan.affordable:
         raise SendBlocked(
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
-            % {"cost": plan.credits, "balance": plan.balance}, code="insufficient_credits")
+            % {"cost": format_number(plan.credits), "balance": format_number(plan.balance)},
+            code="insufficient_credits")
     written = [
         outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK, user=user,
                                 customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}",

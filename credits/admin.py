@@ -27,6 +27,7 @@ from . import ledger
 from .purchases import purchase_cancel, purchase_confirm, purchase_create
 from .forms import AdjustForm, BuyForm
 from .models import (
+    ConfirmedVia,
     CreditAccount,
     CreditPack,
     DestinationRate,
@@ -36,6 +37,7 @@ from .models import (
     Purchase,
     PurchaseStatus,
 )
+from .payments import providers
 from .pricing import forget_rates
 from .selectors import cheapest_sms_cost, credit_balance
 
@@ -94,14 +96,18 @@ class CreditAccountAdmin(ShopScopedAdmin):
     """Merchants see their balance and set their alert threshold; only the operator adjusts."""
 
     merchant_actions = frozenset({"view", "change"})
-    list_display = ["shop", "balance", "low_balance_threshold", "low_balance_armed", "updated_at"]
+    list_display = ["shop", "balance_display", "low_balance_threshold", "low_balance_armed", "updated_at"]
     list_select_related = ["shop"]
     search_fields = ["shop__name", "shop__slug"]
-    fields = ["shop", "balance", "low_balance_threshold", "low_balance_alerts", "updated_at"]
+    fields = ["shop", "balance_display", "low_balance_threshold", "low_balance_alerts", "updated_at"]
     change_form_template = "credits/admin/account_change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
-        return ["shop", "balance", "low_balance_alerts", "updated_at"]
+        return ["shop", "balance_display", "low_balance_alerts", "updated_at"]
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_display(self, obj):
+        return format_number(obj.balance)
 
     def get_exclude(self, request, obj=None):
         return []  # "shop" is read-only here, shown to merchants too
@@ -157,7 +163,7 @@ class CreditAccountAdmin(ShopScopedAdmin):
                 form.add_error(None, exc)
             else:
                 self.message_user(request, _("Adjusted by %(amount)+d credits; the balance is now %(balance)s.") % {
-                    "amount": entry.amount, "balance": entry.balance_after}, messages.SUCCESS)
+                    "amount": entry.amount, "balance": format_number(entry.balance_after)}, messages.SUCCESS)
                 return redirect("admin:credits_creditaccount_change", account.pk)
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "original": account, "form": form,
@@ -211,14 +217,14 @@ class LedgerEntryAdmin(ShopScopedAdmin):
     """The credit history: read-only, filterable, exportable."""
 
     merchant_actions = frozenset({"view"})
-    list_display = ["created_at", "kind", "amount_display", "balance_after", "cause", "actor"]
+    list_display = ["created_at", "kind", "amount_display", "balance_after_display", "cause", "actor"]
     list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
     date_hierarchy = "created_at"
     search_fields = ["reason", "message__recipient", "actor"]
     list_select_related = ["message", "purchase", "shop"]
     actions = ["export_selected_csv"]
-    fields = readonly_fields = ["shop", "created_at", "kind", "amount", "balance_after", "message", "cycle",
-                                "purchase", "reason", "actor"]
+    fields = readonly_fields = ["shop", "created_at", "kind", "amount_display", "balance_after_display", "message",
+                                "cycle", "purchase", "reason", "actor"]
     change_list_template = "credits/admin/ledger_change_list.html"
 
     def has_add_permission(self, request, *args):
@@ -240,6 +246,10 @@ class LedgerEntryAdmin(ShopScopedAdmin):
         colour = "#2e7d32" if obj.amount > 0 else "#c62828"
         sign = "+" if obj.amount > 0 else ""  # format_number writes the minus itself
         return format_html('<span style="color:{}">{}{}</span>', colour, sign, format_number(obj.amount))
+
+    @admin.display(description=_("balance after"), ordering="balance_after")
+    def balance_after_display(self, obj):
+        return format_number(obj.balance_after)
 
     @admin.display(description=_("cause"))
     def cause(self, obj):
@@ -274,23 +284,38 @@ class LedgerEntryAdmin(ShopScopedAdmin):
 # --- purchases -------------------------------------------------------------------------------------
 
 
+class PaymentMethodFilter(admin.SimpleListFilter):
+    """The methods by their names ("Bank transfer"), not their codes ("bank_transfer")."""
+
+    title = _("payment method")
+    parameter_name = "method"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).order_by().values_list("method", flat=True).distinct()
+        labels = {method.code: method.label for provider in providers().values() for method in provider.methods}
+        return sorted(((code, labels.get(code, code)) for code in codes), key=lambda pair: str(pair[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(method=self.value()) if self.value() else queryset
+
+
 @admin.register(Purchase)
 class PurchaseAdmin(ShopScopedAdmin):
     """Merchants buy through the three-step page and cancel what they no longer mean to pay;
     the operator confirms payments that arrived outside the provider's webhook."""
 
     merchant_actions = frozenset({"view"})
-    list_display = ["number_display", "created_at", "description", "credits", "amount_display", "method_display",
-                    "status", "paid_at"]
-    list_filter = ["status", "method"]
+    list_display = ["number_display", "created_at", "description", "credits_display", "amount_display",
+                    "method_display", "status", "paid_at"]
+    list_filter = ["status", PaymentMethodFilter]
     date_hierarchy = "created_at"
     list_select_related = ["shop"]
     search_fields = ["provider_reference", "description"]
     actions = ["confirm_selected", "cancel_selected"]
     fields = readonly_fields = [
-        "number_display", "shop", "description", "credits", "amount_display", "method_display", "status", "instructions",
-        "provider", "provider_reference", "created_by_name", "created_at", "expires_at", "paid_at", "confirmed_via",
-        "confirmed_by_name", "closed_at", "note",
+        "number_display", "shop", "description", "credits_display", "amount_display", "method_display", "status",
+        "instructions", "provider", "provider_reference", "created_by_name", "created_at", "expires_at", "paid_at",
+        "confirmed_via", "confirmed_by_name", "closed_at", "note",
     ]
     change_form_template = "credits/admin/purchase_change_form.html"
     change_list_template = "credits/admin/purchase_change_list.html"
@@ -324,6 +349,10 @@ class PurchaseAdmin(ShopScopedAdmin):
     @admin.display(description=_("number"), ordering="pk")
     def number_display(self, obj):
         return obj.number
+
+    @admin.display(description=_("credits"), ordering="credits")
+    def credits_display(self, obj):
+        return format_number(obj.credits)
 
     @admin.display(description=_("price"), ordering="amount")
     def amount_display(self, obj):
@@ -374,7 +403,7 @@ class PurchaseAdmin(ShopScopedAdmin):
         return HttpResponseRedirect(reverse("admin:credits_purchase_change", args=[purchase.pk]))
 
     def _confirm(self, request, purchases):
-        count = sum(purchase_confirm(purchase=p, via="operator", user=request.user) for p in purchases)
+        count = sum(purchase_confirm(purchase=p, via=ConfirmedVia.OPERATOR, user=request.user) for p in purchases)
         self.message_user(request, ngettext("%d purchase confirmed and credited.", "%d purchases confirmed and credited.",
                                             count) % count if count else _("Nothing to confirm: only pending purchases "
                                                                            "can be confirmed, and only once."),

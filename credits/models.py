@@ -17,10 +17,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from shop.models import Shop
-from shop.money import format_money
+from shop.money import format_money, format_number
 
 # --- platform pricing (the operator's) ---------------------------------------------------
 
@@ -52,7 +52,7 @@ class PricingSettings(models.Model):
         help_text=_('Minor units per currency, e.g. {"USD": 1000, "PLN": 4000}. A currency not listed '
                     "cannot buy custom amounts (packs only)."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("pricing settings")
@@ -92,11 +92,12 @@ class DestinationRate(models.Model):
         help_text=_("Without +, e.g. 44 (United Kingdom, Guernsey, Jersey, Isle of Man) or 1 (US, Canada, Caribbean)."),
     )
     credits_per_segment = models.PositiveIntegerField(_("credits per segment"), validators=[MinValueValidator(1)])
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["calling_code"]
         verbose_name = _("destination rate")
+        verbose_name_plural = _("destination rates")
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -138,18 +139,20 @@ def _validate_price_table(table, field: str) -> None:
 class CreditPack(models.Model):
     """A pack merchants buy: a number of credits with a price per currency (minor units)."""
 
-    name = models.CharField(max_length=60)
-    credits = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(_("name"), max_length=60)
+    credits = models.PositiveIntegerField(_("credits"), validators=[MinValueValidator(1)])
     prices = models.JSONField(
-        default=dict, help_text=_('Minor units per currency, e.g. {"USD": 1000, "PLN": 4000}. '
-                                  "A shop sees the packs priced in its currency."),
+        _("prices"), default=dict,
+        help_text=_('Minor units per currency, e.g. {"USD": 1000, "PLN": 4000}. '
+                    "A shop sees the packs priced in its currency."),
     )
-    active = models.BooleanField(default=True)
-    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["position", "credits"]
         verbose_name = _("credit pack")
+        verbose_name_plural = _("credit packs")
         constraints = [models.CheckConstraint(condition=Q(credits__gt=0), name="credit_pack_credits_positive")]
 
     def __str__(self):
@@ -163,9 +166,14 @@ class CreditPack(models.Model):
 
     @property
     def label(self) -> str:
-        """ "1,000 credits", or "Starter: 1,000 credits" when the operator named it otherwise."""
-        amount = f"{self.credits:,} credits"
-        return amount if self.name in ("", amount) else f"{self.name}: {amount}"
+        """ "1,000 credits", or "Starter: 1,000 credits" when the operator named it otherwise; in the
+        active language ("1 000 kredytów"). A name that only repeats the English count ("1,000 credits",
+        as the seeded packs are named) is left out."""
+        amount = ngettext("%(count)s credit", "%(count)s credits", self.credits) % {
+            "count": format_number(self.credits)}
+        if self.name in ("", amount, f"{self.credits:,} credits", f"{self.credits} credits"):
+            return amount
+        return gettext("%(name)s: %(amount)s") % {"name": self.name, "amount": amount}
 
 
 # --- the account and its ledger ----------------------------------------------------------
@@ -174,23 +182,24 @@ class CreditPack(models.Model):
 class CreditAccount(models.Model):
     """A shop's credits. ``balance`` always equals the sum of its ledger."""
 
-    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="credit_account")
-    balance = models.BigIntegerField(default=0, editable=False)
+    shop = models.OneToOneField(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="credit_account")
+    balance = models.BigIntegerField(_("balance"), default=0, editable=False)
     low_balance_threshold = models.PositiveIntegerField(
         _("low-balance alert below"), default=50,
         help_text=_("You are told once (by SMS, or email when SMS is off) when your balance falls below this."),
     )
     # Disarmed when an alert is sent; re-armed when the balance is back at or above the threshold.
-    low_balance_armed = models.BooleanField(default=True, editable=False)
-    low_balance_alerts = models.PositiveIntegerField(default=0, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    low_balance_armed = models.BooleanField(_("low balance armed"), default=True, editable=False)
+    low_balance_alerts = models.PositiveIntegerField(_("low balance alerts"), default=0, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("credit account")
+        verbose_name_plural = _("credit accounts")
         constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="credit_balance_not_negative")]
 
     def __str__(self):
-        return f"Credits of {self.shop}"
+        return gettext("Credits of %(shop)s") % {"shop": self.shop}
 
 
 class EntryKind(models.TextChoices):
@@ -211,21 +220,26 @@ class LedgerEntry(models.Model):
 
     # Foreign keys without their own index where a composite index below starts with them:
     # every SMS appends a row, and each index is one more write.
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
-    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False)
-    kind = models.CharField(max_length=12, choices=EntryKind.choices)
-    amount = models.BigIntegerField(help_text=_("Credits added (positive) or taken (negative)."))
-    balance_after = models.BigIntegerField()
-    message = models.ForeignKey("smsnotify.Message", null=True, blank=True, on_delete=models.RESTRICT,
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(CreditAccount, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="entries", db_index=False)
+    kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
+    amount = models.BigIntegerField(_("amount"), help_text=_("Credits added (positive) or taken (negative)."))
+    balance_after = models.BigIntegerField(_("balance after"))
+    message = models.ForeignKey("smsnotify.Message", verbose_name=_("message"), null=True, blank=True,
+                                on_delete=models.RESTRICT,
                                 related_name="ledger_entries", db_index=False)
-    cycle = models.PositiveSmallIntegerField(default=0)
-    purchase = models.ForeignKey("Purchase", null=True, blank=True, on_delete=models.RESTRICT,
+    cycle = models.PositiveSmallIntegerField(_("cycle"), default=0)
+    purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
+                                 on_delete=models.RESTRICT,
                                  related_name="ledger_entries", db_index=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL,
                                    related_name="+", db_index=False)  # partial index below: charges have none
-    actor = models.CharField(max_length=150, blank=True, help_text=_("Who did it, kept if the user is deleted."))
-    reason = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.CharField(_("actor"), max_length=150, blank=True,
+                             help_text=_("Who did it, kept if the user is deleted."))
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -277,36 +291,50 @@ class PurchaseStatus(models.TextChoices):
     FAILED = "failed", _("Payment failed")
 
 
+class ConfirmedVia(models.TextChoices):
+    """How a purchase came to be paid."""
+
+    INSTANT = "instant", _("Paid at checkout")
+    WEBHOOK = "webhook", _("Payment provider's notice")
+    OPERATOR = "operator", _("Confirmed by the operator")
+
+
 class Purchase(models.Model):
     """A merchant's order of credits. Credited exactly once, when it becomes ``paid``."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="credit_purchases")
-    pack = models.ForeignKey(CreditPack, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    description = models.CharField(max_length=120)
-    credits = models.PositiveIntegerField()
-    amount = models.PositiveIntegerField(help_text=_("Price in minor units."))
-    currency = models.CharField(max_length=3)
-    provider = models.CharField(max_length=40)
-    method = models.CharField(max_length=40)
-    status = models.CharField(max_length=10, choices=PurchaseStatus.choices, default=PurchaseStatus.PENDING)
-    provider_reference = models.CharField(max_length=100, blank=True)
-    instructions = models.TextField(blank=True, help_text=_("How to pay, for methods paid later."))
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="credit_purchases")
+    pack = models.ForeignKey(CreditPack, verbose_name=_("pack"), null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    description = models.CharField(_("description"), max_length=120)
+    credits = models.PositiveIntegerField(_("credits"))
+    amount = models.PositiveIntegerField(_("amount"), help_text=_("Price in minor units."))
+    currency = models.CharField(_("currency"), max_length=3)
+    provider = models.CharField(_("provider"), max_length=40)
+    method = models.CharField(_("method"), max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=PurchaseStatus.choices,
+                              default=PurchaseStatus.PENDING)
+    provider_reference = models.CharField(_("provider reference"), max_length=100, blank=True)
+    instructions = models.TextField(_("instructions"), blank=True, help_text=_("How to pay, for methods paid later."))
     # The confirm form's token: a double click or a resubmitted form buys once.
-    idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL,
                                    related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    confirmed_via = models.CharField(max_length=20, blank=True)
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    confirmed_via = models.CharField(_("confirmed via"), max_length=20, choices=ConfirmedVia.choices, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("confirmed by"), null=True, blank=True,
+                                     on_delete=models.SET_NULL,
                                      related_name="+")
-    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("When it was cancelled, expired or failed."))
-    note = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True,
+                                     help_text=_("When it was cancelled, expired or failed."))
+    note = models.CharField(_("note"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("credit purchase")
+        verbose_name_plural = _("credit purchases")
         constraints = [
             models.UniqueConstraint(fields=["shop", "idempotency_key"], name="purchase_idempotency_key_per_shop"),
             models.UniqueConstraint(fields=["provider", "provider_reference"], condition=~Q(provider_reference=""),

@@ -23,7 +23,7 @@ from shop.money import format_number
 
 from . import payments
 from .ledger import _credit, _entry
-from .models import CreditPack, EntryKind, PricingSettings, Purchase, PurchaseStatus
+from .models import ConfirmedVia, CreditPack, EntryKind, PricingSettings, Purchase, PurchaseStatus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
     Purchase.objects.filter(pk=purchase.pk).update(provider_reference=result.provider_reference,
                                                    instructions=result.instructions)
     if result.paid:
-        purchase_confirm(purchase=purchase, via="instant")
+        purchase_confirm(purchase=purchase, via=ConfirmedVia.INSTANT)
     purchase.refresh_from_db()
     return purchase
 
@@ -154,7 +154,7 @@ def payment_event_apply(*, provider: str, event: payments.PaymentEvent) -> Purch
     if purchase is None:
         return None
     if event.status == "paid":
-        purchase_confirm(purchase=purchase, via="webhook", from_statuses=(
+        purchase_confirm(purchase=purchase, via=ConfirmedVia.WEBHOOK, from_statuses=(
             PurchaseStatus.PENDING, PurchaseStatus.EXPIRED, PurchaseStatus.CANCELLED, PurchaseStatus.FAILED))
     elif event.status in ("cancelled", "failed"):
         Purchase.objects.filter(pk=purchase.pk, status=PurchaseStatus.PENDING).update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import Order, Product
@@ -10,7 +11,8 @@ from .money import to_major, to_minor
 
 
 def money_field(label, help_text="") -> forms.DecimalField:
-    return forms.DecimalField(label=label, help_text=help_text, min_value=0, localize=True)
+    # capitalised as the admin does a model field's verbose_name
+    return forms.DecimalField(label=capfirst(label), help_text=help_text, min_value=0, localize=True)
 
 
 class MoneyFieldsForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 COUNTRY_CHOICES = sorted(
@@ -20,19 +20,22 @@ TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezone
 class Shop(models.Model):
     """A merchant's store: the tenant every other row belongs to."""
 
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
     country = models.CharField(
-        max_length=2, choices=COUNTRY_CHOICES, default="US",
+        _("country"), max_length=2, choices=COUNTRY_CHOICES, default="US",
         help_text=_("Default region for phone numbers typed without a +country code."),
     )
-    currency = models.CharField(max_length=3, default="USD", help_text=_("ISO 4217 code, e.g. EUR, PLN."))
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    currency = models.CharField(_("currency"), max_length=3, default="USD",
+                                help_text=_("ISO 4217 code, e.g. EUR, PLN."))
+    time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
 
     def __str__(self):
         return self.name
@@ -54,8 +57,13 @@ class Shop(models.Model):
 class StaffMembership(models.Model):
     """Ties a staff user to the one shop they work for. Superusers need none."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+                                related_name="membership")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        verbose_name = _("staff membership")
+        verbose_name_plural = _("staff memberships")
 
     def __str__(self):
         return f"{self.user} @ {self.shop}"
@@ -64,7 +72,7 @@ class StaffMembership(models.Model):
 class ShopOwned(models.Model):
     """Abstract base: every tenant-owned row carries its shop."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         abstract = True
@@ -85,24 +93,27 @@ class ConsentSource(models.TextChoices):
 
 
 class Customer(ShopOwned):
-    first_name = models.CharField(max_length=80, blank=True)
-    last_name = models.CharField(max_length=80, blank=True)
-    email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True)
-    birthday = models.DateField(null=True, blank=True)
-    registered_at = models.DateTimeField(default=timezone.now)
+    first_name = models.CharField(_("first name"), max_length=80, blank=True)
+    last_name = models.CharField(_("last name"), max_length=80, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = PhoneNumberField(_("phone"), blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
     marketing_consent = models.CharField(
-        max_length=10, choices=MarketingConsent.choices, default=MarketingConsent.UNKNOWN
+        _("marketing consent"), max_length=10, choices=MarketingConsent.choices, default=MarketingConsent.UNKNOWN
     )
-    marketing_consent_at = models.DateTimeField(null=True, blank=True)
-    marketing_consent_source = models.CharField(max_length=10, choices=ConsentSource.choices, blank=True)
+    marketing_consent_at = models.DateTimeField(_("marketing consent at"), null=True, blank=True)
+    marketing_consent_source = models.CharField(_("marketing consent source"), max_length=10,
+                                                choices=ConsentSource.choices, blank=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         indexes = [models.Index(fields=["shop", "phone"])]
 
     def __str__(self):
-        return self.full_name or self.email or str(self.phone) or f"Customer {self.pk}"
+        return self.full_name or self.email or str(self.phone) or gettext("Customer %(id)s") % {"id": self.pk}
 
     @property
     def full_name(self) -> str:
@@ -116,14 +127,17 @@ class StockStatus(models.TextChoices):
 
 
 class Product(ShopOwned):
-    name = models.CharField(max_length=200)
-    sku = models.CharField(max_length=64, blank=True)
-    price = models.PositiveIntegerField(help_text=_("In minor units (cents, grosze)."))
-    stock_status = models.CharField(max_length=16, choices=StockStatus.choices, default=StockStatus.IN_STOCK)
-    stock_quantity = models.IntegerField(default=0)
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    price = models.PositiveIntegerField(_("price"), help_text=_("In minor units (cents, grosze)."))
+    stock_status = models.CharField(_("stock status"), max_length=16, choices=StockStatus.choices,
+                                    default=StockStatus.IN_STOCK)
+    stock_quantity = models.IntegerField(_("stock quantity"), default=0)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
 
     def __str__(self):
         return self.name
@@ -145,27 +159,30 @@ class OrderStatus(models.TextChoices):
 
 
 class Order(ShopOwned):
-    number = models.CharField(max_length=32)
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    phone = PhoneNumberField(blank=True)
-    email = models.EmailField(blank=True)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED)
-    subtotal = models.PositiveIntegerField(default=0, help_text=_("Goods, in minor units."))
-    shipping_cost = models.PositiveIntegerField(default=0, help_text=_("In minor units."))
-    total = models.PositiveIntegerField(default=0, help_text=_("In minor units."))
-    currency = models.CharField(max_length=3)
-    shipping_method = models.CharField(max_length=100, blank=True)
-    delivery_name = models.CharField(max_length=160, blank=True)
-    delivery_street = models.CharField(max_length=200, blank=True)
-    delivery_city = models.CharField(max_length=100, blank=True)
-    delivery_postcode = models.CharField(max_length=20, blank=True)
-    delivery_country = models.CharField(max_length=2, blank=True)
-    tracking_code = models.CharField(max_length=100, blank=True)
-    placed_at = models.DateTimeField(default=timezone.now)
-    status_changed_at = models.DateTimeField(default=timezone.now)
+    number = models.CharField(_("number"), max_length=32)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="orders")
+    phone = PhoneNumberField(_("phone"), blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED)
+    subtotal = models.PositiveIntegerField(_("subtotal"), default=0, help_text=_("Goods, in minor units."))
+    shipping_cost = models.PositiveIntegerField(_("shipping cost"), default=0, help_text=_("In minor units."))
+    total = models.PositiveIntegerField(_("total"), default=0, help_text=_("In minor units."))
+    currency = models.CharField(_("currency"), max_length=3)
+    shipping_method = models.CharField(_("shipping method"), max_length=100, blank=True)
+    delivery_name = models.CharField(_("delivery name"), max_length=160, blank=True)
+    delivery_street = models.CharField(_("delivery street"), max_length=200, blank=True)
+    delivery_city = models.CharField(_("delivery city"), max_length=100, blank=True)
+    delivery_postcode = models.CharField(_("delivery postcode"), max_length=20, blank=True)
+    delivery_country = models.CharField(_("delivery country"), max_length=2, blank=True)
+    tracking_code = models.CharField(_("tracking code"), max_length=100, blank=True)
+    placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("status changed at"), default=timezone.now)
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         constraints = [models.UniqueConstraint(fields=["shop", "number"], name="order_number_unique_per_shop")]
         indexes = [models.Index(fields=["shop", "status"])]
 
@@ -178,17 +195,21 @@ class Order(ShopOwned):
 
 
 class Cart(ShopOwned):
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="carts")
-    phone = PhoneNumberField(blank=True)
-    email = models.EmailField(blank=True)
-    last_activity_at = models.DateTimeField(default=timezone.now)
-    converted_order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="carts")
+    phone = PhoneNumberField(_("phone"), blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    last_activity_at = models.DateTimeField(_("last activity at"), default=timezone.now)
+    converted_order = models.OneToOneField(Order, verbose_name=_("converted order"), null=True, blank=True,
+                                           on_delete=models.SET_NULL)
 
     class Meta:
         ordering = ["-last_activity_at"]
+        verbose_name = _("cart")
+        verbose_name_plural = _("carts")
 
     def __str__(self):
-        return f"Cart {self.pk}"
+        return gettext("Cart %(id)s") % {"id": self.pk}
 
     @property
     def converted(self) -> bool:
@@ -196,10 +217,14 @@ class Cart(ShopOwned):
 
 
 class CartItem(models.Model):
-    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
-    unit_price = models.PositiveIntegerField(help_text=_("In minor units, at the time it was added."))
+    cart = models.ForeignKey(Cart, verbose_name=_("cart"), on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_price = models.PositiveIntegerField(_("unit price"), help_text=_("In minor units, at the time it was added."))
+
+    class Meta:
+        verbose_name = _("cart item")
+        verbose_name_plural = _("cart items")
 
     def __str__(self):
         return f"{self.quantity} × {self.product}"
@@ -212,16 +237,20 @@ class TicketStatus(models.TextChoices):
 
 
 class Ticket(ShopOwned):
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN)
-    created_at = models.DateTimeField(default=timezone.now)
-    answered_at = models.DateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="tickets")
+    order = models.ForeignKey(Order, verbose_name=_("order"), null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="tickets")
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
 
     def __str__(self):
         return self.subject

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 
 class SmsnotifyConfig(AppConfig):
     name = "smsnotify"
-    verbose_name = "SMS"
+    verbose_name = _("SMS")
 
     def ready(self):
         from . import receivers  # noqa: F401 - connects the store-event receivers

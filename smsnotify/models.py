@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from shop.models import Shop
@@ -16,10 +16,10 @@ from .senders import validate_sender
 class SmsSettings(models.Model):
     """A shop's SMS switch and identity. Nothing is sent while ``active`` is off."""
 
-    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="sms_settings")
+    shop = models.OneToOneField(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="sms_settings")
     active = models.BooleanField(_("SMS active"), default=False)
     sender = models.CharField(
-        max_length=16, blank=True, validators=[validate_sender],
+        _("sender"), max_length=16, blank=True, validators=[validate_sender],
         help_text=_("Alphanumeric name (max 11 characters, e.g. MyShop) or a number in +country format."),
     )
     merchant_number = PhoneNumberField(
@@ -42,7 +42,7 @@ class SmsSettings(models.Model):
         verbose_name_plural = _("SMS settings")
 
     def __str__(self):
-        return f"SMS settings of {self.shop}"
+        return gettext("SMS settings of %(shop)s") % {"shop": self.shop}
 
 
 class Direction(models.TextChoices):
@@ -73,44 +73,50 @@ class Status(models.TextChoices):
 
 
 class Message(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    recipient = models.CharField(max_length=20, help_text=_("E.164"))
-    sender = models.CharField(max_length=16, blank=True)
-    body = models.TextField()
-    encoding = models.CharField(max_length=8, blank=True)
-    segments = models.PositiveSmallIntegerField(default=1)
-    credits_charged = models.PositiveIntegerField(default=0)
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    recipient = models.CharField(_("recipient"), max_length=20, help_text=_("E.164"))
+    sender = models.CharField(_("sender"), max_length=16, blank=True)
+    body = models.TextField(_("text"))
+    encoding = models.CharField(_("encoding"), max_length=8, blank=True)
+    segments = models.PositiveSmallIntegerField(_("segments"), default=1)
+    credits_charged = models.PositiveIntegerField(_("credits charged"), default=0)
 
-    customer = models.ForeignKey("shop.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    order = models.ForeignKey("shop.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    cart = models.ForeignKey("shop.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    product = models.ForeignKey("shop.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey("shop.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey("shop.Order", verbose_name=_("order"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="messages")
+    cart = models.ForeignKey("shop.Cart", verbose_name=_("cart"), null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    product = models.ForeignKey("shop.Product", verbose_name=_("product"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
     # Makes every automatic send idempotent: "order:42:status:shipped" is texted once per shop.
-    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=120, null=True, blank=True)
 
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    send_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    send_at = models.DateTimeField(_("send at"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # Which delivery run holds the row while it is "sending": a batch claims with one
     # conditional UPDATE, then reads back exactly the rows it won by this token.
-    claim = models.UUIDField(null=True, blank=True, editable=False)
-    gateway = models.CharField(max_length=40, blank=True)
-    provider_id = models.CharField(max_length=64, blank=True)
-    error_code = models.CharField(max_length=32, blank=True)
-    error_text = models.CharField(max_length=500, blank=True)
+    claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    gateway = models.CharField(_("gateway"), max_length=40, blank=True)
+    provider_id = models.CharField(_("provider ID"), max_length=64, blank=True)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error_text = models.CharField(_("error text"), max_length=500, blank=True)
 
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    sending_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    report_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    sending_at = models.DateTimeField(_("sending at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    report_polled_at = models.DateTimeField(_("report polled at"), null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         constraints = [
             models.UniqueConstraint(
                 fields=["shop", "dedupe_key"], condition=Q(dedupe_key__isnull=False), name="message_dedupe_key_per_shop"
@@ -127,7 +133,7 @@ class Message(models.Model):
         ]
 
     def __str__(self):
-        return f"SMS {self.pk} to {self.recipient}"
+        return gettext("SMS %(id)s to %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
 
 
 class EventType(models.TextChoices):
@@ -157,16 +163,20 @@ class MessageEvent(models.Model):
     its parameters and who acted (None for the system). It is put into words in the shop's
     language and time zone when shown (smsnotify/history.py), never stored as text."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=16, choices=EventType.choices, default=EventType.NOTE)
-    status = models.CharField(max_length=12, choices=Status.choices)  # the message's status after the event
-    parameters = models.JSONField(default=dict, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=16, choices=EventType.choices, default=EventType.NOTE)
+    status = models.CharField(_("status"), max_length=12,
+                              choices=Status.choices)  # the message's status after the event
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True,
+                             on_delete=models.SET_NULL,
                              related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        verbose_name = _("message event")
+        verbose_name_plural = _("message events")
 
     def __str__(self):  # the admin shows it above each history row: no time (that has a column, in the shop's zone)
         return str(self.get_type_display())

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from . import webhooks
@@ -11,7 +12,7 @@ webhook_patterns = (
 
 admin.site.site_header = "smsnotify"
 admin.site.site_title = "smsnotify"
-admin.site.index_title = "Back office"
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

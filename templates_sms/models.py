@@ -21,7 +21,7 @@ class SmsTemplate(ShopOwned):
         help_text=_("Standard templates come with every shop; custom ones are added by the merchant."),
     )
     # Standard templates keep the workflow order of defaults.STANDARD_TEMPLATES; custom ones follow.
-    position = models.PositiveSmallIntegerField(default=1000, editable=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=1000, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
