@@ -105,9 +105,12 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
 
 
 def _release(pks: list[int], claim: uuid.UUID) -> None:
+    """Back to scheduled, the attempt given back, after the first retry delay (an error that
+    repeats must not spin)."""
+    later = timezone.now() + dt.timedelta(seconds=settings.SMS_RETRY_BASE_SECONDS)
     messages_transition(pks, from_statuses=[Status.SENDING], claim=claim, status=Status.SCHEDULED,
-                        event=EventType.HELD, params={"reason": "internal_error", "until": iso(timezone.now())},
-                        attempts=Greatest(F("attempts") - 1, 0), send_at=timezone.now())
+                        event=EventType.HELD, params={"reason": "internal_error", "until": iso(later)},
+                        attempts=Greatest(F("attempts") - 1, 0), send_at=later)
 
 
 def _apply_verdicts(verdicts: dict, policy, claim: uuid.UUID, batch: DeliveryBatch, tally: dict) -> list[Outcome]:

@@ -324,7 +324,7 @@ def test_a_row_claimed_by_another_run_meanwhile_is_not_refunded_by_this_one(shop
     assert list(LedgerEntry.objects.filter(message=taken).values_list("kind", flat=True)) == [EntryKind.CHARGE]
 
 
-def test_a_policy_that_fails_gives_the_batch_back_unsent_and_still_paid(shop, sms_outbox):
+def test_a_policy_that_fails_gives_the_batch_back_unsent_and_still_paid(shop, sms_outbox, settings):
     """Nothing of the run reached the gateway: the rows go back to scheduled (not left to the
     lease, which would make them "unknown"), and the charge they got stays theirs."""
     message = schedule(shop)
@@ -334,7 +334,9 @@ def test_a_policy_that_fails_gives_the_batch_back_unsent_and_still_paid(shop, sm
     assert (message.status, message.attempts) == (Status.SCHEDULED, 0)
     assert message.events.last().type == EventType.HELD
     assert sms_outbox == []
-    deliver([message.pk])  # the next run sends it, without charging it again
+    assert deliver([message.pk]) == {}  # not before the retry delay: an error that repeats must not spin
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_RETRY_BASE_SECONDS + 1)):
+        deliver([message.pk])  # the next run sends it, without charging it again
     message.refresh_from_db()
     assert (message.status, len(sms_outbox)) == (Status.SENT, 1)
     assert LedgerEntry.objects.filter(message=message, kind=EntryKind.CHARGE).count() == 1
