@@ -353,8 +353,19 @@ def test_refunding_one_message_leaves_the_others_charges(db):
     first, second = bare_message(shop), bare_message(shop, segments=2)
     assert charge(first) and charge(second)
     assert ledger.messages_refund(messages=[first], reason="failed") == {first.pk}
+    assert first.credits_charged == 0  # the caller's object says so too
+    charged_second = second.credits_charged
+    third = bare_message(shop)
+    assert charge(third)
+    assert ledger.messages_refund(messages=[third], reason="x" * 600) == {third.pk}
+    assert len(LedgerEntry.objects.get(message=third, kind=EntryKind.REFUND).reason) == 500
+    untouched = bare_message(shop)  # never charged: nothing to refund, and its object is left alone
+    untouched.credits_charged = 7
+    assert ledger.messages_refund(messages=[untouched], reason="failed") == set()
+    assert untouched.credits_charged == 7
+    assert charged_second > 0
     assert ledger.messages_refund(messages=[first, second], reason="failed") == {second.pk}
-    assert kinds(shop).count(EntryKind.REFUND) == 2
+    assert kinds(shop).count(EntryKind.REFUND) == 3
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.credits_charged, second.credits_charged, balance(shop)) == (0, 0, 100)
