@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench check clean
+.PHONY: install run test bench mutation check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,12 @@ bench: install  ## speed targets, each against the naive approach; results in va
 	  DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	  $(PY) $$script || status=1; done; echo "== results: var/bench.json"; exit $$status
 
+mutation: install  ## mutation score of the core modules and their survivors (tens of minutes; not part of test)
+	PY=$(PY) bin/mutation --fresh $(MODULES)
+
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache mutants

@@ -300,3 +300,92 @@ def test_a_failing_low_balance_receiver_does_not_fail_the_charge(on_commit):
         low_balance.disconnect(dispatch_uid="test-broken-alert")
     assert net_charged(message) == 12
     assert not CreditAccount.objects.get(shop=shop).low_balance_armed
+
+
+# --- the low-balance alert, and what the merchant pays for -------------------------------------
+
+
+def test_raising_the_threshold_above_the_balance_keeps_the_alert_disarmed(db):
+    shop = make_shop(credits=100)
+    account = CreditAccount.objects.get(shop=shop)
+    CreditAccount.objects.filter(pk=account.pk).update(low_balance_armed=False)
+    ledger.account_set_threshold(account=account, threshold=150)
+    assert (account.low_balance_threshold, account.low_balance_armed) == (150, False)
+
+
+def test_lowering_the_threshold_below_the_balance_re_arms_only_this_shops_alert(db):
+    shop, other = make_shop(credits=100), make_shop(credits=100)
+    CreditAccount.objects.update(low_balance_armed=False)  # both alerted already
+    account = CreditAccount.objects.get(shop=shop)
+    ledger.account_set_threshold(account=account, threshold=100)  # balance == threshold: not below it
+    assert (account.low_balance_threshold, account.low_balance_armed) == (100, True)
+    other_account = CreditAccount.objects.get(shop=other)
+    assert (other_account.low_balance_threshold, other_account.low_balance_armed) == (50, False)
+
+
+def test_a_threshold_change_leaves_an_armed_alert_armed(db):
+    shop = make_shop(credits=10)
+    account = CreditAccount.objects.get(shop=shop)
+    ledger.account_set_threshold(account=account, threshold=5)
+    assert account.low_balance_armed
+
+
+def test_crossing_the_threshold_says_which_account_how_low_and_which_threshold(db, django_capture_on_commit_callbacks):
+    from credits import signals
+
+    shop = make_shop(credits=60)
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append((sender, kwargs))
+
+    signals.low_balance.connect(listener)
+    try:
+        message = bare_message(shop, segments=2)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert charge(message)  # 60 - 2 parts goes below 50 (and the alert itself is charged after)
+    finally:
+        signals.low_balance.disconnect(listener)
+    message.refresh_from_db()
+    assert len(heard) == 1
+    sender, kwargs = heard[0]
+    assert sender is CreditAccount
+    assert {k: kwargs[k] for k in ("shop_id", "balance", "threshold", "crossing")} == {
+        "shop_id": shop.pk, "balance": 60 - message.credits_charged, "threshold": 50, "crossing": 1}
+    account = CreditAccount.objects.get(shop=shop)
+    assert (account.low_balance_armed, account.low_balance_alerts) == (False, 1)
+
+
+def test_a_free_destination_is_sent_without_credits_and_without_a_ledger_row(db):
+    from credits.models import DestinationRate
+
+    DestinationRate.objects.create(calling_code=48, credits_per_segment=0)
+    shop = make_shop()  # no credits at all
+    message = bare_message(shop, to="+48601234567")
+    assert charge(message)
+    message.refresh_from_db()
+    assert (message.credits_charged, balance(shop), LedgerEntry.objects.filter(shop=shop).count()) == (0, 0, 0)
+
+
+def test_refunding_one_message_leaves_the_others_charges(db):
+    shop = make_shop(credits=100)
+    first, second = bare_message(shop), bare_message(shop, segments=2)
+    assert charge(first) and charge(second)
+    assert ledger.messages_refund(messages=[first], reason="failed") == {first.pk}
+    assert first.credits_charged == 0  # the caller's object says so too
+    charged_second = second.credits_charged
+    third = bare_message(shop)
+    assert charge(third)
+    assert ledger.messages_refund(messages=[third], reason="x" * 600) == {third.pk}
+    assert len(LedgerEntry.objects.get(message=third, kind=EntryKind.REFUND).reason) == 500
+    untouched = bare_message(shop)  # never charged: nothing to refund, and its object is left alone
+    untouched.credits_charged = 7
+    assert ledger.messages_refund(messages=[untouched], reason="failed") == set()
+    assert untouched.credits_charged == 7
+    assert charged_second > 0
+    assert ledger.messages_refund(messages=[first, second], reason="failed") == {second.pk}
+    assert kinds(shop).count(EntryKind.REFUND) == 3
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.credits_charged, second.credits_charged, balance(shop)) == (0, 0, 100)
+    assert_consistent(shop)

@@ -376,3 +376,85 @@ def test_the_purchase_page_names_who_bought_without_linking_to_user_accounts(mer
     page = merchant.get(reverse("admin:credits_purchase_change", args=[purchase.pk])).content.decode()
     assert user.get_username() in page
     assert "/admin/auth/user/" not in page  # a merchant may not open it: the link was a 403
+
+
+# --- what a wrong filter or a late webhook would cost the merchant ---------------------------
+
+
+def test_cancelling_one_pending_purchase_leaves_the_others_pending(db, admin_user):
+    shop, other_shop = make_shop(), make_shop()
+    purchase, sibling, foreign = buy(shop, method="bank_transfer"), buy(shop, method="bank_transfer"), \
+        buy(other_shop, method="bank_transfer")
+    assert purchases.purchase_cancel(purchase=purchase, user=admin_user)
+    statuses = {p.pk: p.status for p in Purchase.objects.all()}
+    assert statuses == {purchase.pk: PurchaseStatus.CANCELLED, sibling.pk: PurchaseStatus.PENDING,
+                        foreign.pk: PurchaseStatus.PENDING}
+    purchase.refresh_from_db()
+    assert purchase.note == f"Cancelled by {admin_user.get_username()}."
+    assert purchase.closed_at is not None
+
+
+def test_a_cancel_gives_its_reason_or_says_cancelled(db):
+    shop = make_shop()
+    with_reason, without = buy(shop, method="bank_transfer"), buy(shop, method="bank_transfer")
+    purchases.purchase_cancel(purchase=with_reason, reason="Bought by mistake")
+    purchases.purchase_cancel(purchase=without)
+    assert (with_reason.note, without.note) == ("Bought by mistake", "Cancelled.")
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_a_late_failed_or_cancelled_webhook_leaves_a_paid_purchase_paid(client, status):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    assert post_webhook(client, {"reference": purchase.provider_reference, "status": "paid"}).status_code == 200
+    assert post_webhook(client, {"reference": purchase.provider_reference, "status": status}).status_code == 200
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.closed_at, balance(shop)) == (PurchaseStatus.PAID, None, 1000)
+
+
+@pytest.mark.parametrize(("status", "expected"), [("failed", PurchaseStatus.FAILED),
+                                                  ("cancelled", PurchaseStatus.CANCELLED)])
+def test_the_providers_failed_or_cancelled_event_closes_only_that_pending_purchase(client, status, expected):
+    shop = make_shop()
+    purchase, sibling = buy(shop, method="bank_transfer"), buy(shop, method="bank_transfer")
+    assert post_webhook(client, {"reference": purchase.provider_reference, "status": status}).status_code == 200
+    purchase.refresh_from_db()
+    sibling.refresh_from_db()
+    assert (purchase.status, sibling.status) == (expected, PurchaseStatus.PENDING)
+    assert purchase.note == f"The payment provider reported it {status}."
+    assert purchase.closed_at is not None
+    assert balance(shop) == 0
+
+
+def test_an_unknown_event_status_changes_nothing(db):
+    from credits.payments import PaymentEvent
+
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    found = purchases.payment_event_apply(provider=purchase.provider, event=PaymentEvent(
+        provider_reference=purchase.provider_reference, status="processing"))
+    assert found == purchase
+    assert found.status == PurchaseStatus.PENDING
+
+
+def test_an_event_is_matched_by_provider_and_reference(db):
+    from credits.payments import PaymentEvent
+
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    event = PaymentEvent(provider_reference=purchase.provider_reference, status="paid")
+    assert purchases.payment_event_apply(provider="another-provider", event=event) is None
+    assert purchases.payment_event_apply(provider=purchase.provider, event=PaymentEvent(
+        provider_reference="SBP-someone-else", status="paid")) is None
+    assert balance(shop) == 0
+
+
+@pytest.mark.parametrize("closed_as", [PurchaseStatus.FAILED, PurchaseStatus.CANCELLED, PurchaseStatus.EXPIRED])
+def test_money_that_arrives_for_a_closed_purchase_is_credited(client, closed_as):
+    shop = make_shop()
+    purchase = buy(shop, method="bank_transfer")
+    Purchase.objects.filter(pk=purchase.pk).update(status=closed_as, closed_at=timezone.now())
+    assert post_webhook(client, {"reference": purchase.provider_reference, "status": "paid"}).status_code == 200
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.closed_at, balance(shop)) == (PurchaseStatus.PAID, None, 1000)
+    assert_consistent(shop)

@@ -539,3 +539,65 @@ def test_many_calls_in_flight_each_get_their_own_answer(twilio_server):
     for sms, answer in zip(messages, answers, strict=True):
         stored = twilio_server.messages[answer.provider_id]
         assert (stored["to"], stored["body"]) == (sms.to, sms.body)
+
+
+# --- Reconciliation with a Messaging Service: a message Twilio did create must be found, or it
+# --- would be sent (and paid) twice ------------------------------------------------------------
+
+
+def service_gateway(server, **overrides):
+    # A from_number that differs from the number the service picks: with a service and no
+    # pinned sender, the sender is unknown and must not be compared.
+    return make_gateway(server, messaging_service_sid=SERVICE, from_number="+15550001111", **overrides)
+
+
+def test_find_sent_with_a_messaging_service_finds_a_message_the_service_sent(twilio_server):
+    gateway = service_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.set_status(sid, "delivered")  # the service picked its own number
+
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="delivered")
+
+
+def test_find_sent_with_a_messaging_service_finds_a_message_still_in_its_queue(twilio_server):
+    gateway = service_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id  # accepted: no sender, no date_sent yet
+
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="sent")
+
+
+def test_find_sent_ignores_the_same_text_sent_by_another_messaging_service(twilio_server):
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = make_gateway(twilio_server, messaging_service_sid="MG" + "2" * 32).send(make_sms()).provider_id
+    twilio_server.set_status(sid, "delivered")
+
+    assert service_gateway(twilio_server).find_sent(make_sms(), since=since) is None
+
+
+def test_find_sent_with_a_messaging_service_still_checks_a_pinned_sender(twilio_server):
+    since = dt.datetime.now(dt.timezone.utc)
+    gateway = service_gateway(twilio_server)
+    gateway.send(make_sms(sender="OtherShop"))
+
+    assert gateway.find_sent(make_sms(sender="MyShop"), since=since) is None
+    assert gateway.find_sent(make_sms(sender="othershop"), since=since) is not None  # sender ids ignore case
+
+
+def test_find_sent_without_a_service_compares_the_gateways_own_number(twilio_server):
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = make_gateway(twilio_server).send(make_sms()).provider_id
+    twilio_server.set_status(sid, "sent")
+
+    assert make_gateway(twilio_server, from_number="+15550001111").find_sent(make_sms(), since=since) is None
+    assert make_gateway(twilio_server).find_sent(make_sms(), since=since) is not None
+
+
+def test_find_sent_ignores_an_inbound_message_with_the_same_text(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.messages[sid]["direction"] = "inbound"
+
+    assert gateway.find_sent(make_sms(), since=since) is None
