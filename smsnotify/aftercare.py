@@ -11,7 +11,6 @@ again; cannot tell → stays ``unknown`` until the merchant checks and chooses "
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from django.utils import timezone
 from .gateways import DeliveryReport, OutboundSms, SentRef, get_gateway
 from .history import iso
 from .models import EventType, Message, MessageEvent, Status
-from .outbox import _ring
+from .outbox import messages_ring
 from .policies import Outcome, delivery_policies
 from .transitions import message_transition, messages_transition
 
@@ -92,7 +91,7 @@ def messages_reconcile_unknown() -> int:
                     message.pk, from_statuses=[Status.UNKNOWN], status=Status.SCHEDULED, event=EventType.NOT_FOUND,
                     send_at=now, error_code="", error_text="")
                 if resent:
-                    transaction.on_commit(functools.partial(_ring, [message.pk]))
+                    messages_ring(message_ids=[message.pk])
                 settled += resent
     return settled
 

@@ -175,7 +175,7 @@ def message_send_again(*, message: Message, user=None) -> bool:
                              output_field=Message._meta.get_field("credits_charged")),
     )
     if moved:
-        transaction.on_commit(functools.partial(_ring, [message.pk]))
+        messages_ring(message_ids=[message.pk])
     return moved
 
 
@@ -205,7 +205,7 @@ def messages_dispatch_due(*, chunk: int = 1000) -> int:
             Message.objects.filter(pk__in=pks, status=Status.SCHEDULED).update(
                 status=Status.QUEUED, queued_at=now, updated_at=now)
             if pks:
-                transaction.on_commit(functools.partial(_ring, pks))
+                messages_ring(message_ids=pks)
         total += len(pks)
         if len(pks) < chunk:
             break
@@ -240,4 +240,4 @@ def _ring_lost_doorbells(now: dt.datetime) -> None:
         pks = list(lost.values_list("pk", flat=True)[:1000])
         if pks:
             Message.objects.filter(pk__in=pks, status=Status.QUEUED).update(queued_at=now)
-            transaction.on_commit(functools.partial(_ring, pks))
+            messages_ring(message_ids=pks)
