@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _, ngettext
 
 from shop.models import Shop
 from smsnotify.models import Message
@@ -126,9 +126,14 @@ def _cycles(message_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return {message_id: (charges, refunds) for message_id, (charges, refunds) in counts.items()}
 
 
-def _charge_reason(estimate) -> str:
+def _charge_reason(estimate, *, language: str) -> str:
+    """Why a charge costs what it does, in the shop's language: the shop's merchant reads it in
+    the credit history and its export (the operator reads it as the shop does)."""
     parts = estimate.segments
-    return f"{parts} part{'s' if parts != 1 else ''} to +{estimate.calling_code or '?'} at {estimate.rate}"
+    with translation.override(language):
+        return ngettext("%(parts)d SMS part to +%(code)s at %(rate)s credits",
+                        "%(parts)d SMS parts to +%(code)s at %(rate)s credits each", parts) % {
+            "parts": parts, "code": estimate.calling_code or "?", "rate": estimate.rate}
 
 
 def messages_charge(*, messages: list[Message]) -> set[int]:
@@ -147,7 +152,8 @@ def messages_charge(*, messages: list[Message]) -> set[int]:
         charges, _refunds = cycles.get(message.pk, (0, 0))
         estimate = sms_estimate(shop=message.shop, text=message.body, recipient=message.recipient, as_sent=True)
         if estimate.credits:  # a free destination: nothing to record
-            wanted[message.shop_id].append((message, estimate.credits, _charge_reason(estimate), charges))
+            wanted[message.shop_id].append(
+                (message, estimate.credits, _charge_reason(estimate, language=message.shop.language), charges))
     if not wanted:
         return set()
     try:

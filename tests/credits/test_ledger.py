@@ -389,3 +389,12 @@ def test_refunding_one_message_leaves_the_others_charges(db):
     second.refresh_from_db()
     assert (first.credits_charged, second.credits_charged, balance(shop)) == (0, 0, 100)
     assert_consistent(shop)
+
+
+def test_a_charge_says_why_in_the_shops_language():
+    polish = make_shop(credits=100, country="PL", currency="PLN", language="pl")
+    english = make_shop(credits=100)
+    pl_message, en_message = bare_message(polish, to="+48601234567", segments=2), bare_message(english, segments=2)
+    assert charge(pl_message) and charge(en_message)
+    assert LedgerEntry.objects.get(message=pl_message).reason == "2 części SMS do +48 po 12 kr. każda"
+    assert LedgerEntry.objects.get(message=en_message).reason == "2 SMS parts to +1 at 12 credits each"

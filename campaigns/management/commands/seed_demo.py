@@ -11,7 +11,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from credits.models import CreditPack
 from credits.purchases import purchase_create
@@ -81,8 +81,9 @@ class Command(BaseCommand):
         """A paid sandbox purchase of the 1,000 pack, once (its key is fixed per shop)."""
         pack = CreditPack.objects.filter(credits=1000).first()
         if pack is not None and pack.price_in(shop.currency) is not None:
-            purchase_create(shop=shop, method="sandbox_card", user=user, pack=pack,
-                            idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, f"smsnotify:seed-demo:{shop.slug}"))
+            with translation.override(shop.language):  # as its merchant would have bought it
+                purchase_create(shop=shop, method="sandbox_card", user=user, pack=pack,
+                                idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, f"smsnotify:seed-demo:{shop.slug}"))
 
     def _catalogue(self, shop, spec):
         for name, sku, price in spec["products"]:
