@@ -46,6 +46,9 @@ class MessageEventInline(ShopScopedInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("message__shop", "user")
 
+    class Media:
+        css = {"all": ["smsnotify/history.css"]}
+
     def has_add_permission(self, request, obj=None):
         return False
 
