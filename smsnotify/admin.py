@@ -32,12 +32,16 @@ class MessageEventInline(ShopScopedInline):
     merchant_actions = frozenset({"view"})
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["when", "status", "what_happened", "user"]
+    fields = readonly_fields = ["when", "status", "what_happened", "who"]
     verbose_name_plural = _("history")
 
     @admin.display(description=_("when"))
     def when(self, obj):
         return history.in_shop_terms(obj.message.shop, history.moment_text, obj.created_at)
+
+    @admin.display(description=_("user"))
+    def who(self, obj):  # a name, not a link: a merchant may not open user accounts
+        return obj.user.get_username() if obj.user else "-"
 
     @admin.display(description=_("what happened"))
     def what_happened(self, obj):

@@ -220,3 +220,12 @@ def test_the_error_of_a_message_refused_with_parameters_reads_without_placeholde
         message.refresh_from_db()
         assert message.status == Status.SUPPRESSED
         assert history.error_text(message) == f"Not sent: {message.recipient} replied STOP."
+
+
+def test_the_history_names_who_acted_without_linking_to_user_accounts(client, db):
+    shop = make_shop(credits=100)
+    anna = make_merchant(shop, "anna")
+    client.force_login(anna)
+    message = outbox.message_schedule(shop=shop, to="+12025550123", body="Hi", kind="manual", user=anna)
+    page = client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert "anna" in page and "/admin/auth/user/" not in page
