@@ -58,15 +58,18 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
     gateway = gateway or get_gateway()
     claim = uuid.uuid4()
     now = timezone.now()
+    message_ids = list(message_ids)
     claimed = Message.objects.filter(
-        pk__in=list(message_ids), status__in=[Status.SCHEDULED, Status.QUEUED], send_at__lte=now,
+        pk__in=message_ids, status__in=[Status.SCHEDULED, Status.QUEUED], send_at__lte=now,
     ).update(status=Status.SENDING, sending_at=now, claim=claim, attempts=F("attempts") + 1, gateway=gateway.name,
              sender=Coalesce(Subquery(SmsSettings.objects.filter(shop_id=OuterRef("shop_id")).values("sender")[:1]),
                              Value("")),
              updated_at=now)
     if not claimed:
         return {}
-    messages = list(Message.objects.filter(claim=claim, status=Status.SENDING).select_related("shop").order_by("pk"))
+    # By id first (the primary key's index; the token alone has none), then the token.
+    messages = list(Message.objects.filter(pk__in=message_ids, claim=claim, status=Status.SENDING)
+                    .select_related("shop").order_by("pk"))
     shop_ids = {m.shop_id for m in messages}
     batch = DeliveryBatch(messages=messages,
                           sms_settings={s.shop_id: s for s in SmsSettings.objects.filter(shop_id__in=shop_ids)})
