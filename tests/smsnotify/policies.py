@@ -136,3 +136,14 @@ class SummaryRecorder(DeliveryPolicy):
 
     def settle(self, outcomes):
         calls.append(("summary", "settle", sorted((o.message.pk, o.status, o.billed, o.summary) for o in outcomes)))
+
+
+class WorkerKilled(BaseException):
+    """What a worker killed mid-run looks like to the code (no ``except Exception`` sees it)."""
+
+
+class Dies(DeliveryPolicy):
+    """The worker is killed while the policies run: nothing of the run is recorded."""
+
+    def before_send(self, batch):
+        raise WorkerKilled()

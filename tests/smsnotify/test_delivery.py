@@ -23,7 +23,7 @@ from smsnotify.gateways import (
     get_gateway,
     locmem,
 )
-from smsnotify.models import EventType, Message, Status
+from smsnotify.models import EventType, Message, SmsSettings, Status
 from tests.delivery import deliver, deliver_one
 from tests.factories import CustomerFactory, make_shop
 from tests.smsnotify import policies
@@ -310,8 +310,7 @@ def test_a_row_claimed_by_another_run_meanwhile_is_not_written_by_this_one(shop,
         Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
 
     with send_many_then(another_run_takes_it):
-        tally = deliver([taken.pk, other.pk])
-    assert (tally[Status.SENT], tally.get(Status.SUPPRESSED, 0)) == (1, 0)
+        assert deliver([taken.pk, other.pk]) == {Status.SENT: 1}
     taken.refresh_from_db()
     assert (taken.status, taken.claim, taken.provider_id, taken.sent_at) == (Status.SENDING, next_run, "", None)
     assert not taken.events.filter(type=EventType.ACCEPTED).exists()
@@ -330,6 +329,24 @@ def test_a_row_claimed_by_another_run_meanwhile_is_not_refunded_by_this_one(shop
     taken.refresh_from_db()
     assert (taken.status, taken.error_code) == (Status.SENDING, "")
     assert list(LedgerEntry.objects.filter(message=taken).values_list("kind", flat=True)) == [EntryKind.CHARGE]
+
+
+@pytest.mark.parametrize("attempts", [1, 5], ids=["retried", "given-up"])
+def test_a_row_claimed_by_another_run_meanwhile_is_not_rescheduled_or_failed_by_this_one(
+        shop, gateway_errors, settings, attempts):
+    settings.SMS_MAX_ATTEMPTS = 5
+    taken = schedule(shop)
+    Message.objects.filter(pk=taken.pk).update(attempts=attempts - 1)
+    next_run = uuid.uuid4()
+    gateway_errors.append(TransientGatewayError("busy", code="20429"))
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk]) == {}
+    taken.refresh_from_db()
+    assert (taken.status, taken.claim, taken.error_code) == (Status.SENDING, next_run, "")
 
 
 def test_a_policy_that_fails_gives_the_batch_back_unsent_and_still_paid(shop, sms_outbox, settings):
@@ -566,3 +583,87 @@ def test_a_retry_stores_the_providers_words_cut_to_fit_or_transient_when_it_gave
     bare.refresh_from_db()
     assert (coded.status, coded.error_code, coded.error_text) == (Status.SCHEDULED, "c" * 32, "t" * 500)
     assert (bare.status, bare.error_code, bare.error_text) == (Status.SCHEDULED, "transient", "busy")
+
+
+def test_every_answer_that_is_not_a_plain_acceptance_reaches_the_policies_with_its_summary(
+        shop, gateway_errors, policy_calls, settings):
+    settings.SMS_MAX_ATTEMPTS = 1
+    gave_up, ambiguous = schedule(shop), schedule(shop)
+    gateway_errors.extend([TransientGatewayError("busy", code="20429"), AmbiguousGatewayError("read timeout")])
+    with chain(policies.SummaryRecorder):
+        deliver([gave_up.pk, ambiguous.pk])
+    assert policy_calls == [("summary", "settle", [(gave_up.pk, Status.FAILED, False, "Gave up (20429: busy)."),
+                                                   (ambiguous.pk, Status.UNKNOWN, True, "")])]
+
+
+def test_an_unknown_fate_stores_the_providers_words_or_the_bug_cut_to_fit(shop, gateway_errors):
+    bug, bare, coded = schedule(shop), schedule(shop), schedule(shop)
+    boom = RuntimeError("b" * 400)
+    gateway_errors.extend([boom, AmbiguousGatewayError("read timeout"),
+                           AmbiguousGatewayError("t" * 600, code="c" * 40)])
+    deliver([bug.pk, bare.pk, coded.pk])
+    for message in (bug, bare, coded):
+        message.refresh_from_db()
+        assert message.status == Status.UNKNOWN
+    assert (bug.error_code, bug.error_text) == ("unexpected", repr(boom)[:300])
+    assert (bare.error_code, bare.error_text) == ("unknown", "read timeout")
+    assert (coded.error_code, coded.error_text) == ("c" * 32, "t" * 500)
+    assert coded.events.get(type=EventType.AMBIGUOUS).parameters == {"code": "c" * 32, "text": "t" * 300}
+    assert bare.events.get(type=EventType.AMBIGUOUS).parameters == {"code": "", "text": "read timeout"}
+
+
+def test_a_row_claimed_by_another_run_meanwhile_is_not_marked_unknown_by_this_one(shop, gateway_errors):
+    taken = schedule(shop)
+    next_run = uuid.uuid4()
+    gateway_errors.append(AmbiguousGatewayError("read timeout"))
+
+    def another_run_takes_it(_messages):
+        Message.objects.filter(pk=taken.pk).update(status=Status.SENDING, claim=next_run)
+
+    with send_many_then(another_run_takes_it):
+        assert deliver([taken.pk]) == {}
+    taken.refresh_from_db()
+    assert (taken.status, taken.claim, taken.error_code) == (Status.SENDING, next_run, "")
+
+
+def test_a_worker_killed_during_the_policies_leaves_a_row_the_stuck_message_rule_sends_again(
+        shop, sms_outbox, settings):
+    """The claim stamps sending_at: without it the row would wait in "sending" for ever."""
+    message = schedule(shop)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False), chain(policies.Dies), pytest.raises(policies.WorkerKilled):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.sending_at, message.updated_at) == (Status.SENDING, start, start)
+    with time_machine.travel(start + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1)):
+        assert aftercare.messages_recover_stale() == 1
+        message.refresh_from_db()
+        assert message.status == Status.SCHEDULED
+        deliver([message.pk])
+    assert len(sms_outbox) == 1
+
+
+def test_a_shop_without_sms_settings_is_claimed_with_the_providers_default_sender(shop):
+    message = schedule(shop)
+    SmsSettings.objects.filter(shop=shop).delete()
+    with chain(policies.Dies), pytest.raises(policies.WorkerKilled):
+        deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.sender) == (Status.SENDING, "")
+
+
+def test_a_policy_is_not_asked_about_an_empty_batch(shop, policy_calls):
+    message = schedule(shop, body="refuse this one")
+    with chain(policies.RefuseMarked, policies.LastRecorder):
+        deliver([message.pk])
+    assert [(name, step) for name, step, *_ in policy_calls] == [("refuse", "before_send"), ("last", "settle")]
+
+
+def test_the_refusals_of_every_policy_are_settled(shop, policy_calls):
+    """A message refused now may carry a charge from an earlier run: each policy's refusals are given back."""
+    revoked = CustomerFactory(shop=shop, phone="+12025550177", marketing_consent=MarketingConsent.REVOKED)
+    opted_out, no_consent = schedule(shop, body="refuse"), schedule(shop, to=str(revoked.phone))
+    with chain(policies.FirstRecorder, policies.RefuseMarked, policies.OptedOutCustomers):
+        assert deliver([opted_out.pk, no_consent.pk]) == {Status.SUPPRESSED: 2}
+    settled = [outcomes for name, step, outcomes, *_ in policy_calls if step == "settle"]
+    assert settled == [[(opted_out.pk, Status.SUPPRESSED, False), (no_consent.pk, Status.SUPPRESSED, False)]]
