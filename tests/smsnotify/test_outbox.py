@@ -215,3 +215,17 @@ def test_dispatch_drains_a_backlog_in_chunks_but_keeps_the_broker_shallow(shop, 
         assert outbox.messages_dispatch_due(chunk=3) == 0  # still 7 waiting for a worker
     assert [len(call.args[0]) for call in ring.call_args_list] == [3, 3, 1]
     assert Message.objects.filter(status=Status.SCHEDULED).count() == 3  # the rest waits in the database
+
+
+def test_a_cancelled_message_says_so_and_who_cancelled_it(shop, django_user_model):
+    clerk = django_user_model.objects.create_user(username="clerk", password="x")
+    by_hand = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    by_system = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    assert outbox.message_cancel(message=by_hand, user=clerk)
+    assert outbox.message_cancel(message=by_system)
+    for message in (by_hand, by_system):
+        message.refresh_from_db()
+        assert (message.status, message.error_code, message.error_text) == (Status.CANCELLED, "cancelled", "Cancelled.")
+    event = by_hand.events.get(type=EventType.CANCELLED)
+    assert (event.user, event.parameters) == (clerk, {"user": "clerk"})
+    assert by_system.events.get(type=EventType.CANCELLED).parameters == {}

@@ -49,3 +49,37 @@ def test_per_message_fields_and_params_go_to_their_own_message_only(shop):
     assert rows[untouched.pk].status == Status.SCHEDULED
     assert rows[first.pk].events.last().parameters == {"shared": 1, "own": "a"}
     assert rows[second.pk].events.last().parameters == {"shared": 1, "own": "b"}
+
+
+def test_when_someone_else_moved_some_first_only_the_rows_this_call_moved_get_an_event(shop):
+    """Time stands still, so the rows others touched carry the very same updated_at."""
+    import uuid
+
+    ours, reported, cancelled_before, elsewhere = (schedule(shop) for _ in range(4))
+    Message.objects.filter(pk=ours.pk).update(claim=uuid.uuid4())  # an earlier run's claim: not a filter here
+    message_transition(cancelled_before.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                       event=EventType.CANCELLED)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1), tick=False):
+        message_transition(reported.pk, from_statuses=[Status.SCHEDULED], status=Status.SENT, event=EventType.FOUND)
+        message_transition(elsewhere.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                           event=EventType.CANCELLED)
+        moved = messages_transition([ours.pk, reported.pk, cancelled_before.pk], from_statuses=[Status.SCHEDULED],
+                                    status=Status.CANCELLED, event=EventType.EXPIRED)
+    assert moved == [ours.pk]
+    assert list(Message.objects.filter(events__type=EventType.EXPIRED).values_list("pk", flat=True)) == [ours.pk]
+
+
+def test_a_delivery_run_records_only_the_rows_of_its_own_claim(shop):
+    import uuid
+
+    ours, theirs = schedule(shop), schedule(shop)
+    run, other_run = uuid.uuid4(), uuid.uuid4()
+    Message.objects.filter(pk=ours.pk).update(status=Status.SENDING, claim=run)
+    Message.objects.filter(pk=theirs.pk).update(status=Status.SENDING, claim=other_run)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1), tick=False):
+        assert messages_transition([theirs.pk], from_statuses=[Status.SENDING], claim=other_run,
+                                   status=Status.FAILED, event=EventType.REFUSED) == [theirs.pk]
+        moved = messages_transition([ours.pk, theirs.pk], from_statuses=[Status.SENDING], claim=run,
+                                    status=Status.FAILED, event=EventType.REFUSED)
+    assert moved == [ours.pk]
+    assert theirs.events.filter(type=EventType.REFUSED).count() == 1
