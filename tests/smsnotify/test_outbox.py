@@ -307,3 +307,49 @@ def test_lost_doorbells_are_rung_a_thousand_a_beat_and_old_sent_ones_do_not_hide
     assert Message.objects.filter(status=Status.QUEUED, queued_at=now).count() == 1000
     recent.refresh_from_db()
     assert recent.queued_at == now - dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("body", ["", "   \n"])
+def test_an_empty_body_is_refused_with_its_code_and_reason(shop, body):
+    with pytest.raises(ValidationError) as refused:
+        schedule(shop, body=body)
+    assert (refused.value.code, refused.value.messages) == ("empty_body", ["The message is empty."])
+    assert not Message.objects.exists()
+
+
+def test_a_message_keeps_what_it_is_about(shop):
+    from tests.factories import CartFactory, CustomerFactory, ProductFactory
+
+    customer = CustomerFactory(shop=shop)
+    cart, product = CartFactory(shop=shop, customer=customer), ProductFactory(shop=shop)
+    message = schedule(shop, customer=customer, cart=cart, product=product)
+    message.refresh_from_db()
+    assert (message.customer, message.cart, message.product) == (customer, cart, product)
+
+
+def test_a_message_written_while_sms_is_off_stores_the_reason_in_english(shop):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    message = schedule(shop)
+    message.refresh_from_db()
+    assert message.error_text == "SMS is switched off for this shop."
+    on = schedule(make_shop(credits=10))
+    assert (on.status, on.error_code, on.error_text) == (Status.SCHEDULED, "", "")
+
+
+def test_a_concurrent_caller_that_wrote_the_same_key_first_gets_its_message_back(shop):
+    """Both callers looked before either wrote: the unique key refuses the second, which returns the first's row."""
+    from django.db.models.query import QuerySet
+
+    schedule(make_shop(credits=10), dedupe_key="order:1:status:shipped")  # the same key in another shop
+    schedule(shop)  # and a message of this shop without a key
+    first = schedule(shop, dedupe_key="order:1:status:shipped")
+    with mock.patch.object(QuerySet, "first", return_value=None):
+        second = schedule(shop, dedupe_key="order:1:status:shipped")
+    assert second.pk == first.pk
+    assert Message.objects.filter(shop=shop).count() == 2
+
+
+def test_the_event_of_a_message_written_while_sms_is_off_says_it_was_cancelled(shop):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    message = schedule(shop)
+    assert (message.events.get().type, message.events.get().status) == (EventType.STOPPED, Status.CANCELLED)
