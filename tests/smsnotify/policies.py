@@ -94,3 +94,56 @@ class SlowLeaseRunsOut(DeliveryPolicy):
 
         Message.objects.filter(pk__in=[m.pk for m in batch.messages], body="slow").update(status=Status.UNKNOWN)
         return {}
+
+
+class AnotherRunTakesMarked(DeliveryPolicy):
+    """Lets another delivery run claim the messages whose text contains "taken" (a re-run that
+    overlapped this one); then refuses those with "refuse", holds those with "wait" until
+    LATER, and raises when a text says "break"."""
+
+    reasons = {"opted_out": "Not sent: %(phone)s replied STOP.", "quiet_hours": "Quiet hours in %(zone)s."}
+
+    def before_send(self, batch):
+        import uuid
+
+        from smsnotify.models import Message
+
+        Message.objects.filter(pk__in=[m.pk for m in batch.messages if "taken" in m.body]).update(claim=uuid.uuid4())
+        if any("break" in m.body for m in batch.messages):
+            raise RuntimeError("policy bug")
+        verdicts = {}
+        for m in batch.messages:
+            if "refuse" in m.body:
+                verdicts[m.pk] = Refuse(status=Status.SUPPRESSED, code="opted_out", params={"phone": m.recipient})
+            elif "wait" in m.body:
+                verdicts[m.pk] = Hold(until=LATER, code="quiet_hours", params={"zone": "Lisbon"})
+        return verdicts
+
+
+class RefuseWithALongReason(DeliveryPolicy):
+    """Refuses every message with a reason longer than the stored error text may be."""
+
+    code = "a_reason_code_longer_than_its_column_of_32"
+    reasons = {code: "Not sent: %(detail)s"}
+
+    def before_send(self, batch):
+        return {m.pk: Refuse(status=Status.FAILED, code=self.code, params={"detail": "x" * 600})
+                for m in batch.messages}
+
+
+class SummaryRecorder(DeliveryPolicy):
+    """Says, at settle time, each outcome with its summary (what a refund would be given as reason)."""
+
+    def settle(self, outcomes):
+        calls.append(("summary", "settle", sorted((o.message.pk, o.status, o.billed, o.summary) for o in outcomes)))
+
+
+class WorkerKilled(BaseException):
+    """What a worker killed mid-run looks like to the code (no ``except Exception`` sees it)."""
+
+
+class Dies(DeliveryPolicy):
+    """The worker is killed while the policies run: nothing of the run is recorded."""
+
+    def before_send(self, batch):
+        raise WorkerKilled()

@@ -155,3 +155,68 @@ def test_a_message_the_provider_surely_never_got_is_sent_again_after_the_grace(s
     assert message.status == Status.SENT
     assert [sms.to for sms in sms_outbox] == ["+12025550133"]
     assert [to for to, _ref, _since in lookup_gateway.asked] == ["+12025550133"] * 2
+
+
+def test_a_gateway_that_reports_by_webhook_is_never_polled(shop):
+    assert aftercare.reports_poll() == 0  # locmem: no poll_reports_after
+
+
+@override_settings(SMS_GATEWAY="smsnotify.gateways.sandbox.SandboxGateway", SANDBOX_DELIVERY_SECONDS=2)
+def test_polling_asks_only_about_this_gateways_sent_messages_within_the_window_oldest_first(shop, monkeypatch):
+    from smsnotify.gateways.sandbox import SandboxGateway
+
+    now = timezone.now()
+    after = SandboxGateway().poll_reports_after
+
+    def sent(to, *, ago, gateway="sandbox", status=Status.SENT):
+        message = schedule(shop, to=to)
+        Message.objects.filter(pk=message.pk).update(status=status, gateway=gateway, sent_at=now - ago,
+                                                     provider_id=f"SB-{message.pk}")
+        return message
+
+    sent("+12025550101", ago=after + dt.timedelta(minutes=1))
+    sent("+12025550102", ago=after + dt.timedelta(minutes=2))  # older: asked first
+    sent("+12025550103", ago=after / 2)  # too recent
+    sent("+12025550104", ago=aftercare.REPORT_WINDOW + dt.timedelta(minutes=1))  # too old
+    sent("+12025550105", ago=after + dt.timedelta(minutes=1), gateway="twilio")
+    sent("+12025550106", ago=after + dt.timedelta(minutes=1), status=Status.DELIVERED)
+    polled = []
+    monkeypatch.setattr(SandboxGateway, "fetch_reports", lambda self, refs: polled.append([r.to for r in refs]) or [])
+    with time_machine.travel(now, tick=False):
+        aftercare.reports_poll(limit=1)
+        aftercare.reports_poll()
+    assert polled == [["+12025550102"], ["+12025550101", "+12025550102"]]  # the never-polled one first
+
+
+def test_a_failure_report_stores_the_providers_words_cut_to_fit(shop):
+    coded, worded = schedule(shop), schedule(shop)
+    deliver([coded.pk, worded.pk])
+    coded.refresh_from_db()
+    worded.refresh_from_db()
+    aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(
+        provider_id=coded.provider_id, status=Status.UNDELIVERED, error_code="c" * 40, error_text="t" * 600))
+    aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(
+        provider_id=worded.provider_id, status=Status.FAILED, error_text="Carrier violation"))
+    coded.refresh_from_db()
+    worded.refresh_from_db()
+    assert (coded.status, coded.error_code, coded.error_text) == (Status.UNDELIVERED, "c" * 32, "t" * 500)
+    assert coded.events.order_by("pk").last().parameters == {
+        "status": Status.UNDELIVERED, "code": "c" * 32, "text": "t" * 300}
+    assert (worded.status, worded.error_code, worded.error_text) == (Status.FAILED, "", "Carrier violation")
+
+
+def test_reconciliation_asks_only_about_this_gateways_recent_unknown_messages(shop, gateway_errors, lookup_gateway):
+    """Asking the wrong provider, or about a message long past its window, would find nothing and send it again."""
+    ours = unknown_message(shop, gateway_errors, to="+12025550101")
+    other_gateway = unknown_message(shop, gateway_errors, to="+12025550102")
+    Message.objects.filter(pk=other_gateway.pk).update(gateway="twilio")
+    too_old = unknown_message(shop, gateway_errors, to="+12025550103")
+    Message.objects.filter(pk=too_old.pk).update(
+        sending_at=timezone.now() - aftercare.REPORT_WINDOW - dt.timedelta(minutes=1))
+    settled = unknown_message(shop, gateway_errors, to="+12025550104")
+    Message.objects.filter(pk=settled.pk).update(status=Status.SENT)
+    lookup_gateway.answers = {"+12025550101": GatewayError("cannot tell", code="503")}
+    aftercare.messages_reconcile_unknown()
+    assert [to for to, _ref, _since in lookup_gateway.asked] == ["+12025550101"]
+    ours.refresh_from_db()
+    assert ours.status == Status.UNKNOWN

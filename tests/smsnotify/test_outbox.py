@@ -215,3 +215,141 @@ def test_dispatch_drains_a_backlog_in_chunks_but_keeps_the_broker_shallow(shop, 
         assert outbox.messages_dispatch_due(chunk=3) == 0  # still 7 waiting for a worker
     assert [len(call.args[0]) for call in ring.call_args_list] == [3, 3, 1]
     assert Message.objects.filter(status=Status.SCHEDULED).count() == 3  # the rest waits in the database
+
+
+def test_a_cancelled_message_says_so_and_who_cancelled_it(shop, django_user_model):
+    clerk = django_user_model.objects.create_user(username="clerk", password="x")
+    by_hand = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    by_system = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=1))
+    assert outbox.message_cancel(message=by_hand, user=clerk)
+    assert outbox.message_cancel(message=by_system)
+    for message in (by_hand, by_system):
+        message.refresh_from_db()
+        assert (message.status, message.error_code, message.error_text) == (Status.CANCELLED, "cancelled", "Cancelled.")
+    event = by_hand.events.get(type=EventType.CANCELLED)
+    assert (event.user, event.parameters) == (clerk, {"user": "clerk"})
+    assert by_system.events.get(type=EventType.CANCELLED).parameters == {}
+
+
+def test_sending_again_forgets_the_previous_attempts_provider_id_and_error(shop):
+    """A late report about the old attempt must not find (and move) the new one."""
+    from smsnotify import aftercare
+    from smsnotify.gateways.base import DeliveryReport
+
+    message = schedule(shop)
+    deliver([message.pk])
+    message.refresh_from_db()
+    aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(
+        provider_id=message.provider_id, status=Status.UNDELIVERED, error_code="30003", error_text="Unreachable"))
+    assert outbox.message_send_again(message=message)
+    message.refresh_from_db()
+    assert (message.status, message.provider_id, message.error_code, message.error_text) == (
+        Status.SCHEDULED, "", "", "")
+
+
+def test_a_broker_that_cannot_take_the_task_is_logged_with_the_messages(shop, caplog):
+    with mock.patch("smsnotify.tasks.deliver.delay", side_effect=ConnectionError("broker down")), \
+            caplog.at_level("WARNING", logger="smsnotify.outbox"):
+        outbox._ring([1, 2])
+    assert [r.getMessage() for r in caplog.records] == ["Could not enqueue delivery of [1, 2]; dispatch will retry."]
+    assert caplog.records[0].exc_info[0] is ConnectionError  # the broker's error, for the operator
+
+
+def test_dispatch_with_skip_locked_claims_late_lost_and_due_rows(shop, settings, django_capture_on_commit_callbacks):
+    """The PostgreSQL path (SKIP LOCKED) builds the same claims; SQLite ignores the lock itself."""
+    from django.db import connection
+
+    now = timezone.now()
+    due = schedule(shop)
+    late = schedule(shop, send_at=now - dt.timedelta(hours=settings.SMS_LATE_CUTOFF_HOURS + 1))
+    lost = schedule(shop, send_at=now + dt.timedelta(seconds=1))
+    Message.objects.filter(pk=lost.pk).update(
+        status=Status.QUEUED, queued_at=now - dt.timedelta(seconds=settings.SMS_QUEUED_LEASE_SECONDS + 1))
+    with mock.patch.object(connection.features, "has_select_for_update_skip_locked", True), \
+            django_capture_on_commit_callbacks() as rung:
+        assert outbox.messages_dispatch_due() == 1
+    statuses = dict(Message.objects.filter(pk__in=[due.pk, late.pk, lost.pk]).values_list("pk", "status"))
+    assert statuses == {due.pk: Status.QUEUED, late.pk: Status.FAILED, lost.pk: Status.QUEUED}
+    assert len(rung) == 2  # the lost doorbell and the due message
+
+
+def test_expiry_takes_a_thousand_late_messages_a_beat_and_is_not_blinded_by_old_sent_ones(shop, settings):
+    """Old sent messages (always far past their send_at) must not fill the window of late ones."""
+    from smsnotify.models import Kind
+
+    old = timezone.now() - dt.timedelta(hours=settings.SMS_LATE_CUTOFF_HOURS + 5)
+    row = dict(shop=shop, kind=Kind.MANUAL, recipient="+12025550123", body="hi", created_at=old)
+    Message.objects.bulk_create([Message(status=Status.SCHEDULED, send_at=old, **row) for _ in range(1001)])
+    Message.objects.bulk_create([Message(status=Status.SENT, send_at=old, **row) for _ in range(1000)])  # newer: listed first
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        outbox.messages_dispatch_due()
+    assert Message.objects.filter(status=Status.FAILED, error_code="expired").count() == 1000
+    expired = Message.objects.filter(status=Status.FAILED).first()
+    assert expired.error_text == f"Not sent: more than {settings.SMS_LATE_CUTOFF_HOURS} hours late."
+    left = Message.objects.get(status=Status.QUEUED)  # the one left for the next beat is claimed as due
+    assert (left.queued_at, left.updated_at) == (now, now)
+
+
+def test_lost_doorbells_are_rung_a_thousand_a_beat_and_old_sent_ones_do_not_hide_them(shop, settings):
+    from smsnotify.models import Kind
+
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.SMS_QUEUED_LEASE_SECONDS + 60)
+    later = now + dt.timedelta(hours=1)  # not due: only the doorbell is looked at, not the claim
+    row = dict(shop=shop, kind=Kind.MANUAL, recipient="+12025550123", body="hi", send_at=later, queued_at=stale)
+    Message.objects.bulk_create([Message(status=Status.QUEUED, **row) for _ in range(1001)])
+    Message.objects.bulk_create([Message(status=Status.SENT, **row) for _ in range(1000)])  # newer: listed first
+    recent = schedule(shop, send_at=later)
+    Message.objects.filter(pk=recent.pk).update(status=Status.QUEUED, queued_at=now - dt.timedelta(seconds=1))
+    with time_machine.travel(now, tick=False), mock.patch("smsnotify.tasks.deliver.delay"):
+        outbox.messages_dispatch_due()
+    assert Message.objects.filter(status=Status.QUEUED, queued_at=now).count() == 1000
+    recent.refresh_from_db()
+    assert recent.queued_at == now - dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("body", ["", "   \n"])
+def test_an_empty_body_is_refused_with_its_code_and_reason(shop, body):
+    with pytest.raises(ValidationError) as refused:
+        schedule(shop, body=body)
+    assert (refused.value.code, refused.value.messages) == ("empty_body", ["The message is empty."])
+    assert not Message.objects.exists()
+
+
+def test_a_message_keeps_what_it_is_about(shop):
+    from tests.factories import CartFactory, CustomerFactory, ProductFactory
+
+    customer = CustomerFactory(shop=shop)
+    cart, product = CartFactory(shop=shop, customer=customer), ProductFactory(shop=shop)
+    message = schedule(shop, customer=customer, cart=cart, product=product)
+    message.refresh_from_db()
+    assert (message.customer, message.cart, message.product) == (customer, cart, product)
+
+
+def test_a_message_written_while_sms_is_off_stores_the_reason_in_english(shop):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    message = schedule(shop)
+    message.refresh_from_db()
+    assert message.error_text == "SMS is switched off for this shop."
+    on = schedule(make_shop(credits=10))
+    assert (on.status, on.error_code, on.error_text) == (Status.SCHEDULED, "", "")
+
+
+def test_a_concurrent_caller_that_wrote_the_same_key_first_gets_its_message_back(shop):
+    """Both callers looked before either wrote: the unique key refuses the second, which returns the first's row."""
+    from django.db.models.query import QuerySet
+
+    schedule(make_shop(credits=10), dedupe_key="order:1:status:shipped")  # the same key in another shop
+    schedule(shop)  # and a message of this shop without a key
+    first = schedule(shop, dedupe_key="order:1:status:shipped")
+    with mock.patch.object(QuerySet, "first", return_value=None):
+        second = schedule(shop, dedupe_key="order:1:status:shipped")
+    assert second.pk == first.pk
+    assert Message.objects.filter(shop=shop).count() == 2
+
+
+def test_the_event_of_a_message_written_while_sms_is_off_says_it_was_cancelled(shop):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    message = schedule(shop)
+    assert (message.events.get().type, message.events.get().status) == (EventType.STOPPED, Status.CANCELLED)

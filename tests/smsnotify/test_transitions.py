@@ -1,0 +1,85 @@
+"""smsnotify/transitions.py: a conditional UPDATE plus a typed event per message moved."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from smsnotify.models import EventType, Message, Status
+from smsnotify.transitions import message_transition, messages_transition
+from tests.smsnotify.helpers import schedule
+
+pytestmark = pytest.mark.django_db
+
+
+def test_moving_one_message_stamps_the_time_of_the_move(shop):
+    message = schedule(shop)
+    later = timezone.now() + dt.timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        assert message_transition(message.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                                  event=EventType.CANCELLED)
+    message.refresh_from_db()
+    assert (message.status, message.updated_at) == (Status.CANCELLED, later)
+    assert message.events.last().created_at == later
+
+
+def test_a_message_in_another_status_is_not_moved_and_gets_no_event(shop):
+    message = schedule(shop)
+    assert not message_transition(message.pk, from_statuses=[Status.SENT], status=Status.DELIVERED,
+                                  event=EventType.REPORT)
+    assert not messages_transition([message.pk], from_statuses=[Status.SENT], status=Status.DELIVERED,
+                                   event=EventType.REPORT)
+    assert list(message.events.values_list("type", flat=True)) == [EventType.SCHEDULED]
+
+
+def test_per_message_fields_and_params_go_to_their_own_message_only(shop):
+    first, second, untouched = schedule(shop), schedule(shop), schedule(shop)
+    at = timezone.now() + dt.timedelta(hours=2)
+    moved = messages_transition(
+        [first.pk, second.pk], from_statuses=[Status.SCHEDULED], status=Status.FAILED, event=EventType.REFUSED,
+        params={"shared": 1}, error_code="x",
+        per_message={first.pk: {"fields": {"error_text": "first", "send_at": at}, "params": {"own": "a"}},
+                     second.pk: {"params": {"own": "b"}}})
+    assert sorted(moved) == [first.pk, second.pk]
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=[first.pk, second.pk, untouched.pk])}
+    assert (rows[first.pk].error_code, rows[first.pk].error_text, rows[first.pk].send_at) == ("x", "first", at)
+    assert (rows[second.pk].error_code, rows[second.pk].error_text) == ("x", "")
+    assert rows[second.pk].send_at == second.send_at
+    assert rows[untouched.pk].status == Status.SCHEDULED
+    assert rows[first.pk].events.last().parameters == {"shared": 1, "own": "a"}
+    assert rows[second.pk].events.last().parameters == {"shared": 1, "own": "b"}
+
+
+def test_when_someone_else_moved_some_first_only_the_rows_this_call_moved_get_an_event(shop):
+    """Time stands still, so the rows others touched carry the very same updated_at."""
+    import uuid
+
+    ours, reported, cancelled_before, elsewhere = (schedule(shop) for _ in range(4))
+    Message.objects.filter(pk=ours.pk).update(claim=uuid.uuid4())  # an earlier run's claim: not a filter here
+    message_transition(cancelled_before.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                       event=EventType.CANCELLED)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1), tick=False):
+        message_transition(reported.pk, from_statuses=[Status.SCHEDULED], status=Status.SENT, event=EventType.FOUND)
+        message_transition(elsewhere.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                           event=EventType.CANCELLED)
+        moved = messages_transition([ours.pk, reported.pk, cancelled_before.pk], from_statuses=[Status.SCHEDULED],
+                                    status=Status.CANCELLED, event=EventType.EXPIRED)
+    assert moved == [ours.pk]
+    assert list(Message.objects.filter(events__type=EventType.EXPIRED).values_list("pk", flat=True)) == [ours.pk]
+
+
+def test_a_delivery_run_records_only_the_rows_of_its_own_claim(shop):
+    import uuid
+
+    ours, theirs = schedule(shop), schedule(shop)
+    run, other_run = uuid.uuid4(), uuid.uuid4()
+    Message.objects.filter(pk=ours.pk).update(status=Status.SENDING, claim=run)
+    Message.objects.filter(pk=theirs.pk).update(status=Status.SENDING, claim=other_run)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1), tick=False):
+        assert messages_transition([theirs.pk], from_statuses=[Status.SENDING], claim=other_run,
+                                   status=Status.FAILED, event=EventType.REFUSED) == [theirs.pk]
+        moved = messages_transition([ours.pk, theirs.pk], from_statuses=[Status.SENDING], claim=run,
+                                    status=Status.FAILED, event=EventType.REFUSED)
+    assert moved == [ours.pk]
+    assert theirs.events.filter(type=EventType.REFUSED).count() == 1
