@@ -458,3 +458,40 @@ def test_money_that_arrives_for_a_closed_purchase_is_credited(client, closed_as)
     purchase.refresh_from_db()
     assert (purchase.status, purchase.closed_at, balance(shop)) == (PurchaseStatus.PAID, None, 1000)
     assert_consistent(shop)
+
+
+def test_a_declined_card_fails_only_its_own_purchase(db):
+    from django.contrib.auth import get_user_model
+
+    waiting = buy(make_shop(), method="bank_transfer")  # another shop's pending transfer
+    mine_waiting = buy(make_shop(), method="bank_transfer")
+    payer = get_user_model().objects.create_user("payer2", "payer+declined@example.com", "pw")
+    declined = buy(mine_waiting.shop, user=payer)
+    assert declined.status == PurchaseStatus.FAILED and declined.closed_at is not None
+    waiting.refresh_from_db()
+    mine_waiting.refresh_from_db()
+    assert (waiting.status, mine_waiting.status) == (PurchaseStatus.PENDING, PurchaseStatus.PENDING)
+
+
+def test_an_idempotency_key_is_per_shop_a_key_of_another_shop_buys_anew(db):
+    key = uuid.uuid4()
+    theirs = buy(make_shop(), idempotency_key=key)
+    mine = buy(make_shop(), idempotency_key=key)
+    assert mine.pk != theirs.pk and mine.shop != theirs.shop
+    assert buy(mine.shop, idempotency_key=key).pk == mine.pk  # the same form again: the same purchase
+
+
+def test_a_purchase_records_who_bought_and_who_confirmed_when(db, admin_user):
+    from django.contrib.auth import get_user_model
+
+    buyer = get_user_model().objects.create_user("buyer3", "buyer3@example.com", "pw")
+    shop = make_shop()
+    with time_machine.travel(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC), tick=False):
+        purchase = buy(shop, method="bank_transfer", user=buyer)
+        assert purchases.purchase_confirm(purchase=purchase, via="operator", user=admin_user)
+    purchase.refresh_from_db()
+    assert (purchase.created_by, purchase.confirmed_by) == (buyer, admin_user)
+    assert purchase.paid_at == dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    entry = LedgerEntry.objects.get(purchase=purchase)
+    assert (entry.created_by, entry.actor, entry.reason) == (admin_user, admin_user.get_username(),
+                                                             purchase.description)
