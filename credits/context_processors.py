@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from django.utils.functional import SimpleLazyObject
 
+from shop.tenancy import is_operator, request_shop
+
+from .pricing import domestic_segment_cost
+from .selectors import credit_balance
+
 
 @dataclass(frozen=True)
 class CreditsBadge:
@@ -14,11 +19,6 @@ class CreditsBadge:
 
 
 def _badge(request) -> CreditsBadge | None:
-    from shop.tenancy import is_operator, request_shop
-
-    from .pricing import domestic_segment_cost
-    from .selectors import credit_balance
-
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff or is_operator(request):
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.urls import reverse
 from django.utils.translation import gettext as _, ngettext
 
 from credits.estimate import sms_estimate
@@ -14,7 +15,7 @@ from smsnotify.selectors import sms_settings_for
 
 from . import rendering
 from .models import SmsTemplate
-from .tokens import RenderContext, Token, tokens_for
+from .tokens import EVENTS, RenderContext, Token, tokens_for
 
 def active_template(*, shop: Shop, event: str, audience: str) -> SmsTemplate | None:
     """The template an automatic event sends, or None when the merchant switched it off."""
@@ -120,10 +121,6 @@ def template_preview(*, shop: Shop, event: str, body: str, context: RenderContex
 def editor_context(*, shop: Shop | None, event: str, body: str, context: RenderContext | None = None) -> dict:
     """What the editor panel (tokens, preview, counter, cost) shows for ``body``; with
     ``context`` the preview is the text that one real recipient will get."""
-    from django.urls import reverse
-
-    from .tokens import EVENTS
-
     return {
         "preview_url": reverse("admin:templates_sms_smstemplate_preview"),
         "event": EVENTS[event],
