@@ -23,14 +23,16 @@ from credits.selectors import credit_balance, send_block
 from shop import admin as store_admin
 from shop.models import Customer, Order
 from shop.money import format_number
-from shop.tenancy import request_shop
+from shop.tenancy import ShopScopedAdmin, request_shop
+from smsnotify import history
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
-from templates_sms.selectors import editor_context
-from templates_sms.tokens import CUSTOM
+from templates_sms.selectors import active_template, editor_context
+from templates_sms.tokens import CUSTOM, ORDER_STATUS_PREFIX, Audience, order_status_event
 
 from . import selectors, sending
 from .forms import SmsTextForm
+from .models import OrderStatusRule
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
 
@@ -190,8 +192,11 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
         # formset every save of the order must carry).
         obj = self.get_object(request, unquote(object_id))
         if obj is not None:
-            extra_context = {**(extra_context or {}), "show_order_messages": True,
-                             "order_messages": selectors.order_messages(order=obj)}
+            rows = [{"message": message, "send_at": history.in_shop_terms(obj.shop, history.moment_text, message.send_at),
+                     "note": history.in_shop_terms(obj.shop, history.event_text, list(message.events.all())[-1])
+                     if message.events.all() else ""}
+                    for message in selectors.order_messages(order=obj)]
+            extra_context = {**(extra_context or {}), "show_order_messages": True, "order_messages": rows}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -229,6 +234,58 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
 
 class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.CustomerAdmin):
     pass
+
+
+@admin.register(OrderStatusRule)
+class OrderStatusRuleAdmin(ShopScopedAdmin):
+    """When each order status is texted: at once (no rule), after a delay, or not at all; per
+    product where orders of a product need their own text."""
+
+    list_display = ["status", "orders", "sends", "delay_display", "text"]
+    list_filter = ["status", "active"]
+    search_fields = ["product__name"]
+    autocomplete_fields = ["product"]
+    list_select_related = ["product", "template", "shop"]
+    fieldsets = [
+        (None, {"fields": ["shop", "status", "product", "active", "template"]}),
+        (gettext_lazy("Delay"), {"fields": [("delay_days", "delay_hours", "delay_minutes")],
+                                 "description": gettext_lazy(
+                                     "How long after the status change the text leaves. A text that is waiting "
+                                     "is cancelled when the order's status changes again before it leaves.")}),
+    ]
+    change_list_template = "admin/campaigns/orderstatusrule/change_list.html"
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request_shop(request) is None:
+            return fieldsets
+        first = dict(fieldsets[0][1], fields=[f for f in fieldsets[0][1]["fields"] if f != "shop"])
+        return [(None, first), *fieldsets[1:]]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "template" and field is not None:  # only status texts: theirs are the tokens that fit
+            field.queryset = field.queryset.filter(event__startswith=ORDER_STATUS_PREFIX)
+        return field
+
+    @admin.display(description=gettext_lazy("orders"), ordering="product__name")
+    def orders(self, obj):
+        return obj.product.name if obj.product_id else _("Every order")
+
+    @admin.display(description=gettext_lazy("sends"), boolean=True)
+    def sends(self, obj):
+        return obj.active and (obj.template_id is not None or active_template(
+            shop=obj.shop, event=order_status_event(obj.status), audience=Audience.CUSTOMER) is not None)
+
+    @admin.display(description=gettext_lazy("delay"))
+    def delay_display(self, obj):
+        return obj.delay_text
+
+    @admin.display(description=gettext_lazy("text"))
+    def text(self, obj):
+        if obj.template_id:
+            return obj.template.name
+        return _("The status's own template (sent while it is on)")
 
 
 for _model, _admin_class in ((Order, OrderAdmin), (Customer, CustomerAdmin)):

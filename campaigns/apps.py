@@ -7,4 +7,17 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
-        from . import receivers  # noqa: F401 - connects the store-event receivers
+        from credits.signals import low_balance
+        from shop import events
+
+        from . import receivers
+
+        for signal, receiver in (
+            (events.order_placed, receivers.text_order_placed),
+            (events.order_status_changed, receivers.text_order_status),
+            (events.tracking_code_set, receivers.text_tracking_code),
+            (events.ticket_opened, receivers.alert_ticket_opened),
+            (events.ticket_answered, receivers.text_ticket_answered),
+            (low_balance, receivers.alert_low_balance),
+        ):
+            signal.connect(receiver, sender=None, dispatch_uid=f"campaigns.{receiver.__name__}")

@@ -1,27 +1,75 @@
-"""Reads about what the campaigns text: an order's status texts, and what the next one costs."""
+"""Reads about what the campaigns text: which rule and template an order's status uses, an
+order's texts, and what the next one costs."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from credits.estimate import SmsEstimate, sms_estimate
-from shop.models import Order
-from smsnotify.models import Message
+from shop.models import Order, OrderItem
+from smsnotify.models import Message, MessageEvent
 from smsnotify.outbox import NEVER_REACHED
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from templates_sms.rendering import render
+from templates_sms.models import SmsTemplate
 from templates_sms.selectors import active_template
 from templates_sms.tokens import Audience, RenderContext, order_status_event
+
+from .models import OrderStatusRule
+
+_STATUS_KEY = ":status:"
 
 
 def order_status_dedupe_key(*, order: Order, status: str) -> str:
     """The key of an order's automatic text for ``status``: it is texted once per order and status."""
-    return f"order:{order.pk}:status:{status}"
+    return f"order:{order.pk}{_STATUS_KEY}{status}"
+
+
+def status_of_dedupe_key(key: str | None) -> str | None:
+    """The status an order's status text announces, read back from its key."""
+    return key.rsplit(_STATUS_KEY, 1)[1] if key and _STATUS_KEY in key else None
+
+
+@dataclass(frozen=True)
+class StatusText:
+    """How an order reaching a status is texted: with this template, this long after."""
+
+    template: SmsTemplate
+    delay: dt.timedelta
+    rule: OrderStatusRule | None
+
+
+def order_status_rule(*, order: Order, status: str) -> OrderStatusRule | None:
+    """The rule that decides ``order``'s text for ``status``: the oldest rule of a product the
+    order contains, else the shop-wide rule, else None."""
+    products = OrderItem.objects.filter(order=order, product__isnull=False).values("product_id")
+    rules = (OrderStatusRule.objects.filter(shop_id=order.shop_id, status=status)
+             .filter(Q(product__isnull=True) | Q(product__in=products)).select_related("template"))
+    return min(rules, key=lambda rule: (rule.product_id is None, rule.pk), default=None)
+
+
+def order_status_text(*, order: Order, status: str) -> StatusText | None:
+    """What ``order`` reaching ``status`` texts, or None: the rule is off, or it names no
+    template and the status's own template is off."""
+    rule = order_status_rule(order=order, status=status)
+    if rule is not None and not rule.active:
+        return None
+    template = rule.template if rule is not None and rule.template_id else None
+    template = template or active_template(shop=order.shop, event=order_status_event(status),
+                                           audience=Audience.CUSTOMER)
+    if template is None:
+        return None
+    return StatusText(template=template, delay=rule.delay if rule is not None else dt.timedelta(), rule=rule)
 
 
 def order_messages(*, order: Order) -> QuerySet[Message]:
-    """Every text the order has caused, newest first."""
-    return Message.objects.filter(shop_id=order.shop_id, order=order).order_by("-created_at", "-pk")
+    """Every text the order has caused, newest first, each with its history (the order page
+    says why one was cancelled or not sent again)."""
+    return (Message.objects.filter(shop_id=order.shop_id, order=order).order_by("-created_at", "-pk")
+            .prefetch_related(Prefetch("events", queryset=MessageEvent.objects.order_by("created_at", "pk"))))
 
 
 def order_status_message(*, order: Order, status: str) -> Message | None:
@@ -37,11 +85,10 @@ def order_status_estimate(*, order: Order) -> SmsEstimate | None:
     phone; None when no such text goes out (template off, nothing to text, no valid phone)."""
     if not order.phone:
         return None
-    event = order_status_event(order.status)
-    template = active_template(shop=order.shop, event=event, audience=Audience.CUSTOMER)
-    if template is None:
+    planned = order_status_text(order=order, status=order.status)
+    if planned is None:
         return None
-    text = render(template.body, RenderContext.for_order(order), event=event).strip()
+    text = render(planned.template.body, RenderContext.for_order(order), event=order_status_event(order.status)).strip()
     if not text:
         return None
     try:

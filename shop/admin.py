@@ -17,6 +17,7 @@ from .models import (
     ConsentSource,
     Customer,
     Order,
+    OrderItem,
     OrderStatus,
     Product,
     Shop,
@@ -95,6 +96,31 @@ class ProductAdmin(ShopScopedAdmin):
         return _unbroken(format_money(obj.price, obj.shop.currency))
 
 
+class OrderItemInline(ShopScopedInline):
+    """What was bought, as the store recorded it: shown, not edited (the store writes orders)."""
+
+    model = OrderItem
+    merchant_actions = frozenset({"view"})
+    extra = 0
+    fields = readonly_fields = ["product", "name", "quantity", "unit_price_display"]
+
+    @admin.display(description=_("unit price"))
+    def unit_price_display(self, obj):
+        return _unbroken(format_money(obj.unit_price, obj.order.currency))
+
+    def has_view_permission(self, request, obj=None):
+        return obj is not None and super().has_view_permission(request, obj)  # a new order has no lines yet
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(ShopScopedAdmin):
     form = OrderAdminForm
@@ -104,6 +130,7 @@ class OrderAdmin(ShopScopedAdmin):
     date_hierarchy = "placed_at"
     readonly_fields = ["status_changed_at"]
     autocomplete_fields = ["customer"]
+    inlines = [OrderItemInline]
     actions = ["mark_shipped"]
     fieldsets = [
         (None, {"fields": ["shop", "number", "customer", "phone", "email", "status", "status_changed_at"]}),
@@ -168,7 +195,24 @@ class CartAdmin(ShopScopedAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(ShopScopedAdmin):
+    """Opening and answering go through the services, so their events (the texts) go out."""
+
     list_display = ["subject", "customer", "status", "created_at", "answered_at"]
     list_filter = ["status"]
     search_fields = ["subject", "customer__last_name"]
     autocomplete_fields = ["customer", "order"]
+    readonly_fields = ["status", "created_at", "answered_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not is_operator(request):
+            obj.shop = request_shop(request)
+        answered = "answer" in form.changed_data and obj.answer.strip()
+        if change:
+            obj.answer = form.initial.get("answer", "") if answered else obj.answer
+            obj.save()
+        else:
+            created = services.ticket_open(shop=obj.shop, subject=obj.subject, body=obj.body, customer=obj.customer,
+                                           order=obj.order)
+            obj.pk = created.pk
+        if answered:
+            services.ticket_answer(ticket=obj, answer=form.cleaned_data["answer"])

@@ -194,6 +194,25 @@ class Order(ShopOwned):
             raise ValidationError({"customer": _("This customer belongs to another shop.")})
 
 
+class OrderItem(models.Model):
+    """A line of an order: what was bought (a product rule for a status applies to orders with it)."""
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    name = models.CharField(_("name"), max_length=200, blank=True, help_text=_("The product's name when it was ordered."))
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_price = models.PositiveIntegerField(_("unit price"), default=0, help_text=_("In minor units."))
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+
+    def __str__(self):
+        return f"{self.quantity} × {self.name}"
+
+
 class Cart(ShopOwned):
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="carts")
@@ -243,6 +262,7 @@ class Ticket(ShopOwned):
                               related_name="tickets")
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"), blank=True)
+    answer = models.TextField(_("answer"), blank=True)
     status = models.CharField(_("status"), max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)

@@ -12,7 +12,18 @@ from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import to_python
 
 from . import events
-from .models import Customer, MarketingConsent, Order, OrderStatus, Shop, StaffMembership
+from .models import (
+    Customer,
+    MarketingConsent,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Product,
+    Shop,
+    StaffMembership,
+    Ticket,
+    TicketStatus,
+)
 
 
 @transaction.atomic
@@ -73,8 +84,17 @@ def customer_consent_stamp(*, customer: Customer, source: str) -> None:
 
 @transaction.atomic
 def order_create(*, shop: Shop, number: str, customer: Customer | None = None, phone: str = "", email: str = "",
-                 subtotal: int = 0, shipping_cost: int = 0, shipping_method: str = "",
-                 delivery: dict | None = None, placed_at: dt.datetime | None = None) -> Order:
+                 subtotal: int | None = None, shipping_cost: int = 0, shipping_method: str = "",
+                 delivery: dict | None = None, placed_at: dt.datetime | None = None,
+                 items: list[tuple[Product, int]] = ()) -> Order:
+    """An order with its lines (product, quantity) at the products' current prices; the
+    subtotal is theirs unless given. ``order_placed`` goes out with the lines written."""
+    if any(product.shop_id != shop.pk for product, _quantity in items):
+        raise ValidationError(_("An order can only contain products of its own shop."), code="foreign_product")
+    if any(quantity < 1 for _product, quantity in items):
+        raise ValidationError(_("Each order line needs a quantity of at least 1."), code="quantity")
+    if subtotal is None:
+        subtotal = sum(product.price * quantity for product, quantity in items)
     order = Order(
         shop=shop, number=number, customer=customer,
         phone=_phone_or_blank(phone or (customer.phone if customer else ""), shop),
@@ -85,6 +105,10 @@ def order_create(*, shop: Shop, number: str, customer: Customer | None = None, p
     )
     order.full_clean()
     order.save()
+    OrderItem.objects.bulk_create([
+        OrderItem(order=order, product=product, name=product.name, quantity=quantity, unit_price=product.price)
+        for product, quantity in items
+    ])
     events.order_placed.send(sender=Shop, order=order)
     return order
 
@@ -113,3 +137,32 @@ def order_change_status(*, order: Order, status: str, tracking_code: str | None 
         events.tracking_code_set.send(sender=Shop, order=locked, previous=previous_code)
     order.refresh_from_db()
     return order
+
+
+@transaction.atomic
+def ticket_open(*, shop: Shop, subject: str, body: str = "", customer: Customer | None = None,
+                order: Order | None = None) -> Ticket:
+    """A customer's question; ``ticket_opened`` tells whoever alerts the merchant."""
+    ticket = Ticket(shop=shop, subject=subject, body=body, customer=customer, order=order)
+    ticket.full_clean()
+    for related in (customer, order):
+        if related is not None and related.shop_id != shop.pk:
+            raise ValidationError(_("A ticket can only refer to its own shop's customers and orders."),
+                                  code="foreign_object")
+    ticket.save()
+    events.ticket_opened.send(sender=Shop, ticket=ticket)
+    return ticket
+
+
+@transaction.atomic
+def ticket_answer(*, ticket: Ticket, answer: str) -> Ticket:
+    """The merchant's answer: the ticket is answered (again) and ``ticket_answered`` goes out.
+    Each answer is its own event (``answered_at`` tells them apart)."""
+    if not answer.strip():
+        raise ValidationError({"answer": _("Write an answer.")}, code="empty_answer")
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    locked.answer, locked.status, locked.answered_at = answer, TicketStatus.ANSWERED, timezone.now()
+    locked.save(update_fields=["answer", "status", "answered_at"])
+    events.ticket_answered.send(sender=Shop, ticket=locked)
+    ticket.refresh_from_db()
+    return ticket

@@ -26,6 +26,13 @@ class SmsSettingsAdmin(ShopScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["shop"] if is_operator(request) else []
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        settings = self.get_object(request, object_id)
+        if request.method == "GET" and settings is not None and not settings.merchant_number:
+            messages.warning(request, _("No merchant's number: alerts to you (new order, new ticket) are not texted. "
+                                        "Add your mobile number below to get them."))
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 class MessageEventInline(ShopScopedInline):
     model = MessageEvent

@@ -40,6 +40,8 @@ _TEXTS = {
     EventType.NOT_FOUND: gettext_lazy("The provider has no record of it: sending again."),
     EventType.EXPIRED: gettext_lazy("Not sent: more than %(hours)s hours late."),
     EventType.HELD: gettext_lazy("Held until %(until)s: %(reason)s"),
+    EventType.REPEATED: gettext_lazy("The order came back to this status at %(at)s: already texted for it, "
+                                     "not sent again."),
 }
 
 

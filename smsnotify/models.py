@@ -23,7 +23,9 @@ class SmsSettings(models.Model):
         help_text=_("Alphanumeric name (max 11 characters, e.g. MyShop) or a number in +country format."),
     )
     merchant_number = PhoneNumberField(
-        _("merchant's number"), blank=True, help_text=_("Where alerts to you (new order, low balance) are texted.")
+        _("merchant's number"), blank=True,
+        help_text=_("Where alerts to you (new order, new ticket, low balance) are texted. Without a number they "
+                    "are not texted (a low-balance alert is emailed instead)."),
     )
     # Applied once, in outbox.message_schedule, so every message (templated or typed by hand) is stored as sent.
     replace_special_characters = models.BooleanField(
@@ -53,7 +55,10 @@ class Direction(models.TextChoices):
 class Kind(models.TextChoices):
     """What caused a message; grows with the features that send SMS."""
 
+    ORDER_PLACED = "order_placed", _("Order confirmation")
     ORDER_STATUS = "order_status", _("Order status")
+    TRACKING = "tracking", _("Tracking code")
+    TICKET_ANSWERED = "ticket_answered", _("Ticket answered")
     MANUAL = "manual", _("Sent by hand")
     BULK = "bulk", _("Bulk send")
     MERCHANT_ALERT = "merchant_alert", _("Alert to the merchant")
@@ -155,6 +160,7 @@ class EventType(models.TextChoices):
     SEND_AGAIN = "send_again", _("Sent again")
     HELD = "held", _("Held")
     STOPPED = "stopped", _("Stopped")
+    REPEATED = "repeated", _("Cause repeated")
     NOTE = "note", _("Note")
 
 

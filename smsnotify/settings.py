@@ -140,6 +140,7 @@ SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
 # (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
 SMS_DELIVERY_POLICIES = [
     "smsnotify.policies.SmsSwitchedOff",
+    "campaigns.policies.OrderStatusStillCurrent",
     "credits.policies.ChargeCredits",
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up

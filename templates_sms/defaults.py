@@ -73,6 +73,9 @@ STANDARD_TEMPLATES: tuple[StandardTemplate, ...] = (
                      True, _("Order confirmation")),
     *(StandardTemplate(order_status_event(status), Audience.CUSTOMER, body, status in _ACTIVE_STATUSES)
       for status, body in _STATUS_BODIES.items()),
+    # Off: the shipped text already carries {tracking}; a shop that sets codes later turns this on.
+    StandardTemplate("order:tracking", Audience.CUSTOMER,
+                     _("{shop_name}: your order {order_id} is on its way. Tracking number: {tracking_code}"), False),
     StandardTemplate("ticket:answered", Audience.CUSTOMER,
                      _("{shop_name}: we have answered your message \"{ticket_subject}\". Please check your email."),
                      True),

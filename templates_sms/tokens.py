@@ -347,6 +347,10 @@ ORDER_STATUS_PREFIX = "order_status:"
 CUSTOM = "custom"
 # A text the merchant writes by hand from an order's page: the customer's tokens and the order's.
 CUSTOM_ORDER = "custom:order"
+ORDER_NEW = "order:new"
+ORDER_TRACKING = "order:tracking"
+TICKET_NEW = "ticket:new"
+TICKET_ANSWERED = "ticket:answered"
 
 
 def order_status_event(status: str) -> str:
@@ -369,12 +373,16 @@ def _events() -> list[Event]:
                 _("Sent to the customer when an order moves to this status."),
                 (Audience.CUSTOMER,), order_tokens)
           for status in OrderStatus],
-        Event("order:new", _("New order"), _("Sent when an order is placed."),
-              (Audience.MERCHANT, Audience.CUSTOMER), order_tokens, sent=False),
-        Event("ticket:new", _("New ticket"), _("Sent to you when a customer opens a ticket."),
-              (Audience.MERCHANT,), ticket_tokens, sent=False),
-        Event("ticket:answered", _("Ticket answered"), _("Sent to the customer when you answer their ticket."),
-              (Audience.CUSTOMER,), ticket_tokens, sent=False),
+        Event(ORDER_NEW, _("New order"), _("Sent when an order is placed."),
+              (Audience.MERCHANT, Audience.CUSTOMER), order_tokens),
+        Event(ORDER_TRACKING, _("Tracking code"),
+              _("Sent to the customer at once when an order's tracking code is set or changed (not when the "
+                "order's status text already carries that code)."),
+              (Audience.CUSTOMER,), order_tokens),
+        Event(TICKET_NEW, _("New ticket"), _("Sent to you when a customer opens a ticket."),
+              (Audience.MERCHANT,), ticket_tokens),
+        Event(TICKET_ANSWERED, _("Ticket answered"), _("Sent to the customer when you answer their ticket."),
+              (Audience.CUSTOMER,), ticket_tokens),
         Event(CUSTOM, _("Custom message"), _("Never sent automatically: used for messages you send by hand."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), automatic=False),
         Event(CUSTOM_ORDER, _("Custom message about an order"),

@@ -12,6 +12,7 @@ from credits.estimate import sms_estimate
 from shop.models import OrderStatus
 from smsnotify.models import Kind, Message
 from templates_sms.models import SmsTemplate
+from tests.admin_forms import change_form_data
 from tests.factories import CustomerFactory, OrderFactory, fund, make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +23,7 @@ BUY_URL = "/admin/credits/purchase/buy/"
 def change_status(client, order, status):
     """Post the order's change form as the browser would, with only the status changed."""
     url = reverse("admin:shop_order_change", args=[order.pk])
-    form = client.get(url).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
-    data.update(status=status, placed_at_0=order.placed_at.strftime("%Y-%m-%d"),
-                placed_at_1=order.placed_at.strftime("%H:%M:%S"))
-    data.pop("placed_at")
+    data = change_form_data(client.get(url), status=status)
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
@@ -75,7 +72,7 @@ def test_the_order_page_lists_the_texts_it_caused(client, db):
     Message.objects.create(shop=foreign.shop, order=foreign, kind=Kind.MANUAL, recipient="+12025550100",
                            body="not yours")
     page = client.get(reverse("admin:shop_order_change", args=[order.pk]))
-    assert list(page.context["order_messages"]) == [message]
+    assert [row["message"] for row in page.context["order_messages"]] == [message]
     content = page.content.decode()
     assert "Text messages about this order" in content
     assert reverse("admin:smsnotify_message_change", args=[message.pk]) in content

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from shop.models import Order, Product
+from tests.admin_forms import change_form_data
 from tests.factories import OrderFactory, ProductFactory, fund, make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +31,10 @@ def test_order_list_shows_the_total_in_the_currency(merchant, shop):
 def test_order_page_takes_amounts_as_written_and_stores_minor_units(merchant, shop):
     order = OrderFactory(shop=shop, subtotal=5000, shipping_cost=890, total=5890)
     url = reverse("admin:shop_order_change", args=[order.pk])
-    form = merchant.get(url).context["adminform"].form
+    page = merchant.get(url)
+    form = page.context["adminform"].form
     assert form["total"].value() == form.fields["total"].to_python("58.90")
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
-    data.update(total="61.40", shipping_cost="11.40",
-                placed_at_0=order.placed_at.strftime("%Y-%m-%d"), placed_at_1=order.placed_at.strftime("%H:%M:%S"))
-    data.pop("placed_at")
+    data = change_form_data(page, total="61.40", shipping_cost="11.40")
     response = merchant.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     order.refresh_from_db()

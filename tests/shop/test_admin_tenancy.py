@@ -8,6 +8,7 @@ from django.urls import reverse
 from shop.models import Customer, Order, OrderStatus
 from smsnotify import outbox
 from smsnotify.models import Kind, Message, SmsSettings, Status
+from tests.admin_forms import change_form_data
 from tests.factories import CustomerFactory, OrderFactory, fund, make_merchant, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -129,11 +130,7 @@ def test_changing_status_in_the_admin_schedules_the_sms(merchant_a, two_shops, s
     fund(two_shops[0], 1000)
     order = OrderFactory(shop=two_shops[0])
     url = reverse("admin:shop_order_change", args=[order.pk])
-    form = merchant_a.get(url).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
-    data.update(status="shipped", tracking_code="TRK1",
-                placed_at_0=order.placed_at.strftime("%Y-%m-%d"), placed_at_1=order.placed_at.strftime("%H:%M:%S"))
-    data.pop("placed_at")
+    data = change_form_data(merchant_a.get(url), status="shipped", tracking_code="TRK1")
     with django_capture_on_commit_callbacks(execute=True):
         response = merchant_a.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors

@@ -11,6 +11,7 @@ from shop import events, services
 from shop.models import Order, OrderStatus, Shop
 from smsnotify.models import SmsSettings
 from templates_sms.models import SmsTemplate
+from tests.admin_forms import change_form_data
 from tests.factories import CustomerFactory, OrderFactory, make_merchant
 
 
@@ -86,11 +87,8 @@ def test_the_order_page_changes_status_and_tracking_code_through_the_service(cli
     client.force_login(make_merchant(shop))
     order = OrderFactory(shop=shop, customer=CustomerFactory(shop=shop))
     url = reverse("admin:shop_order_change", args=[order.pk])
-    form = client.get(url).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
-    data.pop("placed_at")
-    data.update(status=OrderStatus.SHIPPED, tracking_code="1Z9", shipping_method="Courier",
-                placed_at_0=order.placed_at.strftime("%Y-%m-%d"), placed_at_1=order.placed_at.strftime("%H:%M:%S"))
+    data = change_form_data(client.get(url), status=OrderStatus.SHIPPED, tracking_code="1Z9",
+                            shipping_method="Courier")
     with caught(events.order_status_changed) as changed, caught(events.tracking_code_set) as tracked:
         response = client.post(url, data)
     assert response.status_code == 302

@@ -38,6 +38,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from campaigns.models import OrderStatusRule
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
@@ -71,6 +72,8 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Order: lambda shop: OrderFactory(shop=shop),
     Cart: lambda shop: CartItemFactory(cart=CartFactory(shop=shop)).cart,  # with an inline row
     Ticket: lambda shop: TicketFactory(shop=shop),
+    OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
+        shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
     Message: lambda shop: MessageFactory(shop=shop),
     CreditAccount: lambda shop: CreditAccount.objects.get(shop=shop),  # made with the shop

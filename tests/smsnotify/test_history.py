@@ -83,6 +83,9 @@ def every_event(shop, gateway_errors, lookup_gateway, settings, on_commit):
     SmsSettings.objects.filter(shop=off).update(active=False)
     deliver([stopped.pk])
 
+    # campaigns writes it when an order comes back to a status it was already texted for
+    MessageEvent.objects.create(message=sent, type=EventType.REPEATED, status=Status.DELIVERED,
+                                parameters={"at": timezone.now().isoformat()})
     MessageEvent.objects.create(message=sent, type=EventType.NOTE, status=Status.DELIVERED,
                                 parameters={"detail": "Checked with the customer by phone."})  # no code path yet
     return list(MessageEvent.objects.select_related("message__shop").order_by("pk"))

@@ -29,7 +29,7 @@ def _keys(shop):
 def test_a_new_shop_gets_the_full_standard_set():
     shop = shop_services.shop_create(name="New", slug="new")
     templates = SmsTemplate.objects.filter(shop=shop)
-    assert templates.count() == len(STANDARD_TEMPLATES) == 24  # 12 statuses + 12 other events
+    assert templates.count() == len(STANDARD_TEMPLATES) == 25  # 12 statuses + 13 other events
     assert all(t.is_standard and t.body.strip() and t.name for t in templates)
     assert {f"order_status:{status}" for status in OrderStatus.values} <= {t.event for t in templates}
     assert {

@@ -16,9 +16,11 @@ from django.utils import timezone, translation
 from credits.models import CreditPack
 from credits.purchases import purchase_create
 from shop import services
-from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop
+from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop, Ticket
 from smsnotify.selectors import sms_settings_for
 from templates_sms.services import templates_seed_standard
+
+from ...models import OrderStatusRule
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -34,6 +36,7 @@ SHOPS = [
             ("Sandbox", "Invalid", "invalid@example.com", "+15005550001", None),
         ],
         "products": [("Trail backpack 30 L", "BP-30", 8900), ("Rain jacket", "RJ-01", 12900), ("Camp mug", "MUG-1", 1500)],
+        "ticket": "Where is my parcel?",
     },
     {
         "shop": dict(name="Sklep Bałtyk", slug="sklep-baltyk", country="PL", currency="PLN",
@@ -45,6 +48,7 @@ SHOPS = [
             ("Anna", "Nowak", "anna@example.pl", "603456789", None),
         ],
         "products": [("Bursztynowa bransoletka", "AMB-1", 14900), ("Koszulka z kotwicą", "TS-7", 5900)],
+        "ticket": "Gdzie jest moja paczka?",
     },
 ]
 
@@ -86,8 +90,12 @@ class Command(BaseCommand):
                                 idempotency_key=uuid.uuid5(uuid.NAMESPACE_URL, f"smsnotify:seed-demo:{shop.slug}"))
 
     def _catalogue(self, shop, spec):
-        for name, sku, price in spec["products"]:
-            Product.objects.get_or_create(shop=shop, sku=sku, defaults={"name": name, "price": price, "stock_quantity": 10})
+        products = [Product.objects.get_or_create(shop=shop, sku=sku,
+                                                  defaults={"name": name, "price": price, "stock_quantity": 10})[0]
+                    for name, sku, price in spec["products"]]
+        # Orders with the first product are texted "shipped" two hours after it ships (the rules page's example).
+        OrderStatusRule.objects.get_or_create(shop=shop, status=OrderStatus.SHIPPED, product=products[0],
+                                              defaults={"delay_hours": 2})
         now = timezone.now()
         for index, (first, last, email, phone, birthday) in enumerate(spec["customers"], start=1):
             customer = Customer.objects.filter(shop=shop, email=email).first() or services.customer_create(
@@ -100,7 +108,8 @@ class Command(BaseCommand):
             number = f"{1000 + index}"
             if not Order.objects.filter(shop=shop, number=number).exists():
                 services.order_create(
-                    shop=shop, number=number, customer=customer, subtotal=4900 * index, shipping_cost=990,
+                    shop=shop, number=number, customer=customer, items=[(products[(index - 1) % len(products)], index)],
+                    shipping_cost=990,
                     shipping_method="Courier", placed_at=now - dt.timedelta(days=index),
                     delivery={"name": customer.full_name, "street": f"{index} Main Street", "city": "Springfield",
                               "postcode": "12345", "country": shop.country},
@@ -109,3 +118,7 @@ class Command(BaseCommand):
         second = Order.objects.filter(shop=shop, number="1002", status=OrderStatus.PLACED).first()
         if second:
             services.order_change_status(order=second, status=OrderStatus.ACCEPTED)
+        first = Customer.objects.filter(shop=shop, email=spec["customers"][0][2]).first()
+        if not Ticket.objects.filter(shop=shop).exists():
+            services.ticket_open(shop=shop, customer=first, order=first.orders.first(), subject=spec["ticket"],
+                                 body=spec["ticket"])

@@ -1,0 +1,84 @@
+"""What the merchant decides about automatic texts: when each order status is texted."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
+
+from shop.models import OrderStatus, Product, ShopOwned
+from templates_sms.models import SmsTemplate
+from templates_sms.tokens import order_status_event
+
+
+class OrderStatusRule(ShopOwned):
+    """How an order reaching ``status`` is texted: at once or after a delay, or not at all.
+
+    Without a rule a status is texted at once with its template, while that template is on.
+    A rule for a product applies to orders containing that product and wins over the
+    shop-wide rule (with several, the oldest rule wins). A delayed text leaves only while the
+    order is still in the status it announces: when the status changes first, it is cancelled.
+    """
+
+    status = models.CharField(_("order status"), max_length=20, choices=OrderStatus.choices)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        help_text=_("Leave empty for every order; with a product, the rule applies to orders containing it."),
+    )
+    active = models.BooleanField(_("send a text"), default=True,
+                                 help_text=_("Off: orders this rule applies to get no text for this status."))
+    delay_days = models.PositiveSmallIntegerField(_("delay (days)"), default=0, validators=[MaxValueValidator(365)])
+    delay_hours = models.PositiveSmallIntegerField(_("delay (hours)"), default=0, validators=[MaxValueValidator(23)])
+    delay_minutes = models.PositiveSmallIntegerField(_("delay (minutes)"), default=0,
+                                                     validators=[MaxValueValidator(59)])
+    template = models.ForeignKey(
+        SmsTemplate, verbose_name=_("text"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("A template for this status; empty: the status's own template, while it is on."),
+    )
+
+    class Meta:
+        ordering = ["status", "product", "pk"]
+        verbose_name = _("order status rule")
+        verbose_name_plural = _("order status rules")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "status"], condition=Q(product__isnull=True),
+                                    name="orderstatusrule_one_per_status",
+                                    violation_error_message=_("This status already has a rule for every order.")),
+            models.UniqueConstraint(fields=["shop", "status", "product"], condition=Q(product__isnull=False),
+                                    name="orderstatusrule_one_per_status_product",
+                                    violation_error_message=_("This status already has a rule for this product.")),
+        ]
+
+    def __str__(self):
+        status = OrderStatus(self.status).label if self.status in OrderStatus.values else self.status
+        if self.product_id:
+            return gettext("%(status)s, orders with %(product)s") % {"status": status, "product": self.product}
+        return str(status)
+
+    @property
+    def delay(self) -> dt.timedelta:
+        return dt.timedelta(days=self.delay_days, hours=self.delay_hours, minutes=self.delay_minutes)
+
+    @property
+    def delay_text(self) -> str:
+        if not self.delay:
+            return gettext("at once")
+        parts = [(self.delay_days, ngettext("%d day", "%d days", self.delay_days)),
+                 (self.delay_hours, ngettext("%d hour", "%d hours", self.delay_hours)),
+                 (self.delay_minutes, ngettext("%d minute", "%d minutes", self.delay_minutes))]
+        return gettext("after %(delay)s") % {"delay": " ".join(text % value for value, text in parts if value)}
+
+    def clean(self):
+        errors = {}
+        if self.product_id and self.shop_id and self.product.shop_id != self.shop_id:
+            errors["product"] = _("This product belongs to another shop.")
+        if self.template_id:
+            if self.shop_id and self.template.shop_id != self.shop_id:
+                errors["template"] = _("This template belongs to another shop.")
+            elif self.template.event != order_status_event(self.status):
+                errors["template"] = _("Choose a template written for this status: its tokens are the ones a "
+                                       "status text has.")
+        if errors:
+            raise ValidationError(errors)
