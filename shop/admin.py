@@ -75,7 +75,8 @@ class CustomerAdmin(ShopScopedAdmin):
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "registered_at"
-    readonly_fields = ["marketing_consent_at", "marketing_consent_source"]
+    readonly_fields = ["marketing_consent_at", "marketing_consent_source", "marketing_consent_ip",
+                       "marketing_consent_text"]
 
     def save_model(self, request, obj, form, change):
         if "marketing_consent" in form.changed_data:

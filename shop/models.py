@@ -90,6 +90,7 @@ class ConsentSource(models.TextChoices):
     ADMIN = "admin", _("Admin")
     SMS = "sms", _("SMS keyword")
     IMPORT = "import", _("Import")
+    STOREFRONT = "storefront", _("Storefront form")
 
 
 class Customer(ShopOwned):
@@ -105,6 +106,9 @@ class Customer(ShopOwned):
     marketing_consent_at = models.DateTimeField(_("marketing consent at"), null=True, blank=True)
     marketing_consent_source = models.CharField(_("marketing consent source"), max_length=10,
                                                 choices=ConsentSource.choices, blank=True)
+    # What a storefront form showed when the box was ticked, and from where: the proof of consent.
+    marketing_consent_ip = models.GenericIPAddressField(_("marketing consent IP address"), null=True, blank=True)
+    marketing_consent_text = models.TextField(_("marketing consent wording"), blank=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]

@@ -61,14 +61,15 @@ def _phone_or_blank(raw, shop: Shop) -> str:
 @transaction.atomic
 def customer_create(*, shop: Shop, first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
                     birthday: dt.date | None = None, registered_at: dt.datetime | None = None,
-                    marketing_consent: str = MarketingConsent.UNKNOWN, consent_source: str = "") -> Customer:
+                    marketing_consent: str = MarketingConsent.UNKNOWN, consent_source: str = "",
+                    consent_ip: str | None = None, consent_text: str = "") -> Customer:
     """A customer; a consent given or refused is recorded with when and where (bulk texts need it)."""
     customer = Customer(
         shop=shop, first_name=first_name, last_name=last_name, email=email,
         phone=_phone_or_blank(phone, shop), birthday=birthday, registered_at=registered_at or timezone.now(),
         marketing_consent=marketing_consent,
         marketing_consent_at=None if marketing_consent == MarketingConsent.UNKNOWN else timezone.now(),
-        marketing_consent_source=consent_source,
+        marketing_consent_source=consent_source, marketing_consent_ip=consent_ip, marketing_consent_text=consent_text,
     )
     customer.full_clean()
     customer.save()
@@ -80,6 +81,19 @@ def customer_consent_stamp(*, customer: Customer, source: str) -> None:
     """Stamp a consent the merchant just changed (the new state is already on ``customer``)."""
     customer.marketing_consent_at = None if customer.marketing_consent == MarketingConsent.UNKNOWN else timezone.now()
     customer.marketing_consent_source = source
+    customer.marketing_consent_ip, customer.marketing_consent_text = None, ""
+
+
+def customer_consent_record(*, customer: Customer, granted: bool, source: str, ip: str | None = None,
+                            text: str = "") -> Customer:
+    """Record a consent given or revoked now, with where it came from and, for a form, the IP
+    address and the exact wording the customer saw (the proof a carrier or a regulator asks for)."""
+    customer.marketing_consent = MarketingConsent.GRANTED if granted else MarketingConsent.REVOKED
+    customer.marketing_consent_at = timezone.now()
+    customer.marketing_consent_source, customer.marketing_consent_ip, customer.marketing_consent_text = source, ip, text
+    customer.save(update_fields=["marketing_consent", "marketing_consent_at", "marketing_consent_source",
+                                 "marketing_consent_ip", "marketing_consent_text"])
+    return customer
 
 
 @transaction.atomic

@@ -62,6 +62,17 @@ class Kind(models.TextChoices):
     MANUAL = "manual", _("Sent by hand")
     BULK = "bulk", _("Bulk send")
     MERCHANT_ALERT = "merchant_alert", _("Alert to the merchant")
+    DATE_CAMPAIGN = "date_campaign", _("Date campaign")
+    ABANDONED_CART = "abandoned_cart", _("Abandoned cart")
+    BACK_IN_STOCK = "back_in_stock", _("Back in stock")
+    KEYWORD_REPLY = "keyword_reply", _("Reply to a keyword")
+    INBOUND = "inbound", _("Received")
+
+
+# Texts that sell: they need the recipient's marketing consent and keep to quiet hours and the
+# frequency cap (campaigns' delivery policies). Every other kind is a service text: the customer
+# asked for it (an order, a ticket, a code) and only an opt-out (STOP) stops it.
+MARKETING_KINDS = frozenset({Kind.BULK, Kind.DATE_CAMPAIGN, Kind.ABANDONED_CART, Kind.BACK_IN_STOCK})
 
 
 class Status(models.TextChoices):
