@@ -3,9 +3,10 @@
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from shop.models import OrderStatus, Product, ShopOwned
@@ -82,3 +83,86 @@ class OrderStatusRule(ShopOwned):
                                        "status text has.")
         if errors:
             raise ValidationError(errors)
+
+
+class CapAction(models.TextChoices):
+    POSTPONE = "postpone", _("Postpone it until the customer may get another")
+    DROP = "drop", _("Do not send it")
+
+
+class MarketingSettings(models.Model):
+    """A shop's rules for texts that sell (campaigns, abandoned carts, back in stock, promotional
+    bulk sends): the hours they may arrive and how often. Service texts (orders, tickets,
+    codes) are not bound by them."""
+
+    # The widest window: the strictest US state rule (8:00-20:00); TCPA allows 8-21.
+    EARLIEST, LATEST = 8, 20
+
+    shop = models.OneToOneField("shop.Shop", verbose_name=_("shop"), on_delete=models.CASCADE,
+                                related_name="marketing_settings")
+    send_from = models.PositiveSmallIntegerField(
+        _("send from (hour)"), default=EARLIEST,
+        help_text=_("Marketing texts arrive no earlier than this hour, in the recipient's local time (the "
+                    "shop's where the number does not tell one time zone). 8 at the earliest."))
+    send_until = models.PositiveSmallIntegerField(
+        _("send until (hour)"), default=LATEST,
+        help_text=_("…and leave before this hour; 20 at the latest. A text due outside these hours waits for "
+                    "the next allowed moment; it is never dropped."))
+    no_sundays = models.BooleanField(_("not on Sundays"), default=False,
+                                     help_text=_("Hold marketing texts due on a Sunday until Monday (France forbids "
+                                                 "Sunday marketing)."))
+    cap_count = models.PositiveSmallIntegerField(
+        _("at most (texts)"), default=1, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=_("Marketing texts one customer may get…"))
+    cap_hours = models.PositiveSmallIntegerField(
+        _("per (hours)"), default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 31)],
+        help_text=_("…within this many hours."))
+    cap_action = models.CharField(_("over the limit"), max_length=10, choices=CapAction.choices,
+                                  default=CapAction.POSTPONE)
+    help_reply = models.CharField(
+        _("reply to HELP"), max_length=300, blank=True,
+        help_text=_("What a customer who texts HELP gets back. Empty: your shop's name, and how to stop and "
+                    "restart texts."))
+
+    class Meta:
+        verbose_name = _("marketing settings")
+        verbose_name_plural = _("marketing settings")
+
+    def __str__(self):
+        return gettext("Marketing settings of %(shop)s") % {"shop": self.shop}
+
+    def clean(self):
+        errors = {}
+        if not self.EARLIEST <= self.send_from <= 23:
+            errors["send_from"] = _("Marketing texts may not arrive before %(hour)s:00.") % {"hour": self.EARLIEST}
+        if self.send_until > self.LATEST:
+            errors["send_until"] = _("Marketing texts may not arrive after %(hour)s:00.") % {"hour": self.LATEST}
+        elif self.send_until <= self.send_from:
+            errors["send_until"] = _("End the hours after they begin.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class OptOut(ShopOwned):
+    """A number that asked this shop to stop texting it (STOP): it gets nothing more, of any
+    kind, until it texts START. Kept per shop (a provider's own list is per sender)."""
+
+    class Source(models.TextChoices):
+        KEYWORD = "keyword", _("Replied with a stop word")
+        PROVIDER = "provider", _("Reported by the provider")
+        ADMIN = "admin", _("Added by the merchant")
+
+    phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164"))
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.KEYWORD)
+    keyword = models.CharField(_("keyword"), max_length=30, blank=True)
+    created_at = models.DateTimeField(_("opted out at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+        constraints = [models.UniqueConstraint(fields=["shop", "phone"], name="optout_one_per_number",
+                                               violation_error_message=_("This number has already opted out."))]
+
+    def __str__(self):
+        return self.phone

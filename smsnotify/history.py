@@ -28,6 +28,7 @@ CORE_REASONS = {
 
 _TEXTS = {
     EventType.SCHEDULED: gettext_lazy("Scheduled for %(send_at)s."),
+    EventType.RECEIVED: gettext_lazy("Received via %(gateway)s."),
     EventType.ATTEMPT: gettext_lazy("Attempt %(attempt)s via %(gateway)s."),
     EventType.ACCEPTED: gettext_lazy("Accepted by the provider as %(provider_id)s."),
     EventType.REFUSED: gettext_lazy("Refused by the provider: %(error)s."),

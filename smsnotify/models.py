@@ -66,6 +66,7 @@ class Kind(models.TextChoices):
     ABANDONED_CART = "abandoned_cart", _("Abandoned cart")
     BACK_IN_STOCK = "back_in_stock", _("Back in stock")
     KEYWORD_REPLY = "keyword_reply", _("Reply to a keyword")
+    CONSENT_REQUEST = "consent_request", _("Request for marketing consent")
     INBOUND = "inbound", _("Received")
 
 
@@ -146,6 +147,8 @@ class Message(models.Model):
             models.Index(fields=["shop", "status", "-created_at"], name="message_shop_status_idx"),
             # delivery reports find their message by the provider's id
             models.Index(fields=["gateway", "provider_id"], name="message_provider_idx"),
+            # the frequency cap: what one number was sent lately; an inbound text's shop by who texted it last
+            models.Index(fields=["recipient", "-sent_at"], name="message_recipient_sent_idx"),
         ]
 
     def __str__(self):
@@ -172,6 +175,7 @@ class EventType(models.TextChoices):
     HELD = "held", _("Held")
     STOPPED = "stopped", _("Stopped")
     REPEATED = "repeated", _("Cause repeated")
+    RECEIVED = "received", _("Received")
     NOTE = "note", _("Note")
 
 

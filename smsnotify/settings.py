@@ -138,9 +138,15 @@ SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 100)  # messages one delivery
 SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
 # Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
 # (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
+# What an incoming text means (STOP, START, HELP, YES): read above the core, by campaigns.
+SMS_INBOUND_HANDLER = "campaigns.keywords.inbound_handle"
 SMS_DELIVERY_POLICIES = [
     "smsnotify.policies.SmsSwitchedOff",
+    "campaigns.policies.OptedOut",
     "campaigns.policies.OrderStatusStillCurrent",
+    "campaigns.policies.MarketingConsentRequired",
+    "campaigns.policies.QuietHours",
+    "campaigns.policies.FrequencyCap",
     "credits.policies.ChargeCredits",
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up

@@ -6,7 +6,8 @@ from django.views.generic import RedirectView
 from . import webhooks
 
 webhook_patterns = (
-    [path("twilio/status/", webhooks.twilio_status, name="twilio-status")],
+    [path("twilio/status/", webhooks.twilio_status, name="twilio-status"),
+     path("twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound")],
     "webhooks",
 )
 

@@ -1,4 +1,4 @@
-"""Provider webhooks: delivery-status callbacks."""
+"""Provider webhooks: delivery-status callbacks and incoming texts."""
 
 import logging
 
@@ -7,24 +7,33 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import aftercare
+from twilio.twiml.messaging_response import MessagingResponse
+
+from . import aftercare, inbound
 from .gateways import twilio
 
 log = logging.getLogger(__name__)
+
+
+def _twilio_signed(request: HttpRequest) -> bool:
+    url = twilio.public_url(request.get_full_path()) or request.build_absolute_uri()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if settings.TWILIO_AUTH_TOKEN and twilio.signature_is_valid(
+        auth_token=settings.TWILIO_AUTH_TOKEN, url=url, params=request.POST, signature=signature
+    ):
+        return True
+    log.warning("Rejected a Twilio webhook with a bad signature for %s", url)
+    return False
 
 
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """Twilio's StatusCallback. A forged or foreign request is a 403 and changes nothing."""
-    params = request.POST.dict()
-    url = twilio.public_url(request.get_full_path()) or request.build_absolute_uri()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.TWILIO_AUTH_TOKEN or not twilio.signature_is_valid(
-        auth_token=settings.TWILIO_AUTH_TOKEN, url=url, params=params, signature=signature
-    ):
-        log.warning("Rejected a Twilio status callback with a bad signature for %s", url)
+    if not _twilio_signed(request):
         return HttpResponseForbidden("Invalid signature.")
+    params = request.POST.dict()
+    url = request.get_full_path()
     try:
         report = twilio.parse_status_callback(params)
     except ValueError:
@@ -37,3 +46,22 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     # Repeated and out-of-order callbacks are harmless: a report never moves a message back.
     aftercare.report_apply(gateway_name="twilio", report=report)
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """Twilio's incoming-message webhook. A forged or foreign request is a 403 and stores nothing;
+    a genuine one is stored (once per MessageSid) and answered with empty TwiML: any reply
+    (to HELP, STOP, START) goes out through the outbox, charged and in the message history."""
+    if not _twilio_signed(request):
+        return HttpResponseForbidden("Invalid signature.")
+    params = request.POST.dict()
+    if params.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
+        return HttpResponseForbidden("Unknown account.")
+    try:
+        sms = twilio.parse_inbound(params)
+    except ValueError:
+        return HttpResponseBadRequest("No MessageSid or From.")
+    inbound.inbound_receive(sms=sms)
+    return HttpResponse(str(MessagingResponse()), content_type="text/xml")

@@ -43,6 +43,18 @@ class SentRef:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundSms:
+    """An incoming text as a provider reports it (smsnotify/inbound.py stores it)."""
+
+    sender: str  # the customer's number
+    to: str  # our number (or short code) it was sent to
+    body: str
+    provider_id: str
+    gateway: str
+    opt_out_type: str = ""  # the provider's own reading of an opt-out keyword (Twilio's OptOutType), if any
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """A status the provider reports for a message it accepted earlier."""
 

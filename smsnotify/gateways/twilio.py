@@ -44,6 +44,7 @@ from .base import (
     BaseGateway,
     DeliveryReport,
     GatewayError,
+    InboundSms,
     OutboundSms,
     PermanentGatewayError,
     SendResult,
@@ -587,3 +588,18 @@ def parse_status_callback(params: Mapping) -> DeliveryReport:
         billed=report_billed(status, error_code),
         extra=extra,
     )
+
+
+def parse_inbound(params: Mapping) -> InboundSms:
+    """Turn Twilio's incoming-message webhook (a POST form) into an InboundSms.
+
+    ``OptOutType`` (STOP, START, HELP) is present when Twilio's own opt-out handling read the
+    text as a keyword (and answered it itself). Raises ValueError without a message SID or a
+    sender (answer 400); the caller checks the signature and the account.
+    """
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    sender = params.get("From") or ""
+    if not sid or not sender:
+        raise ValueError("Not a Twilio incoming message: no MessageSid or From.")
+    return InboundSms(sender=sender, to=params.get("To") or "", body=params.get("Body") or "", provider_id=sid,
+                      gateway="twilio", opt_out_type=(params.get("OptOutType") or "").upper())

@@ -58,11 +58,11 @@ class HoldMarked(DeliveryPolicy):
 class RefuseMarked(DeliveryPolicy):
     """Suppresses the messages whose text contains "refuse", as an opt-out list would."""
 
-    reasons = {"opted_out": "Not sent: %(phone)s replied STOP."}
+    reasons = {"refused_marked": "Not sent: %(phone)s replied STOP."}
 
     def before_send(self, batch):
         calls.append(("refuse", "before_send", [m.pk for m in batch.messages]))
-        return {m.pk: Refuse(status=Status.SUPPRESSED, code="opted_out", params={"phone": m.recipient})
+        return {m.pk: Refuse(status=Status.SUPPRESSED, code="refused_marked", params={"phone": m.recipient})
                 for m in batch.messages if "refuse" in m.body}
 
 
@@ -101,7 +101,7 @@ class AnotherRunTakesMarked(DeliveryPolicy):
     overlapped this one); then refuses those with "refuse", holds those with "wait" until
     LATER, and raises when a text says "break"."""
 
-    reasons = {"opted_out": "Not sent: %(phone)s replied STOP.", "quiet_hours": "Quiet hours in %(zone)s."}
+    reasons = {"refused_marked": "Not sent: %(phone)s replied STOP.", "quiet_hours": "Quiet hours in %(zone)s."}
 
     def before_send(self, batch):
         import uuid
@@ -114,7 +114,7 @@ class AnotherRunTakesMarked(DeliveryPolicy):
         verdicts = {}
         for m in batch.messages:
             if "refuse" in m.body:
-                verdicts[m.pk] = Refuse(status=Status.SUPPRESSED, code="opted_out", params={"phone": m.recipient})
+                verdicts[m.pk] = Refuse(status=Status.SUPPRESSED, code="refused_marked", params={"phone": m.recipient})
             elif "wait" in m.body:
                 verdicts[m.pk] = Hold(until=LATER, code="quiet_hours", params={"zone": "Lisbon"})
         return verdicts

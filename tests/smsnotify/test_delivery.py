@@ -147,9 +147,9 @@ def test_a_refusal_ends_the_message_in_the_given_status_with_the_reason(shop, sm
     with chain(policies.RefuseMarked, CHARGE):
         assert deliver([message.pk]) == {Status.SUPPRESSED: 1}
         message.refresh_from_db()
-        assert (message.status, message.error_code) == (Status.SUPPRESSED, "opted_out")
+        assert (message.status, message.error_code) == (Status.SUPPRESSED, "refused_marked")
         stopped = message.events.get(type=EventType.STOPPED)
-        assert stopped.parameters == {"policy": policies.path(policies.RefuseMarked), "reason": "opted_out",
+        assert stopped.parameters == {"policy": policies.path(policies.RefuseMarked), "reason": "refused_marked",
                                       "phone": message.recipient}
         assert message_history.event_text(stopped) == f"Not sent: {message.recipient} replied STOP."
         assert deliver_one(message.pk) is None  # final: never claimed again

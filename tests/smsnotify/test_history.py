@@ -83,6 +83,11 @@ def every_event(shop, gateway_errors, lookup_gateway, settings, on_commit):
     SmsSettings.objects.filter(shop=off).update(active=False)
     deliver([stopped.pk])
 
+    from smsnotify.gateways.base import InboundSms
+    from smsnotify.inbound import inbound_receive
+
+    inbound_receive(sms=InboundSms(sender="+12025550140", to="TestShop", body="Thanks!",
+                                   provider_id="SM-in-1", gateway="locmem"))  # received
     # campaigns writes it when an order comes back to a status it was already texted for
     MessageEvent.objects.create(message=sent, type=EventType.REPEATED, status=Status.DELIVERED,
                                 parameters={"at": timezone.now().isoformat()})

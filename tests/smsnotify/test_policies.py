@@ -61,6 +61,6 @@ def test_sms_switched_off_refuses_only_the_messages_of_shops_that_switched_it_of
 def test_the_reasons_of_every_configured_policy_are_known_to_the_history(settings):
     with override_settings(SMS_DELIVERY_POLICIES=[*settings.SMS_DELIVERY_POLICIES, path(RefuseMarked)]):
         reasons = policy_reasons()
-        assert set(reasons) >= {"sms_inactive", "insufficient_credits", "opted_out"}
-        assert reason_text("opted_out", {"phone": "+12025550123"}) == "Not sent: +12025550123 replied STOP."
-    assert "opted_out" not in policy_reasons()  # the list follows the setting
+        assert set(reasons) >= {"sms_inactive", "insufficient_credits", "refused_marked"}
+        assert reason_text("refused_marked", {"phone": "+12025550123"}) == "Not sent: +12025550123 replied STOP."
+    assert "refused_marked" not in policy_reasons()  # the list follows the setting
