@@ -10,6 +10,7 @@ INSTALLED_APPS). Thin: the views parse the form and call campaigns.sending or th
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from phonenumber_field.formfields import PhoneNumberField
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -32,9 +33,18 @@ from templates_sms.tokens import CUSTOM, ORDER_STATUS_PREFIX, Audience, order_st
 
 from . import selectors, sending
 from .forms import SmsTextForm
-from .models import OrderStatusRule
+from .keywords import consent_request_send
+from .models import MarketingSettings, OptOut, OrderStatusRule
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
+
+
+class OptOutPhoneField(PhoneNumberField):
+    """A number typed as the merchant writes it, stored as E.164 (what the policy compares)."""
+
+    def clean(self, value):
+        number = super().clean(value)
+        return number.as_e164 if number else number
 
 
 def buy_credits_url(request) -> str:
@@ -233,7 +243,68 @@ class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
 
 
 class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.CustomerAdmin):
-    pass
+    actions = [*BulkSmsAdminMixin.actions, "request_consent_selected"]
+
+    @admin.action(description=gettext_lazy("Ask selected customers for marketing consent by text"),
+                  permissions=["view"])
+    def request_consent_selected(self, request, queryset):
+        """Double opt-in: each gets a text asking them to reply YES (at most one a month each)."""
+        asked = [m for m in (consent_request_send(customer=c) for c in queryset.select_related("shop")) if m]
+        skipped = queryset.count() - len(asked)
+        self.message_user(request, ngettext(
+            "%(asked)d customer asked for consent by text; %(skipped)d skipped (no number, opted out or already "
+            "agreed).", "%(asked)d customers asked for consent by text; %(skipped)d skipped (no number, opted out "
+            "or already agreed).", len(asked)) % {"asked": len(asked), "skipped": skipped},
+            messages.SUCCESS if asked else messages.WARNING)
+
+
+@admin.register(MarketingSettings)
+class MarketingSettingsAdmin(ShopScopedAdmin):
+    """The hours marketing texts may arrive, the frequency cap and the HELP reply: one row per shop."""
+
+    merchant_actions = frozenset({"view", "change"})
+    list_display = ["shop", "send_from", "send_until", "no_sundays", "cap_count", "cap_hours", "cap_action"]
+    fieldsets = [
+        (gettext_lazy("Hours"), {"fields": ["send_from", "send_until", "no_sundays"]}),
+        (gettext_lazy("Frequency"), {"fields": ["cap_count", "cap_hours", "cap_action"]}),
+        (gettext_lazy("Replies"), {"fields": ["help_reply"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OptOut)
+class OptOutAdmin(ShopScopedAdmin):
+    """Numbers that asked not to be texted. A merchant may add one (a customer who asked by phone);
+    only the customer can opt back in, by texting START."""
+
+    merchant_actions = frozenset({"view", "add"})
+    list_display = ["phone", "source", "keyword", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["phone"]
+    date_hierarchy = "created_at"
+    fields = ["phone"]
+
+    def get_fields(self, request, obj=None):
+        return ["shop", "phone"] if request_shop(request) is None and obj is None else ["phone"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["phone", "source", "keyword", "created_at"] if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "phone" in form.base_fields:
+            shop = request_shop(request)
+            form.base_fields["phone"] = OptOutPhoneField(region=shop.country if shop else None)
+        return form
+
+    def save_model(self, request, obj, form, change):
+        obj.source = OptOut.Source.ADMIN
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(OrderStatusRule)

@@ -1,12 +1,22 @@
 """The merchant's view of the messaging core: SMS settings and every message with its history."""
 
+import uuid
+
+from django import forms
+from django.conf import settings as django_settings
 from django.contrib import admin, messages
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
+from phonenumber_field.formfields import PhoneNumberField
 
-from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator
+from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
 
-from . import history, outbox
+from . import history, inbound, outbox
+from .gateways.base import InboundSms
 from .models import Message, MessageEvent, SmsSettings, Status
 
 _STATUS_COLOURS = {
@@ -100,6 +110,31 @@ class MessageAdmin(ShopScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_urls(self):
+        return [path("receive/", self.admin_site.admin_view(self.receive_view), name="smsnotify_message_receive"),
+                *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"receive_url": reverse("admin:smsnotify_message_receive") if _may_simulate(request) else ""}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def receive_view(self, request):
+        """Demo and sandbox only: a customer's text as if it had come in, handled like a real one."""
+        if not _may_simulate(request):
+            raise Http404
+        shop = request_shop(request)
+        form = SimulatedInboundForm(request.POST or None, region=shop.country)
+        if request.method == "POST" and form.is_valid():
+            sender = SmsSettings.objects.filter(shop=shop).values_list("sender", flat=True).first() or ""
+            received = inbound.inbound_receive(shop=shop, sms=InboundSms(
+                sender=form.cleaned_data["sender"].as_e164, to=sender, body=form.cleaned_data["body"],
+                provider_id=f"SIM{uuid.uuid4().hex}", gateway="simulated"))
+            messages.success(request, gettext("The text from %(number)s was received.") % {"number": received.recipient})
+            return HttpResponseRedirect(reverse("admin:smsnotify_message_change", args=[received.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "title": gettext("Simulate a text from a customer")}
+        return TemplateResponse(request, "admin/smsnotify/message/receive.html", context)
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         colour = _STATUS_COLOURS.get(obj.status, "#1565c0")
@@ -124,3 +159,18 @@ class MessageAdmin(ShopScopedAdmin):
         count = sum(outbox.message_send_again(message=message, user=request.user) for message in queryset)
         self.message_user(request, ngettext("%d message will be sent again.", "%d messages will be sent again.", count)
                           % count, messages.SUCCESS if count else messages.WARNING)
+
+
+class SimulatedInboundForm(forms.Form):
+    sender = PhoneNumberField(label=_("From"), help_text=_("The customer's number."))
+    body = forms.CharField(label=_("Text"), max_length=1600, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=_("Try STOP, START, HELP or YES."))
+
+    def __init__(self, *args, region: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sender"].region = region
+
+
+def _may_simulate(request) -> bool:
+    """A merchant, while the gateway is a sandbox (real texts come in through the provider's webhook)."""
+    return request_shop(request) is not None and import_string(django_settings.SMS_GATEWAY).simulates_inbound

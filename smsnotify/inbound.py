@@ -39,10 +39,10 @@ def inbound_shop(*, sms: InboundSms) -> Shop | None:
 
 
 @transaction.atomic
-def inbound_receive(*, sms: InboundSms) -> Message | None:
+def inbound_receive(*, sms: InboundSms, shop: Shop | None = None) -> Message | None:
     """Store ``sms`` (once per provider id) and let the handler act on it; None when no shop
-    can be told (it is logged)."""
-    shop = inbound_shop(sms=sms)
+    can be told (it is logged). ``shop`` is given by a simulation in the admin."""
+    shop = shop or inbound_shop(sms=sms)
     if shop is None:
         log.warning("Received a text from %s to %s that no shop can be told of; dropped.", sms.sender, sms.to)
         return None

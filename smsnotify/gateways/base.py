@@ -105,6 +105,9 @@ class BaseGateway:
     """Base class for SMS gateway backends."""
 
     name = "base"
+    # True for backends with no real phones behind them: the admin may then simulate a customer's
+    # incoming text (a real provider's arrive through its webhook).
+    simulates_inbound = False
     # How many send() calls a delivery run keeps in flight at once (send_many). Backends that
     # wait on a network set it higher; the calls share the backend's pooled connection.
     max_in_flight = 1

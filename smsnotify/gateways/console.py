@@ -9,6 +9,7 @@ from .base import BaseGateway, OutboundSms, SendResult
 
 class ConsoleGateway(BaseGateway):
     name = "console"
+    simulates_inbound = True
 
     def __init__(self, *args, stream=None, **kwargs):
         self.stream = stream or sys.stdout

@@ -20,6 +20,7 @@ def reset() -> None:
 
 class LocmemGateway(BaseGateway):
     name = "locmem"
+    simulates_inbound = True
 
     def send(self, sms: OutboundSms) -> SendResult:
         if errors:

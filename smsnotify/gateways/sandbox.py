@@ -50,6 +50,7 @@ ALWAYS_BUSY = "+15005550012"
 
 class SandboxGateway(BaseGateway):
     name = "sandbox"
+    simulates_inbound = True
 
     def __init__(self, *args, delivery_seconds: float | None = None, **kwargs):
         self.delivery_delay = dt.timedelta(
