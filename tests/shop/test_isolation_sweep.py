@@ -38,7 +38,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import OrderStatusRule
+from campaigns.models import MarketingSettings, OptOut, OrderStatusRule
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
@@ -72,6 +72,8 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Order: lambda shop: OrderFactory(shop=shop),
     Cart: lambda shop: CartItemFactory(cart=CartFactory(shop=shop)).cart,  # with an inline row
     Ticket: lambda shop: TicketFactory(shop=shop),
+    MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
+    OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
