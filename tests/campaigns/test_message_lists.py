@@ -273,3 +273,16 @@ def test_proxies_hold_exactly_their_statuses(shop):
     assert {m.status for m in ScheduledMessage.objects.all()} == {Status.SCHEDULED, Status.QUEUED}
     assert set(FailedMessage.objects.values_list("pk", flat=True)) == {
         rows[s].pk for s in (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN, Status.SUPPRESSED, Status.CANCELLED)}
+
+
+@pytest.mark.parametrize("name", [SCHEDULED, ERRORS])
+@pytest.mark.parametrize("query", [
+    {"kind": "nonsense"}, {"leaves": "nonsense"}, {"status": "nonsense"}, {"send_at__year": "abc"},
+    {"updated_at__year": "abc", "updated_at__month": "13"}, {"updated_at__gte": "not a date"}, {"q": "%_\\'"},
+    {"o": "99"}, {"p": "9999"},
+])
+def test_bad_filters_are_no_error(merchant, shop, name, query):
+    waiting(shop)
+    failed(shop)
+    response = merchant.get(reverse(name), query)
+    assert response.status_code in (200, 302), (name, query, response.status_code)
