@@ -1,4 +1,6 @@
-"""What the merchant decides about automatic texts: when each order status is texted."""
+"""What the merchant decides about automatic texts (when each order status is texted), and the
+two lists of texts a merchant works with: the ones waiting to leave and the ones that did not
+reach anyone."""
 
 import datetime as dt
 
@@ -10,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from shop.models import OrderStatus, Product, ShopOwned
+from smsnotify.models import Direction, Message, Status
 from templates_sms.models import SmsTemplate
 from templates_sms.tokens import order_status_event
 
@@ -166,3 +169,50 @@ class OptOut(ShopOwned):
 
     def __str__(self):
         return self.phone
+# --- the merchant's two lists of texts -----------------------------------------------------------
+# Proxies of smsnotify's Message, so each list is an admin page of its own (with the admin's
+# search, filters and "select all N") and the messages themselves stay one table.
+
+# Not handed to the gateway yet, so still cancellable (outbox.message_cancel takes these two).
+WAITING = (Status.SCHEDULED, Status.QUEUED)
+# The merchant's own cancel: they know why it did not leave, so it is no error.
+CANCELLED_BY_HAND = "cancelled"
+# Did not reach the recipient: refused or lost by the provider, given up, of unknown fate (the
+# merchant decides whether to send it again), stopped by a rule (opt-out, consent, SMS switched off,
+# an order that moved on), or cancelled by anything but the merchant's own hand.
+NOT_DELIVERED = (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN, Status.SUPPRESSED, Status.CANCELLED)
+
+
+class ScheduledMessageManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(direction=Direction.OUTBOUND, status__in=WAITING)
+
+
+class FailedMessageManager(models.Manager):
+    def get_queryset(self):
+        return (super().get_queryset().filter(direction=Direction.OUTBOUND, status__in=NOT_DELIVERED)
+                .exclude(status=Status.CANCELLED, error_code=CANCELLED_BY_HAND))
+
+
+class ScheduledMessage(Message):
+    """A text waiting to leave: scheduled for later, or due and handed to a worker."""
+
+    objects = ScheduledMessageManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["send_at", "pk"]  # what leaves first, first
+        verbose_name = _("scheduled message")
+        verbose_name_plural = _("scheduled messages")
+
+
+class FailedMessage(Message):
+    """A text that did not reach its recipient, with the reason: the error log."""
+
+    objects = FailedMessageManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["-updated_at", "-pk"]  # the latest failure first
+        verbose_name = _("sending error")
+        verbose_name_plural = _("sending errors")

@@ -13,6 +13,7 @@ told what it is (``SITE_ENDPOINTS``, ``NON_ADMIN_ENDPOINTS``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import MarketingSettings, OptOut, OrderStatusRule
+from campaigns.models import FailedMessage, MarketingSettings, OptOut, OrderStatusRule, ScheduledMessage
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
@@ -78,6 +79,11 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
     Message: lambda shop: MessageFactory(shop=shop),
+    # the merchant's lists: a text waiting to leave (a cancel would change it), one that failed
+    ScheduledMessage: lambda shop: ScheduledMessage.objects.get(
+        pk=MessageFactory(shop=shop, send_at=timezone.now() + dt.timedelta(days=1)).pk),
+    FailedMessage: lambda shop: FailedMessage.objects.get(
+        pk=MessageFactory(shop=shop, status="failed", error_code="21211", error_text="Invalid 'To'").pk),
     CreditAccount: lambda shop: CreditAccount.objects.get(shop=shop),  # made with the shop
     LedgerEntry: lambda shop: credits_grant_bonus(shop=shop, amount=500, reason="isolation sweep"),
     # pending, so that confirm and cancel would really change it
