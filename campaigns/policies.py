@@ -19,6 +19,7 @@ from shop.models import Customer, MarketingConsent, Order
 from smsnotify.models import MARKETING_KINDS, Kind, Message, Status
 from smsnotify.policies import DeliveryPolicy, Hold, Refuse
 
+from .keywords import opt_out_record
 from .models import CapAction, MarketingSettings, OptOut
 from .quiet_hours import next_allowed_moment, recipient_zone
 from .selectors import status_of_dedupe_key
@@ -51,6 +52,14 @@ class OptedOut(DeliveryPolicy):
                       .values_list("shop_id", "phone"))
         return {m.pk: Refuse(status=Status.SUPPRESSED, code="opted_out")
                 for m in outbound if (m.shop_id, m.recipient) in stopped}
+
+    def settle(self, outcomes):
+        # The provider refused a text because the number opted out with it (a STOP sent to the
+        # sender before this shop knew): the shop's list learns it, so nothing more is tried.
+        for outcome in outcomes:
+            if outcome.opted_out:
+                opt_out_record(shop=outcome.message.shop, number=outcome.message.recipient,
+                               source=OptOut.Source.PROVIDER)
 
 
 class OrderStatusStillCurrent(DeliveryPolicy):

@@ -40,6 +40,7 @@ from .gateways import (
     GatewayError,
     OutboundSms,
     PermanentGatewayError,
+    RecipientOptedOut,
     SendResult,
     TransientGatewayError,
     get_gateway,
@@ -237,8 +238,8 @@ def _record(messages: list[Message], answers: list, claim: uuid.UUID) -> list[Ou
 
     moved = messages_transition(list(refused), from_statuses=[Status.SENDING], claim=claim, status=Status.FAILED,
                                 event=EventType.REFUSED, per_message=errors(refused))
-    outcomes += [Outcome(by_pk[pk], Status.FAILED, False, f"Refused by the gateway ({_describe(refused[pk])}).")
-                 for pk in moved]
+    outcomes += [Outcome(by_pk[pk], Status.FAILED, False, f"Refused by the gateway ({_describe(refused[pk])}).",
+                         opted_out=isinstance(refused[pk], RecipientOptedOut)) for pk in moved]
 
     def retry_at(pk: int) -> dict:
         attempts = by_pk[pk].attempts

@@ -64,6 +64,7 @@ class Outcome:
     status: str  # the status it moved to
     billed: bool  # False when the provider did not bill it (refused, retried later, reported failed)
     summary: str  # one line saying why, for the ledger
+    opted_out: bool = False  # the provider refused it because the recipient opted out with the provider
 
 
 class DeliveryPolicy:

@@ -94,6 +94,11 @@ class PermanentGatewayError(GatewayError):
     """The provider refused the message; sending it again would fail the same way."""
 
 
+class RecipientOptedOut(PermanentGatewayError):
+    """The provider refused because the recipient opted out with it (Twilio's 21610: the number
+    texted STOP to the sender): the shop's own opt-out list learns it."""
+
+
 class AmbiguousGatewayError(GatewayError):
     """The request may have reached the provider (read timeout, 5xx after sending).
 

@@ -28,6 +28,7 @@ from .base import (
     DeliveryReport,
     OutboundSms,
     PermanentGatewayError,
+    RecipientOptedOut,
     SendResult,
     SentRef,
     TransientGatewayError,
@@ -62,7 +63,7 @@ class SandboxGateway(BaseGateway):
     def send(self, sms: OutboundSms) -> SendResult:
         if sms.to in REFUSED:
             code, text = REFUSED[sms.to]
-            raise PermanentGatewayError(text, code=code)
+            raise (RecipientOptedOut if code == "21610" else PermanentGatewayError)(text, code=code)
         if sms.to == ALWAYS_BUSY:
             raise TransientGatewayError("Too many requests.", code="20429")
         return SendResult(provider_id=f"SB{uuid.uuid4().hex}")

@@ -47,6 +47,7 @@ from .base import (
     InboundSms,
     OutboundSms,
     PermanentGatewayError,
+    RecipientOptedOut,
     SendResult,
     SentRef,
     TransientGatewayError,
@@ -144,6 +145,8 @@ def classify_send_error(exc: Exception) -> GatewayError:
             # created nothing, so retrying is safe, and once the token is fixed the
             # message goes out instead of a whole batch failing for good.
             return TransientGatewayError(text, code=code_str)
+        if code_str == "21610":
+            return RecipientOptedOut(text, code=code_str)
         if 400 <= status < 500:
             # Twilio validated this message and refused it (21211 invalid To, 21212 invalid
             # From, 21408 region not enabled, 21610 STOP, 21612 cannot route, 21614 not a

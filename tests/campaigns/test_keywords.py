@@ -13,6 +13,7 @@ from campaigns.models import OptOut
 from shop.models import ConsentSource, MarketingConsent
 from smsnotify.models import Direction, Kind, Message, SmsSettings, Status
 from smsnotify.outbox import message_schedule
+from smsnotify.gateways.sandbox import SandboxGateway
 from tests.delivery import deliver
 from tests.factories import CustomerFactory, make_shop
 from tests.fakes.twilio_server import sign
@@ -225,3 +226,19 @@ def test_local_words_count_only_in_their_language():
     assert keyword_of("NIE", language="pl") == "stop"
     assert keyword_of("NIE", language="en") is None
     assert keyword_of("sair", language="pt") == "stop"
+
+
+def test_a_provider_refusal_because_the_number_opted_out_joins_the_shops_list(texting_shop, sms_outbox):
+    shop = texting_shop()
+    customer = CustomerFactory(shop=shop, phone="+15005550004", marketing_consent=MarketingConsent.GRANTED)
+    refused = message_schedule(shop=shop, to="+15005550004", body="hi", kind=Kind.MANUAL)
+    deliver([refused.pk], gateway=SandboxGateway())
+    refused.refresh_from_db()
+    assert (refused.status, refused.error_code) == (Status.FAILED, "21610")
+    assert OptOut.objects.get(shop=shop).source == OptOut.Source.PROVIDER
+    customer.refresh_from_db()
+    assert customer.marketing_consent == MarketingConsent.REVOKED
+    later = message_schedule(shop=shop, to="+15005550004", body="again", kind=Kind.MANUAL)
+    deliver([later.pk], gateway=SandboxGateway())
+    later.refresh_from_db()
+    assert (later.status, later.error_code) == (Status.SUPPRESSED, "opted_out")  # not tried, not paid

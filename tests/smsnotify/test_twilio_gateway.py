@@ -21,6 +21,7 @@ from smsnotify.gateways.base import (
     DeliveryReport,
     OutboundSms,
     PermanentGatewayError,
+    RecipientOptedOut,
     SendResult,
     SentRef,
     TransientGatewayError,
@@ -181,6 +182,7 @@ def test_refusals_about_the_message_are_permanent(twilio_server, code):
 
     assert caught.value.code == str(code)
     assert f"Refused with {code}" in caught.value.text
+    assert isinstance(caught.value, RecipientOptedOut) == (code == 21610)  # only STOP teaches the opt-out list
     assert twilio_server.messages == {}
 
 
