@@ -25,7 +25,7 @@ from credits.selectors import credit_balance, send_block
 from shop.models import Customer, MarketingConsent, Order, Shop
 from shop.money import format_number
 from smsnotify import outbox
-from smsnotify.models import Kind, Message, SmsSettings, Status
+from smsnotify.models import Kind, Lane, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 from templates_sms import rendering
@@ -279,5 +279,5 @@ def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key:
                                 ring=False)
         for recipient in plan.recipients
     ]
-    outbox.messages_ring(message_ids=[m.pk for m in written if m.status == Status.SCHEDULED])
+    outbox.messages_ring(message_ids=[m.pk for m in written if m.status == Status.SCHEDULED], lane=Lane.MARKETING)
     return plan

@@ -91,7 +91,7 @@ def messages_reconcile_unknown() -> int:
                     message.pk, from_statuses=[Status.UNKNOWN], status=Status.SCHEDULED, event=EventType.NOT_FOUND,
                     send_at=now, error_code="", error_text="")
                 if resent:
-                    messages_ring(message_ids=[message.pk])
+                    messages_ring(message_ids=[message.pk], lane=message.lane)
                 settled += resent
     return settled
 

@@ -76,6 +76,24 @@ class Kind(models.TextChoices):
 MARKETING_KINDS = frozenset({Kind.BULK, Kind.DATE_CAMPAIGN, Kind.ABANDONED_CART, Kind.BACK_IN_STOCK})
 
 
+class Lane(models.TextChoices):
+    """The road a message travels: each lane has its own Celery queue and workers, so a 100,000-text
+    promotion never delays an order's notice or a sign-up code."""
+
+    CODES = "codes", _("Codes")
+    SERVICE = "service", _("Service")
+    MARKETING = "marketing", _("Marketing")
+
+
+# Highest priority first: dispatch fills the codes lane's room before service's, marketing's last.
+LANES = (Lane.CODES, Lane.SERVICE, Lane.MARKETING)
+
+
+def lane_of(kind: str) -> str:
+    """The lane of a kind of message (codes get theirs with the storefront's sign-up codes)."""
+    return Lane.MARKETING if kind in MARKETING_KINDS else Lane.SERVICE
+
+
 class Status(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     QUEUED = "queued", _("Queued")
@@ -93,6 +111,7 @@ class Message(models.Model):
     shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    lane = models.CharField(_("lane"), max_length=10, choices=Lane.choices, default=Lane.SERVICE, editable=False)
     recipient = models.CharField(_("recipient"), max_length=20, help_text=_("E.164"))
     sender = models.CharField(_("sender"), max_length=16, blank=True)
     body = models.TextField(_("text"))
@@ -140,8 +159,8 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            # dispatch_due: WHERE status = 'scheduled' AND send_at <= now ORDER BY send_at
-            models.Index(fields=["status", "send_at"], name="message_due_idx"),
+            # dispatch_due, lane by lane: WHERE status = 'scheduled' AND lane = … AND send_at <= now ORDER BY send_at
+            models.Index(fields=["status", "lane", "send_at"], name="message_due_idx"),
             # the admin list: one shop's messages, newest first, often filtered by status
             models.Index(fields=["shop", "-created_at"], name="message_shop_recent_idx"),
             models.Index(fields=["shop", "status", "-created_at"], name="message_shop_status_idx"),

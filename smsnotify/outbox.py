@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections import defaultdict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Count, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,7 +31,7 @@ from shop.models import Shop
 
 from .encoding import segment_info, transliterate
 from .history import iso
-from .models import EventType, Message, MessageEvent, SmsSettings, Status
+from .models import LANES, EventType, Message, MessageEvent, SmsSettings, Status, lane_of
 from .phones import to_e164
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
@@ -42,13 +43,18 @@ log = logging.getLogger(__name__)
 NEVER_REACHED = frozenset({Status.CANCELLED, Status.FAILED, Status.SUPPRESSED})
 
 
-def _ring(pks: list[int]) -> None:
-    """Enqueue delivery. The broker is only a doorbell: if it is down, beat rings again."""
+def delivery_queue(lane: str) -> str:
+    """The Celery queue whose workers deliver ``lane``'s messages."""
+    return f"sms.{lane}"
+
+
+def _ring(pks: list[int], lane: str) -> None:
+    """Enqueue delivery in ``lane``'s queue. The broker is only a doorbell: if it is down, beat rings again."""
     from .tasks import deliver
 
     for start in range(0, len(pks), settings.SMS_DISPATCH_BATCH):
         try:
-            deliver.delay(pks[start : start + settings.SMS_DISPATCH_BATCH])
+            deliver.apply_async((pks[start : start + settings.SMS_DISPATCH_BATCH],), queue=delivery_queue(lane))
         except Exception:  # noqa: BLE001 - any broker failure; the rows stay due in the database
             log.warning("Could not enqueue delivery of %s; dispatch will retry.", pks, exc_info=True)
             return
@@ -102,6 +108,7 @@ def message_schedule(
     message = Message(
         shop=shop,
         kind=kind,
+        lane=lane_of(kind),
         recipient=recipient,
         body=body,
         encoding=info.encoding,
@@ -135,15 +142,24 @@ def message_schedule(
     event.created_at = now
     event.save()
     if ring and active and message.send_at <= now:
-        messages_ring(message_ids=[message.pk])
+        messages_ring(message_ids=[message.pk], lane=message.lane)
     return message
 
 
-def messages_ring(*, message_ids: list[int]) -> None:
-    """Hand these messages to the workers once the caller's transaction commits (delivery claims
-    what is still due, so ringing one that was cancelled meanwhile is harmless)."""
-    if message_ids:
-        transaction.on_commit(functools.partial(_ring, list(message_ids)))
+def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
+    """Hand these messages to their lanes' workers once the caller's transaction commits (delivery
+    claims what is still due, so ringing one that was cancelled meanwhile is harmless). Without
+    ``lane``, each message's own is read (one query)."""
+    if not message_ids:
+        return
+    if lane is not None:
+        by_lane = {lane: list(message_ids)}
+    else:
+        by_lane = defaultdict(list)
+        for pk, its_lane in Message.objects.filter(pk__in=message_ids).values_list("pk", "lane"):
+            by_lane[its_lane].append(pk)
+    for its_lane, pks in by_lane.items():
+        transaction.on_commit(functools.partial(_ring, pks, its_lane))
 
 
 def sendable_text(sms_settings: SmsSettings, body: str) -> str:
@@ -175,7 +191,7 @@ def message_send_again(*, message: Message, user=None) -> bool:
                              output_field=Message._meta.get_field("credits_charged")),
     )
     if moved:
-        messages_ring(message_ids=[message.pk])
+        messages_ring(message_ids=[message.pk], lane=message.lane)
     return moved
 
 
@@ -183,20 +199,27 @@ def message_send_again(*, message: Message, user=None) -> bool:
 
 
 def messages_dispatch_due(*, chunk: int = 1000) -> int:
-    """Claim due messages (scheduled → queued) and ring the workers. Returns how many.
+    """Claim due messages (scheduled → queued) and ring the workers, lane by lane. Returns how many.
 
-    Claims ``chunk`` rows per transaction, again and again, until none are due or
-    SMS_DISPATCH_MAX_QUEUED wait for a worker: a backlog drains at the workers' pace (not one
-    chunk per beat interval) and waits in the database, not in the broker."""
+    Each lane may have SMS_DISPATCH_MAX_QUEUED messages waiting for its workers: a marketing
+    backlog fills the marketing lane only, and an order's text due now is still queued at once.
+    Within a lane, ``chunk`` rows are claimed per transaction, again and again, until none are due
+    or the lane is full: a backlog drains at the workers' pace (not one chunk per beat interval)
+    and waits in the database, not in the broker."""
     now = timezone.now()
     _expire_overdue(now)
     _ring_lost_doorbells(now)
-    room = settings.SMS_DISPATCH_MAX_QUEUED - Message.objects.filter(status=Status.QUEUED).count()
+    queued = dict(Message.objects.filter(status=Status.QUEUED).values_list("lane").annotate(n=Count("pk")))
+    return sum(_dispatch_lane(lane, now=now, chunk=chunk, room=settings.SMS_DISPATCH_MAX_QUEUED - queued.get(lane, 0))
+               for lane in LANES)
+
+
+def _dispatch_lane(lane: str, *, now: dt.datetime, chunk: int, room: int) -> int:
     total = 0
     while total < room:
         chunk = min(chunk, room - total)
         with transaction.atomic():
-            due = Message.objects.filter(status=Status.SCHEDULED, send_at__lte=now).order_by("send_at")
+            due = Message.objects.filter(status=Status.SCHEDULED, lane=lane, send_at__lte=now).order_by("send_at")
             if connection.features.has_select_for_update_skip_locked:
                 # Two beat processes (or a slow run overlapping the next) split the rows between them.
                 due = due.select_for_update(skip_locked=True)
@@ -205,7 +228,7 @@ def messages_dispatch_due(*, chunk: int = 1000) -> int:
             Message.objects.filter(pk__in=pks, status=Status.SCHEDULED).update(
                 status=Status.QUEUED, queued_at=now, updated_at=now)
             if pks:
-                messages_ring(message_ids=pks)
+                messages_ring(message_ids=pks, lane=lane)
         total += len(pks)
         if len(pks) < chunk:
             break
@@ -240,4 +263,4 @@ def _ring_lost_doorbells(now: dt.datetime) -> None:
         pks = list(lost.values_list("pk", flat=True)[:1000])
         if pks:
             Message.objects.filter(pk__in=pks, status=Status.QUEUED).update(queued_at=now)
-            messages_ring(message_ids=pks)
+            messages_ring(message_ids=pks)  # each in its own lane

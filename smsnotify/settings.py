@@ -9,6 +9,7 @@ PUBLIC_BASE_URL; ``manage.py check --deploy`` is then clean.
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -193,6 +194,11 @@ else:
     }
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+# One queue per lane (outbox.delivery_queue) and one for beat's own tasks, each with its own workers
+# (bin/run-all, docker-compose.yml): codes and service texts never wait behind a marketing blast,
+# and dispatch never waits behind deliveries.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("sms.codes", "sms.service", "sms.marketing", "sms.housekeeping")]
+CELERY_TASK_DEFAULT_QUEUE = "sms.housekeeping"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker died is redelivered; tasks are re-run safe
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -38,7 +38,8 @@ def test_ctrl_c_stops_every_program_promptly(tmp_path):
     dummy = tmp_path / "dummy"
     dummy.write_text(DUMMY)
     dummy.chmod(0o755)
-    names = {"worker": "stubborn", "beat": "polite", "web": "polite"}
+    names = {"worker_codes": "polite", "worker_service": "stubborn", "worker_marketing": "polite",
+             "worker_housekeeping": "polite", "beat": "polite", "web": "polite"}
     env = {**os.environ, "STOP_TIMEOUT": "2",
            **{name.upper(): f"{dummy} {tmp_path / name} {kind}" for name, kind in names.items()}}
     script = subprocess.Popen([str(SCRIPT)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -60,3 +61,12 @@ def test_ctrl_c_stops_every_program_promptly(tmp_path):
     finally:
         if script.poll() is None:
             os.killpg(script.pid, signal.SIGKILL)
+
+
+def test_make_run_starts_a_worker_for_every_queue():
+    from django.conf import settings
+
+    import re
+
+    consumed = set(re.findall(r" -Q (\S+)", SCRIPT.read_text()))
+    assert consumed == {queue.name for queue in settings.CELERY_TASK_QUEUES}

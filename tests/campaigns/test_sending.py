@@ -221,6 +221,7 @@ def test_a_bulk_send_rings_the_workers_with_batches_not_a_task_per_text(funded, 
     settings.SMS_DISPATCH_BATCH = 2
     for _ in range(5):
         consenting(funded)
-    with mock.patch("smsnotify.tasks.deliver.delay") as delay, on_commit():
+    with mock.patch("smsnotify.tasks.deliver.apply_async") as enqueue, on_commit():
         sending.bulk_send(shop=funded, customers=customers_of(funded), body="Sale", send_key=sending.send_key_new())
-    assert [len(call.args[0]) for call in delay.call_args_list] == [2, 2, 1]
+    assert [len(call.args[0][0]) for call in enqueue.call_args_list] == [2, 2, 1]
+    assert {call.kwargs["queue"] for call in enqueue.call_args_list} == {"sms.marketing"}

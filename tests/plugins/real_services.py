@@ -43,7 +43,8 @@ def _worker(app):
 
     app.conf.task_always_eager = False
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=20):
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=20,
+                          queues=[queue.name for queue in app.conf.task_queues]):  # every lane
             yield
     finally:
         app.conf.task_always_eager = True

@@ -248,9 +248,9 @@ def test_sending_again_forgets_the_previous_attempts_provider_id_and_error(shop)
 
 
 def test_a_broker_that_cannot_take_the_task_is_logged_with_the_messages(shop, caplog):
-    with mock.patch("smsnotify.tasks.deliver.delay", side_effect=ConnectionError("broker down")), \
+    with mock.patch("smsnotify.tasks.deliver.apply_async", side_effect=ConnectionError("broker down")), \
             caplog.at_level("WARNING", logger="smsnotify.outbox"):
-        outbox._ring([1, 2])
+        outbox._ring([1, 2], "service")
     assert [r.getMessage() for r in caplog.records] == ["Could not enqueue delivery of [1, 2]; dispatch will retry."]
     assert caplog.records[0].exc_info[0] is ConnectionError  # the broker's error, for the operator
 
@@ -302,7 +302,7 @@ def test_lost_doorbells_are_rung_a_thousand_a_beat_and_old_sent_ones_do_not_hide
     Message.objects.bulk_create([Message(status=Status.SENT, **row) for _ in range(1000)])  # newer: listed first
     recent = schedule(shop, send_at=later)
     Message.objects.filter(pk=recent.pk).update(status=Status.QUEUED, queued_at=now - dt.timedelta(seconds=1))
-    with time_machine.travel(now, tick=False), mock.patch("smsnotify.tasks.deliver.delay"):
+    with time_machine.travel(now, tick=False), mock.patch("smsnotify.tasks.deliver.apply_async"):
         outbox.messages_dispatch_due()
     assert Message.objects.filter(status=Status.QUEUED, queued_at=now).count() == 1000
     recent.refresh_from_db()

@@ -60,8 +60,13 @@ def test_embedded_defaults_need_no_server(settings):
     assert real.SMS_GATEWAY == "smsnotify.gateways.sandbox.SandboxGateway"
 
 
-def test_compose_file_has_the_five_services():
+def test_compose_file_runs_a_worker_per_lane_and_one_beat():
+    from django.conf import settings
+
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+    workers = {name: service for name, service in compose["services"].items() if name.startswith("worker-")}
+    assert set(compose["services"]) - set(workers) == {"postgres", "redis", "web", "beat"}
     assert "gunicorn" in compose["services"]["web"]["command"]
     assert compose["services"]["beat"]["command"].startswith("celery -A smsnotify beat")
+    consumed = {service["command"].split(" -Q ")[1].split()[0] for service in workers.values()}
+    assert consumed == {queue.name for queue in settings.CELERY_TASK_QUEUES}  # every queue has its workers
