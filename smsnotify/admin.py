@@ -17,7 +17,8 @@ from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request
 
 from . import history, inbound, outbox
 from .gateways.base import InboundSms
-from .models import Message, MessageEvent, SmsSettings, Status
+from .models import Message, MessageEvent, SenderRate, SmsSettings, Status
+from .pacing import DEFAULT_RATES, sender_kind
 
 _STATUS_COLOURS = {
     Status.DELIVERED: "#2e7d32", Status.SENT: "#558b2f", Status.FAILED: "#c62828", Status.UNDELIVERED: "#c62828",
@@ -159,6 +160,20 @@ class MessageAdmin(ShopScopedAdmin):
         count = sum(outbox.message_send_again(message=message, user=request.user) for message in queryset)
         self.message_user(request, ngettext("%d message will be sent again.", "%d messages will be sent again.", count)
                           % count, messages.SUCCESS if count else messages.WARNING)
+
+
+@admin.register(SenderRate)
+class SenderRateAdmin(admin.ModelAdmin):
+    """The operator's rates per sender (a platform setting: merchants have no access). A sender
+    without one sends at its provider's rule for its kind."""
+
+    list_display = ["sender", "segments_per_second", "providers_rule"]
+    search_fields = ["sender"]
+
+    @admin.display(description=_("provider's rule"))
+    def providers_rule(self, obj):
+        kind = sender_kind(obj.sender)
+        return f"{DEFAULT_RATES[kind]:g}/s ({kind.replace('_', ' ')})"
 
 
 class SimulatedInboundForm(forms.Form):

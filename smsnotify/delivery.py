@@ -73,7 +73,8 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
                     .select_related("shop").order_by("pk"))
     shop_ids = {m.shop_id for m in messages}
     batch = DeliveryBatch(messages=messages,
-                          sms_settings={s.shop_id: s for s in SmsSettings.objects.filter(shop_id__in=shop_ids)})
+                          sms_settings={s.shop_id: s for s in SmsSettings.objects.filter(shop_id__in=shop_ids)},
+                          gateway=gateway)
     tally: dict[str, int] = defaultdict(int)
     stopped: list[Outcome] = []
     try:

@@ -174,6 +174,33 @@ class Message(models.Model):
         return gettext("SMS %(id)s to %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
 
 
+class SenderRate(models.Model):
+    """The operator's rate for one sender, where the provider's rule for its kind is not right
+    (a Messaging Service's pool, a number with a raised limit)."""
+
+    sender = models.CharField(_("sender"), max_length=64, unique=True,
+                              help_text=_("As messages are sent from it: a number in +country format, a short code, "
+                                          "an alphanumeric name or a Messaging Service SID."))
+    segments_per_second = models.FloatField(_("SMS parts per second"),
+                                            validators=[MinValueValidator(0.01), MaxValueValidator(10_000)])
+
+    class Meta:
+        ordering = ["sender"]
+        verbose_name = _("sender rate")
+        verbose_name_plural = _("sender rates")
+
+    def __str__(self):
+        return f"{self.sender}: {self.segments_per_second:g}/s"
+
+
+class SenderBucket(models.Model):
+    """Pacing's token bucket of one sender when there is no Redis (smsnotify/pacing.py)."""
+
+    key = models.CharField(max_length=80, unique=True)
+    tokens = models.FloatField()
+    updated = models.FloatField()  # seconds since the epoch
+
+
 class EventType(models.TextChoices):
     """What happened to a message; its parameters say the rest (see smsnotify/history.py)."""
 

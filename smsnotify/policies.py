@@ -54,6 +54,7 @@ class DeliveryBatch:
 
     messages: list[Message]  # claimed ("sending"), each with its shop loaded
     sms_settings: dict[int, SmsSettings]  # by shop id
+    gateway: object = None  # the BaseGateway this run sends through
 
 
 @dataclass(frozen=True, slots=True)

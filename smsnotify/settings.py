@@ -148,6 +148,7 @@ SMS_DELIVERY_POLICIES = [
     "campaigns.policies.MarketingConsentRequired",
     "campaigns.policies.QuietHours",
     "campaigns.policies.FrequencyCap",
+    "smsnotify.pacing.SenderPacing",  # after every check that stops a text, so only what leaves uses the rate
     "credits.policies.ChargeCredits",
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up

@@ -25,6 +25,20 @@ def _fresh_pricing():
     forget_rates()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pacing():
+    """Senders' buckets start full in every test: forget the bucket and, in Redis, its state."""
+    from smsnotify import pacing
+
+    pacing.bucket.cache_clear()
+    if isinstance(pacing.bucket(), pacing.RedisBucket):
+        client = pacing.bucket().client
+        for key in client.scan_iter("smsnotify:pace:*"):
+            client.delete(key)
+    yield
+    pacing.bucket.cache_clear()
+
+
 @pytest.fixture
 def sms_outbox():
     return locmem.outbox
@@ -51,3 +65,15 @@ def on_commit(django_capture_on_commit_callbacks):
 
 def in_ci() -> bool:
     return bool(os.environ.get("CI"))
+
+
+@pytest.fixture
+def daytime():
+    """A weekday at 10:00 in New York and 16:00 in Warsaw: marketing texts may leave (campaigns'
+    QuietHours policy holds them outside 8:00-20:00 in the recipient's zone), whenever the suite runs."""
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc), tick=True):
+        yield

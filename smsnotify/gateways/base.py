@@ -113,6 +113,10 @@ class BaseGateway:
     # True for backends with no real phones behind them: the admin may then simulate a customer's
     # incoming text (a real provider's arrive through its webhook).
     simulates_inbound = False
+    # True for a real provider, whose senders have rates (smsnotify/pacing.py); a sandbox is unlimited.
+    paced = False
+    # Who sends a message that names no sender (a shop without its own): the pacing bucket's key.
+    default_sender = ""
     # How many send() calls a delivery run keeps in flight at once (send_many). Backends that
     # wait on a network set it higher; the calls share the backend's pooled connection.
     max_in_flight = 1

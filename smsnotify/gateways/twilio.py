@@ -248,6 +248,7 @@ def _setting(name: str, default):
 
 class TwilioGateway(BaseGateway):
     name = "twilio"
+    paced = True
     # Webhooks are the primary source of delivery reports; polling heals lost callbacks
     # and is the only source when no status_callback URL is configured.
     poll_reports_after = dt.timedelta(minutes=10)
@@ -344,6 +345,10 @@ class TwilioGateway(BaseGateway):
             return call(self._client)
         finally:
             self.close()
+
+    @property
+    def default_sender(self) -> str:
+        return self.messaging_service_sid or self.from_number
 
     # -- sending ------------------------------------------------------------------------------
 

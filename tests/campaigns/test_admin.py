@@ -170,6 +170,7 @@ def test_the_template_preview_no_longer_reads_orders_or_customers(merchant, fund
     assert preview["text"] != "Hi Zed"  # sample data: the send pages have their own preview
 
 
+@pytest.mark.usefixtures("daytime")
 def test_bulk_action_confirmation_then_send(merchant, funded, sms_outbox, django_capture_on_commit_callbacks):
     customers = [consenting(funded) for _ in range(2)]
     CustomerFactory(shop=funded)  # no consent: skipped
@@ -210,6 +211,7 @@ def test_bulk_text_over_the_parts_limit_is_a_form_error(merchant, funded):
     assert Message.objects.count() == 0
 
 
+@pytest.mark.usefixtures("daytime")
 def test_bulk_action_with_forged_foreign_ids_texts_nobody_else(merchant, funded, sms_outbox,
                                                                 django_capture_on_commit_callbacks):
     foreign = consenting(make_shop())

@@ -133,6 +133,7 @@ def test_bulk_plan_prices_each_number_with_the_one_estimate(funded):
         sms_estimate(shop=funded, text="Sale", recipient=r.number).credits for r in plan.recipients)
 
 
+@pytest.mark.usefixtures("daytime")
 def test_bulk_send_schedules_once_per_customer_and_is_idempotent(funded, sms_outbox, on_commit):
     customers = [consenting(funded) for _ in range(3)]
     key = sending.send_key_new()
@@ -176,6 +177,7 @@ def test_bulk_send_never_reaches_another_shops_customers(funded):
     assert [r.customer for r in plan.recipients] == [mine]
 
 
+@pytest.mark.usefixtures("daytime")
 def test_text_is_personalised_per_recipient(funded, sms_outbox, on_commit):
     ann = consenting(funded, first_name="Ann")
     bob = consenting(funded, first_name="Bob")

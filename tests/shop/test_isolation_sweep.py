@@ -45,7 +45,7 @@ from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
 from shop.models import Cart, Customer, Order, Product, Shop, StaffMembership, Ticket
 from shop.tenancy import ShopScopedAdmin
-from smsnotify.models import Message, SmsSettings
+from smsnotify.models import Message, SenderRate, SmsSettings
 from templates_sms.models import SmsTemplate
 from tests.factories import (
     CartFactory,
@@ -95,6 +95,7 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     StaffMembership: lambda shop: make_merchant(shop).membership,
     Group: lambda shop: Group.objects.create(name=f"staff of {shop.slug}"),
     PricingSettings: lambda shop: PricingSettings.load(),
+    SenderRate: lambda shop: SenderRate.objects.create(sender=f"+1202555{shop.pk:04d}", segments_per_second=2),
     DestinationRate: lambda shop: DestinationRate.objects.create(calling_code=48, credits_per_segment=20),
     CreditPack: lambda shop: CreditPack.objects.create(name="Sweep pack", credits=700, prices={"USD": 700}),
     IntervalSchedule: lambda shop: IntervalSchedule.objects.create(every=17, period=IntervalSchedule.SECONDS),

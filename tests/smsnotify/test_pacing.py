@@ -1,0 +1,132 @@
+"""Pacing: a sender sends at most its rate (message parts per second) across every worker; what is
+over waits in the database until its sender has room; shops sharing a sender take turns."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone, translation
+
+from smsnotify import history, pacing
+from smsnotify.gateways.locmem import LocmemGateway
+from smsnotify.models import EventType, Kind, Message, SenderRate, SmsSettings, Status
+from tests.delivery import deliver
+from tests.factories import make_shop
+from tests.smsnotify.helpers import schedule
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc)
+
+
+class PacedGateway(LocmemGateway):
+    """The test outbox, with a real provider's rates."""
+
+    paced = True
+    default_sender = "+12025550100"  # a long code: 1 part per second
+
+
+@pytest.mark.parametrize("sender, kind", [
+    ("MyShop", "alphanumeric"), ("+12025550100", "long_code"), ("+48601000100", "long_code"),
+    ("+18005550100", "toll_free"), ("+18885550100", "toll_free"), ("12345", "short_code"), ("654321", "short_code"),
+    ("MG" + "a" * 32, "long_code"),
+])
+def test_the_kind_of_sender_gives_the_providers_rate(sender, kind):
+    assert pacing.sender_kind(sender) == kind
+    assert pacing.sender_rate(sender, {}) == pacing.DEFAULT_RATES[kind]
+
+
+def _many(shop, count, **kwargs):
+    return [schedule(shop, to=f"+1202555{n:04d}", ring=False, **kwargs) for n in range(count)]
+
+
+def _statuses(messages):
+    return [Message.objects.get(pk=m.pk).status for m in messages]
+
+
+def test_an_alphanumeric_sender_sends_ten_parts_a_second_and_the_rest_waits_in_the_database(shop, sms_outbox):
+    messages = _many(shop, 15)  # sender "TestShop": 10 parts per second
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in messages], gateway=PacedGateway())
+    assert _statuses(messages) == [Status.SENT] * 10 + [Status.SCHEDULED] * 5
+    waiting = Message.objects.get(pk=messages[10].pk)
+    assert waiting.send_at == START + dt.timedelta(seconds=1) and waiting.credits_charged == 0
+    with translation.override("en"):
+        assert history.event_text(waiting.events.get(type=EventType.HELD)).endswith(
+            ": its sender's rate (10 SMS parts per second) is used up for now.")
+    with time_machine.travel(START + dt.timedelta(seconds=1), tick=False):
+        deliver([m.pk for m in messages], gateway=PacedGateway())
+    assert _statuses(messages) == [Status.SENT] * 15
+    assert len(sms_outbox) == 15
+
+
+def test_two_workers_share_the_senders_rate(shop):
+    first, second = _many(shop, 8), _many(shop, 8)
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in first], gateway=PacedGateway())  # one worker
+        deliver([m.pk for m in second], gateway=PacedGateway())  # another, the same second
+    assert Message.objects.filter(status=Status.SENT).count() == 10
+
+
+def test_a_long_text_may_leave_a_slow_sender_and_the_next_waits_for_what_it_owes(shop):
+    SmsSettings.objects.filter(shop=shop).update(sender="+12025550100")  # a long code: 1 part/s
+    long_text = schedule(shop, body="x" * 400, ring=False)  # 3 parts
+    short = schedule(shop, ring=False)
+    with time_machine.travel(START, tick=False):
+        deliver([long_text.pk, short.pk], gateway=PacedGateway())
+    assert _statuses([long_text, short]) == [Status.SENT, Status.SCHEDULED]
+    assert Message.objects.get(pk=short.pk).send_at == START + dt.timedelta(seconds=3)
+    with time_machine.travel(START + dt.timedelta(seconds=1), tick=False):
+        deliver([short.pk], gateway=PacedGateway())
+    assert _statuses([short]) == [Status.SCHEDULED]  # the long text's parts are still owed
+    with time_machine.travel(START + dt.timedelta(seconds=3), tick=False):
+        deliver([short.pk], gateway=PacedGateway())
+    assert _statuses([short]) == [Status.SENT]
+
+
+def test_shops_sharing_a_sender_take_turns(db):
+    blast, small = make_shop(credits=1000), make_shop(credits=1000)
+    SmsSettings.objects.filter(shop__in=[blast, small]).update(sender="")  # both send from the platform's number
+    SenderRate.objects.create(sender="+12025550100", segments_per_second=4)
+    big = _many(blast, 12)
+    mine = _many(small, 2)
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in big + mine], gateway=PacedGateway())
+    assert _statuses(mine) == [Status.SENT, Status.SENT]
+    assert _statuses(big).count(Status.SENT) == 2
+
+
+def test_the_operators_rate_wins_over_the_providers_rule(shop):
+    SenderRate.objects.create(sender="TestShop", segments_per_second=2)
+    messages = _many(shop, 5)
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in messages], gateway=PacedGateway())
+    assert _statuses(messages).count(Status.SENT) == 2
+
+
+def test_a_sandbox_is_not_paced(shop):
+    messages = _many(shop, 30)
+    deliver([m.pk for m in messages], gateway=LocmemGateway())
+    assert _statuses(messages) == [Status.SENT] * 30
+
+
+def test_a_stopped_text_uses_none_of_the_rate(shop):
+    """Pacing runs after every check that stops a text: a suppressed one takes no slot."""
+    from campaigns.models import OptOut
+
+    OptOut.objects.create(shop=shop, phone="+12025550000")
+    messages = _many(shop, 11)  # the first goes to the opted-out number
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in messages], gateway=PacedGateway())
+    assert _statuses(messages) == [Status.SUPPRESSED] + [Status.SENT] * 10
+
+
+def test_the_database_bucket_and_the_redis_script_agree():
+    costs = [1, 3, 2, 5, 1]
+    for tokens, updated, rate, now in [(10, 0, 10, 0), (0, 0, 1, 0.5), (1, 0, 1, 10), (-4, 0, 3, 1), (5, 0, 100, 0)]:
+        granted, left = pacing._take(tokens, updated, rate, costs, now)
+        capacity = max(rate, 1)
+        start = min(capacity, tokens + (now - updated) * rate)
+        assert left == start - sum(costs[:granted])
+        if granted < len(costs):
+            assert left < min(costs[granted], capacity)
