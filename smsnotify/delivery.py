@@ -194,7 +194,8 @@ def _attempt(messages: list[Message], gateway: BaseGateway, claim: uuid.UUID) ->
 
 def _outbound(message: Message, gateway: BaseGateway) -> OutboundSms:
     return OutboundSms(reference=f"msg-{message.pk}", to=message.recipient, body=message.body, sender=message.sender,
-                       status_callback=status_callback_url(gateway.name))
+                       status_callback=status_callback_url(gateway.name),
+                       validity_seconds=settings.SMS_LANE_VALIDITY_SECONDS.get(message.lane, 0))
 
 
 def _error_params(exc: GatewayError) -> dict:

@@ -7,6 +7,7 @@ PUBLIC_BASE_URL; ``manage.py check --deploy`` is then clean.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from kombu import Queue
@@ -139,6 +140,9 @@ SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 100)  # messages one delivery
 SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
 # Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
 # (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
+# How long a provider may keep trying to hand a text over before dropping it, by lane: a sign-up
+# code an hour late is worse than none (Twilio's ValidityPeriod, 1 s to 10 h).
+SMS_LANE_VALIDITY_SECONDS = {"codes": 600, "service": 3600, "marketing": 4 * 3600}
 # What an incoming text means (STOP, START, HELP, YES): read above the core, by campaigns.
 SMS_INBOUND_HANDLER = "campaigns.keywords.inbound_handle"
 SMS_DELIVERY_POLICIES = [
@@ -178,8 +182,18 @@ CREDITS_PAYMENT_PROVIDERS = env_list("CREDITS_PAYMENT_PROVIDERS", ["credits.paym
 CREDITS_PENDING_PURCHASE_HOURS = env_int("CREDITS_PENDING_PURCHASE_HOURS", 72)  # unpaid transfers expire
 CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  # "" = derived from SECRET_KEY
 
-# --- Celery --------------------------------------------------------------------------------
+# --- Celery and the cache ------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+# The cache is shared by every web process and worker (rate limits, webhook idempotency tokens):
+# Redis when there is one, in a database of its own (clearing it never touches the broker's
+# queues); else this process's memory, which is enough for one runserver.
+CACHE_URL = env_str("CACHE_URL", "")
+if not CACHE_URL and REDIS_URL:
+    _broker = urlsplit(REDIS_URL)
+    _db = int(_broker.path.strip("/") or 0)
+    CACHE_URL = urlunsplit(_broker._replace(path=f"/{_db + 1}"))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:

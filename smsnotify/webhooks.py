@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -13,6 +14,28 @@ from . import aftercare, inbound
 from .gateways import twilio
 
 log = logging.getLogger(__name__)
+
+
+# How long a webhook's idempotency token is remembered: Twilio retries within minutes.
+_TOKEN_SECONDS = 24 * 3600
+
+
+def _token_key(request: HttpRequest) -> str | None:
+    token = request.headers.get("I-Twilio-Idempotency-Token", "")
+    return f"twilio:webhook:{token[:200]}" if token else None
+
+
+def _seen(request: HttpRequest) -> bool:
+    """A retry of a webhook already handled (Twilio sends the same I-Twilio-Idempotency-Token)."""
+    key = _token_key(request)
+    return key is not None and cache.get(key) is not None
+
+
+def _handled(request: HttpRequest) -> None:
+    # Remembered only once handled: a retry after our own failure must still be handled.
+    key = _token_key(request)
+    if key is not None:
+        cache.set(key, 1, _TOKEN_SECONDS)
 
 
 def _twilio_signed(request: HttpRequest) -> bool:
@@ -32,6 +55,8 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     """Twilio's StatusCallback. A forged or foreign request is a 403 and changes nothing."""
     if not _twilio_signed(request):
         return HttpResponseForbidden("Invalid signature.")
+    if _seen(request):
+        return HttpResponse(status=204)
     params = request.POST.dict()
     url = request.get_full_path()
     try:
@@ -45,6 +70,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("Unknown account.")
     # Repeated and out-of-order callbacks are harmless: a report never moves a message back.
     aftercare.report_apply(gateway_name="twilio", report=report)
+    _handled(request)
     return HttpResponse(status=204)
 
 
@@ -56,6 +82,9 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     (to HELP, STOP, START) goes out through the outbox, charged and in the message history."""
     if not _twilio_signed(request):
         return HttpResponseForbidden("Invalid signature.")
+    empty = HttpResponse(str(MessagingResponse()), content_type="text/xml")
+    if _seen(request):
+        return empty
     params = request.POST.dict()
     if params.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
         return HttpResponseForbidden("Unknown account.")
@@ -64,4 +93,5 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     except ValueError:
         return HttpResponseBadRequest("No MessageSid or From.")
     inbound.inbound_receive(sms=sms)
-    return HttpResponse(str(MessagingResponse()), content_type="text/xml")
+    _handled(request)
+    return empty

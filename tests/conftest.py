@@ -26,6 +26,15 @@ def _fresh_pricing():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and webhook tokens live in the cache (Redis in CI): each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_pacing():
     """Senders' buckets start full in every test: forget the bucket and, in Redis, its state."""
     from smsnotify import pacing

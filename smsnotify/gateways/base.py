@@ -23,6 +23,7 @@ class OutboundSms:
     body: str
     sender: str = ""  # alphanumeric sender id or E.164 number; "" = provider default
     status_callback: str = ""  # absolute URL for delivery reports, "" = none
+    validity_seconds: int = 0  # the provider drops it if it could not leave within this long; 0 = its default
 
 
 @dataclass(frozen=True, slots=True)

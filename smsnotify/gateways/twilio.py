@@ -369,6 +369,8 @@ class TwilioGateway(BaseGateway):
         kwargs = {"to": sms.to, "body": sms.body, **self._sender_kwargs(sms)}
         if sms.status_callback:
             kwargs["status_callback"] = sms.status_callback
+        if sms.validity_seconds:
+            kwargs["validity_period"] = sms.validity_seconds
 
         opened_here = self._session is None
         if opened_here:

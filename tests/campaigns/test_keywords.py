@@ -242,3 +242,14 @@ def test_a_provider_refusal_because_the_number_opted_out_joins_the_shops_list(te
     deliver([later.pk], gateway=SandboxGateway())
     later.refresh_from_db()
     assert (later.status, later.error_code) == (Status.SUPPRESSED, "opted_out")  # not tried, not paid
+
+
+def test_an_inbound_webhook_repeated_with_its_idempotency_token_is_handled_once(client, texting_shop):
+    shop = texting_shop()
+    params = inbound("HELP")
+    signature = sign(URL, params, "test-auth-token")
+    for _ in range(2):  # the MessageSid alone would also keep it to one
+        response = client.post(reverse("webhooks:twilio-inbound"), params, HTTP_X_TWILIO_SIGNATURE=signature,
+                               HTTP_I_TWILIO_IDEMPOTENCY_TOKEN="in-tok-1")
+        assert response.status_code == 200 and response.content.decode().endswith("<Response />")
+    assert len(replies(shop)) == 1

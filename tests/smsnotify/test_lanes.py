@@ -79,3 +79,12 @@ def test_a_lost_doorbell_rings_again_in_the_messages_own_lane(shop, settings, on
         outbox.messages_dispatch_due()
     assert sorted((call.args[0][0], call.kwargs["queue"]) for call in enqueue.call_args_list) == sorted([
         ([lost[0].pk], "sms.marketing"), ([lost[1].pk], "sms.service")])
+
+
+def test_each_lane_tells_the_provider_how_long_its_texts_stay_worth_delivering(shop, sms_outbox):
+    from tests.delivery import deliver
+
+    texts = [schedule(shop, kind=kind, ring=False) for kind in (Kind.ORDER_STATUS, Kind.BULK)]
+    Message.objects.filter(pk=texts[1].pk).update(kind=Kind.MANUAL)  # any kind: the lane decides
+    deliver([m.pk for m in texts])
+    assert sorted(sms.validity_seconds for sms in sms_outbox) == [3600, 4 * 3600]

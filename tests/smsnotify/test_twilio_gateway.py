@@ -127,6 +127,13 @@ def test_send_omits_status_callback_when_there_is_none(twilio_server):
     make_gateway(twilio_server).send(make_sms())
 
     assert "StatusCallback" not in twilio_server.posts[0].form
+    assert "ValidityPeriod" not in twilio_server.posts[0].form
+
+
+def test_send_passes_the_validity_period(twilio_server):
+    make_gateway(twilio_server).send(make_sms(validity_seconds=600))
+
+    assert twilio_server.posts[0].form["ValidityPeriod"] == "600"
 
 
 @pytest.mark.parametrize(

@@ -103,3 +103,31 @@ def test_signed_callback_without_message_sid_is_400_and_stores_nothing(client, s
     assert (sent_message.status, sent_message.delivered_at) == (Status.SENT, None)
     assert not sent_message.events.filter(status=Status.DELIVERED).exists()
     assert Message.objects.count() == 1
+
+
+def test_a_callback_repeated_with_its_idempotency_token_is_recognised(client, sent_message, settings):
+    params = callback("delivered")
+    signature = sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN)
+    assert post_with_token(client, params, signature, "tok-1").status_code == 204
+    Message.objects.filter(pk=sent_message.pk).update(status=Status.SENT)  # so a second apply would show
+    assert post_with_token(client, params, signature, "tok-1").status_code == 204
+    assert Message.objects.get(pk=sent_message.pk).status == Status.SENT  # the repeat was not applied again
+    assert post_with_token(client, params, signature, "tok-2").status_code == 204
+    assert Message.objects.get(pk=sent_message.pk).status == Status.DELIVERED
+
+
+def test_a_callback_that_failed_is_handled_when_twilio_retries_it(client, sent_message, settings):
+    from unittest import mock
+
+    params = callback("delivered")
+    signature = sign(PUBLIC_URL, params, settings.TWILIO_AUTH_TOKEN)
+    client.raise_request_exception = False
+    with mock.patch("smsnotify.aftercare.report_apply", side_effect=RuntimeError("database away")):
+        assert post_with_token(client, params, signature, "tok-3").status_code == 500
+    assert post_with_token(client, params, signature, "tok-3").status_code == 204
+    assert Message.objects.get(pk=sent_message.pk).status == Status.DELIVERED
+
+
+def post_with_token(client, params, signature, token):
+    return client.post(reverse("webhooks:twilio-status"), params, HTTP_X_TWILIO_SIGNATURE=signature,
+                       HTTP_I_TWILIO_IDEMPOTENCY_TOKEN=token)
