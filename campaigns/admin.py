@@ -253,9 +253,9 @@ class CustomerAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.CustomerAd
         asked = [m for m in (consent_request_send(customer=c) for c in queryset.select_related("shop")) if m]
         skipped = queryset.count() - len(asked)
         self.message_user(request, ngettext(
-            "%(asked)d customer asked for consent by text; %(skipped)d skipped (no number, opted out or already "
-            "agreed).", "%(asked)d customers asked for consent by text; %(skipped)d skipped (no number, opted out "
-            "or already agreed).", len(asked)) % {"asked": len(asked), "skipped": skipped},
+            "%(asked)d customer asked for consent by text; %(skipped)d skipped (no number, opted out, refused or "
+            "already agreed).", "%(asked)d customers asked for consent by text; %(skipped)d skipped (no number, "
+            "opted out, refused or already agreed).", len(asked)) % {"asked": len(asked), "skipped": skipped},
             messages.SUCCESS if asked else messages.WARNING)
 
 

@@ -124,9 +124,10 @@ def inbound_handle(*, message: Message, opt_out_type: str = "") -> str | None:
 
 def consent_request_send(*, customer: Customer) -> Message | None:
     """Ask ``customer`` by text for marketing consent (double opt-in: a YES reply grants it). None
-    for a customer without a number, who opted out, or who already agreed."""
+    for a customer without a number, who opted out or withdrew consent (asking again would be
+    the very text they refused), or who already agreed."""
     shop = customer.shop
-    if not customer.phone or customer.marketing_consent == MarketingConsent.GRANTED:
+    if not customer.phone or customer.marketing_consent != MarketingConsent.UNKNOWN:
         return None
     if OptOut.objects.filter(shop=shop, phone=str(customer.phone)).exists():
         return None

@@ -197,13 +197,14 @@ def test_yes_without_a_recent_request_is_only_a_start(client, texting_shop):
     assert customer.marketing_consent == MarketingConsent.UNKNOWN
 
 
-def test_a_consent_request_is_not_sent_to_who_agreed_opted_out_or_has_no_number(texting_shop):
+def test_a_consent_request_is_not_sent_to_who_agreed_refused_opted_out_or_has_no_number(texting_shop):
     shop = texting_shop()
     agreed = CustomerFactory(shop=shop, marketing_consent=MarketingConsent.GRANTED)
+    refused = CustomerFactory(shop=shop, marketing_consent=MarketingConsent.REVOKED)
     stopped = CustomerFactory(shop=shop, phone="+12025550177")
     OptOut.objects.create(shop=shop, phone="+12025550177")
     no_number = CustomerFactory(shop=shop, phone="")
-    assert [consent_request_send(customer=c) for c in (agreed, stopped, no_number)] == [None, None, None]
+    assert [consent_request_send(customer=c) for c in (agreed, refused, stopped, no_number)] == [None] * 4
     asked = CustomerFactory(shop=shop)
     first = consent_request_send(customer=asked)
     assert consent_request_send(customer=asked) == first  # once a month, whoever clicks twice
