@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_SANDBOX = 1_000  # messages/s
 TWILIO_SID, TWILIO_TOKEN = "AC" + "b" * 32, "bench-token"
+TWILIO_LATENCY = 0.15  # seconds: the real Messages API answers in 150-300 ms
 
 
 def _bench_urls() -> tuple[str, str, str]:
@@ -61,7 +62,10 @@ def _setup(gateway: str, extra_env: dict) -> dict:
 
 def _worker(env: dict, *, naive: bool = False, threads: int = 0) -> subprocess.Popen:
     pool = ["--pool=threads", f"--concurrency={threads}"] if threads else ["--pool=prefork", "--concurrency=2"]
-    command = [sys.executable, "-m", "celery", "-A", "smsnotify", "worker", *pool,
+    from django.conf import settings
+
+    queues = ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES)  # every lane, and the naive tasks'
+    command = [sys.executable, "-m", "celery", "-A", "smsnotify", "worker", *pool, "-Q", queues,
                "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
                "--include=bench.naive"]
     if naive:  # Celery's default prefetch, as such code runs it (the project's workers take one task at a time)
@@ -119,12 +123,15 @@ def _shop() -> None:
     from credits.ledger import credits_grant_bonus
     from shop.models import Shop
     from shop.services import shop_create
-    from smsnotify.models import SmsSettings
+    from smsnotify.models import SenderRate, SmsSettings
 
     if not Shop.objects.filter(slug="bench").exists():
         shop = shop_create(name="Bench", slug="bench", country="US", currency="USD")
         SmsSettings.objects.filter(shop=shop).update(active=True, sender="Bench")
         credits_grant_bonus(shop=shop, amount=10**12, reason="bench")
+    # The operator's rate for the bench's sender, as for a pooled Messaging Service: the benchmark
+    # measures the outbox, not an alphanumeric sender's 10 parts per second.
+    SenderRate.objects.update_or_create(sender="Bench", defaults={"segments_per_second": 10_000})
 
 
 def _wait_sent(pks: list[int], timeout: float, *, dispatch: bool, start: float | None = None) -> float:
@@ -234,7 +241,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; sys.path.insert(0, '.');"
         "from tests.fakes.twilio_server import FakeTwilioServer;"
-        f"s = FakeTwilioServer(account_sid={TWILIO_SID!r}, auth_token={TWILIO_TOKEN!r}).start();"
+        f"s = FakeTwilioServer(account_sid={TWILIO_SID!r}, auth_token={TWILIO_TOKEN!r}, latency={TWILIO_LATENCY}).start();"
         "print(s.port, flush=True); time.sleep(3600)")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())
@@ -246,9 +253,11 @@ def main() -> int:
         twilio_rate = _with_worker(env, run_outbox, args.twilio_messages)
         # The naive baseline gets 32 threads too, so the ratio is not only "calls in flight".
         naive_twilio_rate = _with_worker(env, run_naive, args.twilio_messages, naive=True, threads=32)
-        record("outbox_to_twilio_sdk_local_server", figure=twilio_rate, unit="messages/s", target=None,
-               naive=naive_twilio_rate, notes=f"{args.twilio_messages:,} messages; the fake server answers at once "
-                                              "and shares the 2 cores; naive = one task per message on 32 threads")
+        record("outbox_to_twilio_sdk_local_server", figure=twilio_rate, unit="messages/s", target=300,
+               naive=naive_twilio_rate,
+               notes=f"{args.twilio_messages:,} messages; the fake server answers each create after "
+                     f"{TWILIO_LATENCY * 1000:.0f} ms (as the real API does) and shares the 2 cores; "
+                     "naive = one task per message on 32 threads")
     finally:
         _stop(server)
     return 0 if ok else 1

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from shop.models import ConsentSource, Customer, MarketingConsent, Shop
 from shop.services import customer_consent_record
-from smsnotify.models import Kind, Message
+from smsnotify.models import Kind, Message, Status
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber
 
@@ -39,9 +39,13 @@ YES_WORDS = {"YES", "TAK", "SIM"}
 CONSENT_REQUEST_VALID = dt.timedelta(days=30)
 
 
+def _word(body: str) -> str:
+    return body.strip().strip(string.punctuation + "¡¿").strip().upper()
+
+
 def keyword_of(body: str, *, language: str) -> str | None:
     """"stop", "start" or "help" when ``body`` is one of their words, else None."""
-    word = body.strip().strip(string.punctuation + "¡¿").strip().upper()
+    word = _word(body)
     local = LOCAL_WORDS.get(language, {})
     for meaning, words in (("stop", STOP_WORDS), ("start", START_WORDS), ("help", HELP_WORDS)):
         if word in words or word in local.get(meaning, ()):
@@ -77,9 +81,13 @@ def opt_in_record(*, shop: Shop, number: str) -> bool:
     return bool(deleted)
 
 
-def consent_request_pending(*, shop: Shop, number: str) -> bool:
-    return Message.objects.filter(shop=shop, kind=Kind.CONSENT_REQUEST, recipient=number,
-                                  created_at__gte=timezone.now() - CONSENT_REQUEST_VALID).exists()
+def consent_request_answered(*, shop: Shop, number: str) -> Message | None:
+    """The request for consent a YES from ``number`` answers: the latest one that reached it
+    (sent or delivered) within CONSENT_REQUEST_VALID; a cancelled or failed one asked nobody."""
+    return (Message.objects.filter(shop=shop, kind=Kind.CONSENT_REQUEST, recipient=number,
+                                   status__in=[Status.SENT, Status.DELIVERED],
+                                   created_at__gte=timezone.now() - CONSENT_REQUEST_VALID)
+            .order_by("-created_at", "-pk").first())
 
 
 def help_text(shop: Shop) -> str:
@@ -92,17 +100,20 @@ def inbound_handle(*, message: Message, opt_out_type: str = "") -> str | None:
     """Act on an incoming text; returns what it meant ("stop", "start", "help", "consent") or
     None for an ordinary text."""
     shop, number = message.shop, message.recipient
-    word = message.body.strip().strip(string.punctuation + "¡¿").strip().upper()
+    word = _word(message.body)
     with translation.override(shop.language):
         if opt_out_type:  # the provider read the keyword and has answered it itself
             meaning = {"STOP": "stop", "START": "start", "HELP": "help"}.get(opt_out_type)
         else:
             meaning = keyword_of(message.body, language=shop.language)
         answer = not opt_out_type
-        if meaning == "start" and word in YES_WORDS and consent_request_pending(shop=shop, number=number):
+        request = consent_request_answered(shop=shop, number=number) if meaning == "start" and word in YES_WORDS \
+            else None
+        if request is not None:
             opt_in_record(shop=shop, number=number)
-            for customer in _customers(shop, number):
-                customer_consent_record(customer=customer, granted=True, source=ConsentSource.SMS)
+            for customer in _customers(shop, number):  # the proof: the question asked, and the answer
+                customer_consent_record(customer=customer, granted=True, source=ConsentSource.SMS,
+                                        text=f"{request.body}\n> {message.body.strip()}"[:2000])
             _reply(message, _("%(shop)s: thank you! You will get our offers by text. Reply STOP to stop them.")
                    % {"shop": shop.name})
             return "consent"

@@ -114,12 +114,13 @@ class MarketingConsentRequired(DeliveryPolicy):
 
 class QuietHours(DeliveryPolicy):
     """A marketing text leaves only within the shop's hours in the recipient's local time; one
-    due outside them waits for the next allowed moment (never dropped)."""
+    due outside them waits for the next allowed moment (never dropped). A request for marketing
+    consent keeps the same hours: asking is itself a marketing text."""
 
     reasons = {"outside_hours": _("outside the hours marketing texts may arrive.")}
 
     def before_send(self, batch):
-        marketing = _marketing(batch)
+        marketing = [m for m in batch.messages if m.kind in MARKETING_KINDS or m.kind == Kind.CONSENT_REQUEST]
         if not marketing:
             return {}
         rules = _settings_by_shop(marketing)

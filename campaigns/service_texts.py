@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.utils import timezone, translation
 
 from shop.models import Order, Shop, Ticket
 from smsnotify.history import iso, reason_text
 from smsnotify.models import EventType, Kind, Message, MessageEvent, Status
-from smsnotify.outbox import message_schedule
+from smsnotify.outbox import NEVER_REACHED, message_schedule
 from smsnotify.phones import InvalidPhoneNumber
 from smsnotify.selectors import sms_settings_for
 from smsnotify.transitions import messages_transition
@@ -79,13 +80,13 @@ def _merchant_alert_schedule(*, shop: Shop, event: str, context: RenderContext, 
 def order_placed_texts_schedule(*, order: Order) -> list[Message]:
     """The customer's order confirmation and the merchant's new-order alert."""
     context = RenderContext.for_order(order)
-    links = {"order": order, "customer": order.customer}
     written = [
         _text_schedule(template=active_template(shop=order.shop, event=ORDER_NEW, audience=Audience.CUSTOMER),
                        context=context, event=ORDER_NEW, to=order.phone, kind=Kind.ORDER_PLACED,
-                       dedupe_key=f"order:{order.pk}:new", **links),
+                       dedupe_key=f"order:{order.pk}:new", order=order, customer=order.customer),
+        # Linked to the order, not to the customer: it went to the merchant's phone, not theirs.
         _merchant_alert_schedule(shop=order.shop, event=ORDER_NEW, context=context,
-                                 dedupe_key=f"order:{order.pk}:new:merchant", **links),
+                                 dedupe_key=f"order:{order.pk}:new:merchant", order=order),
     ]
     return [message for message in written if message is not None]
 
@@ -131,10 +132,13 @@ def order_tracking_text_schedule(*, order: Order) -> Message | None:
     code = order.tracking_code.strip()
     if not code:
         return None
-    carried = (Message.objects.filter(shop_id=order.shop_id, order=order, kind=Kind.ORDER_STATUS,
-                                      dedupe_key=order_status_dedupe_key(order=order, status=order.status),
-                                      body__contains=code).exists())
-    if carried:
+    status_text = (Message.objects.filter(shop_id=order.shop_id, order=order, kind=Kind.ORDER_STATUS,
+                                          dedupe_key=order_status_dedupe_key(order=order, status=order.status))
+                   .exclude(status__in=NEVER_REACHED).first())
+    # Carried only by a text that will surely leave (one delayed may yet be cancelled), and as a
+    # whole word: code 123 is not in "order #1234".
+    if status_text is not None and status_text.send_at <= timezone.now() and re.search(
+            rf"(?<![0-9A-Za-z]){re.escape(code)}(?![0-9A-Za-z])", status_text.body):
         return None
     template = active_template(shop=order.shop, event=ORDER_TRACKING, audience=Audience.CUSTOMER)
     return _text_schedule(template=template, context=RenderContext.for_order(order), event=ORDER_TRACKING,
@@ -149,8 +153,7 @@ def _ticket_context(ticket: Ticket) -> RenderContext:
 def ticket_opened_alert_schedule(*, ticket: Ticket) -> Message | None:
     """Tell the merchant a customer opened a ticket."""
     return _merchant_alert_schedule(shop=ticket.shop, event=TICKET_NEW, context=_ticket_context(ticket),
-                                    dedupe_key=f"ticket:{ticket.pk}:new", customer=ticket.customer,
-                                    order=ticket.order)
+                                    dedupe_key=f"ticket:{ticket.pk}:new", order=ticket.order)
 
 
 def ticket_answered_text_schedule(*, ticket: Ticket) -> Message | None:

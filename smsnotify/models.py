@@ -1,6 +1,7 @@
 """The messaging core: every SMS the system will ever send is first a Message row."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -10,7 +11,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from shop.models import Shop
 
-from .senders import validate_sender
+from .senders import normalized_sender, validate_sender
 
 
 class SmsSettings(models.Model):
@@ -42,6 +43,12 @@ class SmsSettings(models.Model):
     class Meta:
         verbose_name = _("SMS settings")
         verbose_name_plural = _("SMS settings")
+
+    def clean(self):
+        # A number is one shop's: the replies texted to it are that shop's customers' (inbound.py).
+        self.sender = normalized_sender(self.sender)
+        if self.sender.startswith("+") and SmsSettings.objects.filter(sender=self.sender).exclude(pk=self.pk).exists():
+            raise ValidationError({"sender": _("This number is another shop's sender.")})
 
     def __str__(self):
         return gettext("SMS settings of %(shop)s") % {"shop": self.shop}

@@ -11,6 +11,19 @@ from django.utils.translation import gettext_lazy as _
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 
 
+def normalized_sender(value: str) -> str:
+    """A number sender as E.164 (what providers report as the number a text was sent to); a name
+    as typed."""
+    if value and value.startswith("+"):
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return value
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return value
+
+
 def validate_sender(value: str) -> None:
     if not value:
         return

@@ -26,16 +26,25 @@ def _token_key(request: HttpRequest) -> str | None:
 
 
 def _seen(request: HttpRequest) -> bool:
-    """A retry of a webhook already handled (Twilio sends the same I-Twilio-Idempotency-Token)."""
+    """A retry of a webhook already handled (Twilio sends the same I-Twilio-Idempotency-Token).
+    Only a shortcut: every handler is idempotent on its own, so a cache that is down is no reason
+    to fail the webhook."""
     key = _token_key(request)
-    return key is not None and cache.get(key) is not None
+    try:
+        return key is not None and cache.get(key) is not None
+    except Exception:  # noqa: BLE001 - the cache's outage (Redis down)
+        log.warning("The cache did not answer; handling the webhook without its idempotency check.")
+        return False
 
 
 def _handled(request: HttpRequest) -> None:
     # Remembered only once handled: a retry after our own failure must still be handled.
     key = _token_key(request)
     if key is not None:
-        cache.set(key, 1, _TOKEN_SECONDS)
+        try:
+            cache.set(key, 1, _TOKEN_SECONDS)
+        except Exception:  # noqa: BLE001
+            log.warning("The cache did not answer; the webhook's idempotency token is not remembered.")
 
 
 def _twilio_signed(request: HttpRequest) -> bool:

@@ -174,24 +174,42 @@ def test_twilios_opt_out_type_is_trusted_first_and_twilio_answers_it(client, tex
     assert not replies(shop)  # Twilio has answered each of them itself
 
 
-def test_yes_to_a_consent_request_grants_marketing_consent(client, texting_shop, on_commit):
+@pytest.mark.usefixtures("daytime")
+def test_yes_to_a_consent_request_grants_marketing_consent_with_its_proof(client, texting_shop, on_commit):
     shop = texting_shop(language="pl", country="PL", number="+48601000100")
     number = "+48601234567"
     customer = CustomerFactory(shop=shop, phone=number)
-    request = consent_request_send(customer=customer)
-    assert request.kind == Kind.CONSENT_REQUEST and "Odpowiedz TAK" in request.body  # the local YES
+    with on_commit():
+        request = consent_request_send(customer=customer)
+    request.refresh_from_db()
+    assert request.status == Status.SENT and "Odpowiedz TAK" in request.body  # the local YES
     post(client, inbound("tak", sender=number, to="+48601000100"))
     customer.refresh_from_db()
     assert (customer.marketing_consent, customer.marketing_consent_source) == (MarketingConsent.GRANTED,
                                                                                ConsentSource.SMS)
+    assert customer.marketing_consent_text == f"{request.body}\n> tak"
     assert "dziękujemy" in replies(shop)[0].lower()
+
+
+def test_yes_to_a_request_that_never_left_grants_nothing(client, texting_shop):
+    shop = texting_shop()
+    customer = CustomerFactory(shop=shop, phone=CUSTOMER)
+    request = consent_request_send(customer=customer)  # still waiting (never rung here)
+    post(client, inbound("YES"))
+    customer.refresh_from_db()
+    assert customer.marketing_consent == MarketingConsent.UNKNOWN
+    Message.objects.filter(pk=request.pk).update(status=Status.CANCELLED)  # the merchant cancelled it
+    post(client, inbound("YES"))
+    customer.refresh_from_db()
+    assert customer.marketing_consent == MarketingConsent.UNKNOWN
 
 
 def test_yes_without_a_recent_request_is_only_a_start(client, texting_shop):
     shop = texting_shop()
     customer = CustomerFactory(shop=shop, phone=CUSTOMER)
     with time_machine.travel(timezone.now() - dt.timedelta(days=31)):
-        consent_request_send(customer=customer)
+        old = consent_request_send(customer=customer)
+    Message.objects.filter(pk=old.pk).update(status=Status.DELIVERED)
     post(client, inbound("YES"))
     customer.refresh_from_db()
     assert customer.marketing_consent == MarketingConsent.UNKNOWN
@@ -254,3 +272,32 @@ def test_an_inbound_webhook_repeated_with_its_idempotency_token_is_handled_once(
                                HTTP_I_TWILIO_IDEMPOTENCY_TOKEN="in-tok-1")
         assert response.status_code == 200 and response.content.decode().endswith("<Response />")
     assert len(replies(shop)) == 1
+
+
+def test_a_number_sender_is_one_shops_and_a_reply_is_never_given_to_another(client, texting_shop):
+    from django.core.exceptions import ValidationError
+
+    owner = texting_shop()
+    other = texting_shop(number="")
+    settings_row = SmsSettings.objects.get(shop=other)
+    settings_row.sender = "+1 202 555 0100"  # the owner's number, typed with spaces
+    with pytest.raises(ValidationError) as refused:
+        settings_row.full_clean()
+    assert "another shop" in str(refused.value)
+    SmsSettings.objects.filter(shop=other).update(sender=SHOP_NUMBER)  # a legacy duplicate, written around it
+    message_schedule(shop=owner, to=CUSTOMER, body="yours", kind=Kind.MANUAL)
+    post(client, inbound("STOP"))
+    assert list(OptOut.objects.values_list("shop", flat=True)) == [owner.pk]  # the one that texted them
+
+
+def test_a_webhook_is_handled_when_the_cache_is_down(client, texting_shop):
+    from unittest import mock
+
+    shop = texting_shop()
+    with mock.patch("smsnotify.webhooks.cache.get", side_effect=ConnectionError("redis away")), \
+            mock.patch("smsnotify.webhooks.cache.set", side_effect=ConnectionError("redis away")):
+        params = inbound("HELP")
+        response = client.post(reverse("webhooks:twilio-inbound"), params,
+                               HTTP_X_TWILIO_SIGNATURE=sign(URL, params, "test-auth-token"),
+                               HTTP_I_TWILIO_IDEMPOTENCY_TOKEN="tok")
+    assert response.status_code == 200 and len(replies(shop)) == 1

@@ -61,6 +61,7 @@ def test_a_new_order_texts_the_customer_a_confirmation_and_the_merchant_an_alert
         "+12025550123", order, f"order:{order.pk}:new")
     assert "thank you for your order A-1! Total: $55.00." in confirmation.body
     assert (alert.recipient, alert.order, alert.dedupe_key) == (MERCHANT, order, f"order:{order.pk}:new:merchant")
+    assert alert.customer is None  # it went to the merchant's phone, not the customer's
     assert alert.body.startswith("New order A-1 from Ada")
     assert sorted(sms.to for sms in sms_outbox) == sorted(["+12025550123", MERCHANT])
 
@@ -269,6 +270,23 @@ def test_shipping_with_a_code_texts_once_when_the_status_text_carries_it(shop):
     order = OrderFactory(shop=shop)
     shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED, tracking_code="1Z9")
     assert list(Message.objects.values_list("kind", flat=True)) == [Kind.ORDER_STATUS]
+
+
+def test_a_code_in_a_delayed_status_text_is_still_texted_on_its_own(shop):
+    """The delayed shipped text may yet be cancelled (the order delivered first): it carries nothing."""
+    _switch(shop, "order:tracking", True)
+    OrderStatusRule.objects.create(shop=shop, status=OrderStatus.SHIPPED, delay_hours=2)
+    order = OrderFactory(shop=shop)
+    shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED, tracking_code="1Z9")
+    assert sorted(Message.objects.values_list("kind", flat=True)) == sorted([Kind.ORDER_STATUS, Kind.TRACKING])
+
+
+def test_a_code_inside_another_number_is_not_carried(shop):
+    _switch(shop, "order:tracking", True)
+    order = OrderFactory(shop=shop, number="1234")
+    shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED)
+    shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED, tracking_code="123")
+    assert Message.objects.filter(kind=Kind.TRACKING).count() == 1
 
 
 def test_the_tracking_text_is_off_by_default(shop):

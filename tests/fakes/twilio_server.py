@@ -214,7 +214,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeTwilioServer:
-    def __init__(self, *, account_sid: str | None = None, auth_token: str | None = None):
+    def __init__(self, *, account_sid: str | None = None, auth_token: str | None = None, latency: float = 0.0):
+        self.latency = latency  # seconds every create waits before answering, as the real API's round trip
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.posts: list[RecordedRequest] = []  # POSTs to Messages.json, in arrival order
@@ -435,6 +436,8 @@ class FakeTwilioServer:
             return
         if isinstance(action, Delay):
             time.sleep(action.seconds)
+        elif self.latency:
+            time.sleep(self.latency)
         if reply.body is not None:
             handler.send_json(reply.status, None, raw=reply.body)
         elif 200 <= reply.status < 300:

@@ -86,8 +86,8 @@ def every_event(shop, gateway_errors, lookup_gateway, settings, on_commit):
     from smsnotify.gateways.base import InboundSms
     from smsnotify.inbound import inbound_receive
 
-    inbound_receive(sms=InboundSms(sender="+12025550140", to="TestShop", body="Thanks!",
-                                   provider_id="SM-in-1", gateway="locmem"))  # received
+    inbound_receive(shop=shop, sms=InboundSms(sender="+12025550140", to="TestShop", body="Thanks!",
+                                              provider_id="SM-in-1", gateway="locmem"))  # received
     # campaigns writes it when an order comes back to a status it was already texted for
     MessageEvent.objects.create(message=sent, type=EventType.REPEATED, status=Status.DELIVERED,
                                 parameters={"at": timezone.now().isoformat()})
