@@ -141,6 +141,7 @@ SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
 SMS_DELIVERY_POLICIES = [
     "smsnotify.policies.SmsSwitchedOff",
     "campaigns.policies.OrderStatusStillCurrent",
+    "campaigns.cart_policy.AbandonedCartStillAbandoned",
     "credits.policies.ChargeCredits",
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up
@@ -197,6 +198,9 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-messages": {"task": "smsnotify.dispatch_due", "schedule": float(SMS_DISPATCH_INTERVAL)},
     "recover-stale-messages": {"task": "smsnotify.recover_stale", "schedule": 60.0},
     "poll-delivery-reports": {"task": "smsnotify.poll_reports", "schedule": 10.0},
+    # Set-based and idempotent: each run writes what fell due since the last one.
+    "date-campaigns": {"task": "campaigns.date_campaigns_run", "schedule": 300.0},
+    "abandoned-carts": {"task": "campaigns.abandoned_carts_run", "schedule": 300.0},
     "expire-pending-purchases": {"task": "credits.expire_pending_purchases", "schedule": 300.0},
 }
 

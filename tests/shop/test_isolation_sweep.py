@@ -38,11 +38,11 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import OrderStatusRule
+from campaigns.models import AbandonedCartSettings, DateCampaign, OrderStatusRule
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
-from shop.models import Cart, Customer, Order, Product, Shop, StaffMembership, Ticket
+from shop.models import Cart, Coupon, Customer, Order, Product, Shop, StaffMembership, Ticket
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SmsSettings
 from templates_sms.models import SmsTemplate
@@ -74,6 +74,12 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Ticket: lambda shop: TicketFactory(shop=shop),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
+    DateCampaign: lambda shop: DateCampaign.objects.create(
+        shop=shop, name="Birthday", trigger="birthday", template=SmsTemplate.objects.get(
+            shop=shop, event="date:birthday", is_standard=True)),
+    AbandonedCartSettings: lambda shop: AbandonedCartSettings.objects.create(shop=shop, active=True),
+    Coupon: lambda shop: Coupon.objects.create(shop=shop, code=f"SWEEP{shop.pk}", kind="percent", value=10,
+                                               valid_until=timezone.now(), customer=CustomerFactory(shop=shop)),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
     Message: lambda shop: MessageFactory(shop=shop),
     CreditAccount: lambda shop: CreditAccount.objects.get(shop=shop),  # made with the shop
