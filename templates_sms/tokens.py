@@ -341,7 +341,7 @@ TOKENS: dict[str, Token] = {token.name: token for token in [
     # a discount code made for the recipient (a campaign with a discount)
     Token("coupon_code", _("A discount code made for this customer alone, valid once."),
           lambda ctx: ctx.coupon.code if ctx.coupon is not None else None, _fixed("K7QW3MZP9X"), COUPON_CODE_LENGTH),
-    Token("coupon_value", _("What the discount code takes off (e.g. 10% or an amount)."), _coupon_value,
+    Token("coupon_value", _("What the discount code takes off: a percentage or an amount."), _coupon_value,
           lambda shop: "10%", _longest_coupon_value),
     Token("coupon_valid_until", _("Last day the discount code can be used, in your shop's time zone."),
           _coupon_valid_until, _sample_date, 10),
@@ -435,7 +435,7 @@ def _events() -> list[Event]:
               (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER), sent=False),
         Event(CART_ABANDONED, _("Abandoned cart"),
               _("Sent once when a customer who agreed to marketing texts leaves items in the cart (Campaigns → "
-                "Abandoned carts sets after how many hours)."),
+                "Abandoned-cart reminders sets after how many hours)."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name")),
         Event(date_event(BIRTHDAY), _("Birthday"), _("Sent on the customer's birthday by a date campaign."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name", *_COUPON)),
