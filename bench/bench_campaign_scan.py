@@ -196,14 +196,16 @@ def _child(now_iso: str, naive: bool) -> None:
     from campaigns.date_campaigns import date_campaigns_run
 
     now = dt.datetime.fromisoformat(now_iso)
-    # "select": finding who is due (and the campaigns' own rows); "write": each chunk's INSERTs
-    # and its two reads of the keys it writes (taken before, written after).
+    # "select": finding who is due (and the campaigns' own rows); "write": what each chunk of
+    # texts costs: its INSERTs, its two reads of the keys it writes (taken before, written
+    # after), the shop's SMS switch, a cart chunk's items.
     statements = {"select": 0, "write": 0}
 
     def count(execute, sql, params, many, context):
         head = sql.lstrip().upper()
         per_chunk = (head.startswith("INSERT")
                      or ('FROM "SMSNOTIFY_MESSAGE"' in head[:400] and '"DEDUPE_KEY" IN (' in head)
+                     or 'FROM "SMSNOTIFY_SMSSETTINGS"' in head  # the outbox reads the shop's switch per chunk
                      or ('FROM "SHOP_CARTITEM"' in head[:400] and '"CART_ID" IN (' in head))  # a chunk's items
         statements["write" if per_chunk else "select"] += 1
         return execute(sql, params, many, context)
@@ -290,7 +292,7 @@ def main() -> int:
                  naive=(naive["select"] + naive["write"]) * scale, higher_is_better=False,
                  notes=f"{full['select']} to find who is due (the same {part['select']} on the {args.slice:,} slice: "
                        f"{'they do not grow with the customers' if constant else 'THEY GREW'}) + {full['write']} per "
-                       f"chunk written (per chunk of up to 2,000 texts: 2 reads of its keys, 2-3 INSERTs, a cart chunk's items); naive "
+                       f"chunk written (per chunk of up to 2,000 texts: 2-3 INSERTs, 2 reads of its keys, the SMS switch, a cart chunk's items); naive "
                        f"{naive['select'] + naive['write']:,} on the slice, scaled x{scale:g}") and constant
     return 0 if ok else 1
 

@@ -21,7 +21,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, Value
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from shop.models import Cart, CartItem, MarketingConsent, StockStatus
@@ -68,6 +69,9 @@ def carts_due(*, settings: AbandonedCartSettings, now: dt.datetime):
             .filter(Q(phone__gt="") | Q(customer__phone__gt=""))
             .filter(Exists(buyable_items()), ~Exists(reminded))
             .select_related("customer")
+            # the number as stored text (a PhoneNumberField would parse each one it loads)
+            .annotate(to=Coalesce(NullIf(Cast("phone", CharField()), Value("")), Cast("customer__phone", CharField())))
+            .defer("phone", "customer__phone")
             .prefetch_related(Prefetch("items", queryset=CartItem.objects.order_by("pk")))
             .order_by("pk"))
 
@@ -81,7 +85,7 @@ def _write_chunk(settings: AbandonedCartSettings, template: SmsTemplate, carts: 
         body = render(template.body, RenderContext(shop=shop, cart=cart, customer=cart.customer),
                       event=CART_ABANDONED).strip()
         if body:
-            rows.append(PreparedMessage(to=cart.phone or cart.customer.phone, body=body,
+            rows.append(PreparedMessage(to=cart.to, body=body,
                                         dedupe_key=cart_dedupe_key(cart), send_at=now,
                                         customer_id=cart.customer_id, cart_id=cart.pk))
     with transaction.atomic():
