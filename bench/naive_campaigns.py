@@ -29,22 +29,22 @@ def _occasions(campaign, customer, anchor_day, zone):
         leap_day = (born and (born.month, born.day) == (2, 29) and (anchor_day.month, anchor_day.day) == (2, 28)
                     and not (anchor_day.year % 4 == 0 and (anchor_day.year % 100 or anchor_day.year % 400 == 0)))
         if born and ((born.month, born.day) == (anchor_day.month, anchor_day.day) or leap_day):
-            yield f"date:{campaign.pk}:birthday:customer:{customer.pk}:{anchor_day.year}", None
+            yield f"date:{campaign.pk}:{campaign.trigger}:customer:{customer.pk}:{anchor_day.year}", None
     elif campaign.trigger == Trigger.AFTER_REGISTRATION:
         if local(customer.registered_at) == anchor_day:
-            yield f"date:{campaign.pk}:customer:{customer.pk}", None
+            yield f"date:{campaign.pk}:{campaign.trigger}:customer:{customer.pk}", None
     elif campaign.trigger == Trigger.AFTER_SHIPPED:
         for order in customer.orders.filter(status=OrderStatus.SHIPPED):
             if local(order.status_changed_at) == anchor_day:
-                yield f"date:{campaign.pk}:order:{order.pk}", order
+                yield f"date:{campaign.pk}:{campaign.trigger}:order:{order.pk}", order
     elif campaign.trigger == Trigger.AFTER_FIRST_ORDER:
         first = customer.orders.order_by("placed_at", "pk").first()
         if first is not None and local(first.placed_at) == anchor_day:
-            yield f"date:{campaign.pk}:customer:{customer.pk}", first
+            yield f"date:{campaign.pk}:{campaign.trigger}:customer:{customer.pk}", first
     else:
         last = customer.orders.order_by("-placed_at", "-pk").first()
         if last is not None and local(last.placed_at) == anchor_day:
-            yield f"date:{campaign.pk}:order:{last.pk}", last
+            yield f"date:{campaign.pk}:{campaign.trigger}:order:{last.pk}", last
 
 
 def naive_date_campaigns_run(*, now: dt.datetime) -> int:

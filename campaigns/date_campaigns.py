@@ -17,8 +17,8 @@ text last week's birthdays, and a new campaign (or one switched back on) starts 
 that fall due after it was switched on.
 
 Idempotent: every text's dedupe key names the campaign and the occasion
-(``date:<campaign>:birthday:customer:9:2027``, ``date:<campaign>:order:42``,
-``date:<campaign>:customer:9``), excluded by the query and unique per shop in the database;
+(``date:3:birthday:customer:9:2027``, ``date:3:after_shipped:order:42``,
+``date:3:after_first_order:customer:9``), excluded by the query and unique per shop in the database;
 running the scan twice, concurrently, or again after a crash, texts nobody twice.
 
 Who. Customers who granted marketing consent and have a phone (the customer's, else the
@@ -88,6 +88,12 @@ def _is_leap(year: int) -> bool:
 _CONSENTING = {"marketing_consent": MarketingConsent.GRANTED}
 
 
+def _prefix(campaign: DateCampaign) -> str:
+    """Every dedupe key of the campaign's texts starts with its id and its trigger (a trigger
+    edited later is another occasion, not one already texted)."""
+    return f"date:{campaign.pk}:{campaign.trigger}"
+
+
 def _not_texted(queryset: QuerySet, shop_id: int) -> QuerySet:
     return queryset.filter(~Exists(Message.objects.filter(shop_id=shop_id, dedupe_key=OuterRef("key"))))
 
@@ -101,19 +107,19 @@ def _due_orders(campaign: DateCampaign, anchor_day: dt.date, zone: dt.tzinfo) ->
     same_customer = Order.objects.filter(shop_id=campaign.shop_id, customer_id=OuterRef("customer_id"))
     if campaign.trigger == Trigger.AFTER_SHIPPED:
         orders = orders.filter(status=OrderStatus.SHIPPED, status_changed_at__gte=start, status_changed_at__lt=end)
-        key = Concat(Value(f"date:{campaign.pk}:order:"), Cast("pk", CharField()))
+        key = Concat(Value(f"{_prefix(campaign)}:order:"), Cast("pk", CharField()))
     else:
         orders = orders.filter(placed_at__gte=start, placed_at__lt=end)
         if campaign.trigger == Trigger.AFTER_FIRST_ORDER:
             earlier = same_customer.filter(Q(placed_at__lt=OuterRef("placed_at"))
                                            | Q(placed_at=OuterRef("placed_at"), pk__lt=OuterRef("pk")))
             orders = orders.filter(~Exists(earlier))
-            key = Concat(Value(f"date:{campaign.pk}:customer:"), Cast("customer_id", CharField()))
+            key = Concat(Value(f"{_prefix(campaign)}:customer:"), Cast("customer_id", CharField()))
         else:  # the last order: none placed after it, up to now
             later = same_customer.filter(Q(placed_at__gt=OuterRef("placed_at"))
                                          | Q(placed_at=OuterRef("placed_at"), pk__gt=OuterRef("pk")))
             orders = orders.filter(~Exists(later))
-            key = Concat(Value(f"date:{campaign.pk}:order:"), Cast("pk", CharField()))
+            key = Concat(Value(f"{_prefix(campaign)}:order:"), Cast("pk", CharField()))
     # The number as stored text: a PhoneNumberField parses every value it loads, which a scan
     # of thousands would pay for twice (the outbox validates the number once more anyway).
     to = Coalesce(NullIf(Cast("customer__phone", CharField()), Value("")), Cast("phone", CharField()))
@@ -128,12 +134,12 @@ def _due_customers(campaign: DateCampaign, anchor_day: dt.date, zone: dt.tzinfo)
         if (anchor_day.month, anchor_day.day) == (2, 28) and not _is_leap(anchor_day.year):
             days |= Q(birthday__month=2, birthday__day=29)  # a 29 February birthday, on the 28th
         customers = customers.filter(days)
-        key = Concat(Value(f"date:{campaign.pk}:birthday:customer:"), Cast("pk", CharField()),
+        key = Concat(Value(f"{_prefix(campaign)}:customer:"), Cast("pk", CharField()),
                      Value(f":{anchor_day.year}"))
     else:
         start, end = _local_day_range(anchor_day, zone)
         customers = customers.filter(registered_at__gte=start, registered_at__lt=end)
-        key = Concat(Value(f"date:{campaign.pk}:customer:"), Cast("pk", CharField()))
+        key = Concat(Value(f"{_prefix(campaign)}:customer:"), Cast("pk", CharField()))
     return (_not_texted(customers.annotate(key=key, to=Cast("phone", CharField())), campaign.shop_id)
             .defer("phone").order_by("pk"))
 

@@ -181,3 +181,24 @@ def test_a_merchant_of_another_shop_cannot_open_the_reminder(client):
     settings = AbandonedCartSettings.objects.create(shop=other)
     client.force_login(make_merchant(shop))
     assert client.get(reverse("admin:campaigns_abandonedcartsettings_change", args=[settings.pk])).status_code == 404
+
+
+def test_an_orders_page_shows_the_discount_its_code_took_off(merchant, funded):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shop import services as shop_services
+
+    customer = CustomerFactory(shop=funded)
+    Coupon.objects.create(shop=funded, code="SAVE123456", kind="amount", value=250, customer=customer,
+                          valid_until=timezone.now() + dt.timedelta(days=1))
+    order = shop_services.order_create(shop=funded, number="D-1", customer=customer, subtotal=1000,
+                                       coupon_code="save123456")
+    page = merchant.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    assert "$2.50 (SAVE123456)" in page
+    # saving the order's page keeps the discount (it is not a field anyone types)
+    change = reverse("admin:shop_order_change", args=[order.pk])
+    assert merchant.post(change, change_form_data(merchant.get(change), email="a@example.com")).status_code == 302
+    order.refresh_from_db()
+    assert (order.discount, order.total, order.email) == (250, 750, "a@example.com")

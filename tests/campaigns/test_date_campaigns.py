@@ -129,7 +129,7 @@ def test_days_after_an_order_was_shipped(warsaw):
     assert _run(at(2026, 5, 13, 7, 59)) == 0  # 9:59 in Warsaw, 13 May
     assert _run(at(2026, 5, 13, 8, 0)) == 1
     (text,) = _texts()
-    assert (text.order, text.body, text.dedupe_key) == (order, "Ola, how is order PL-7?", f"date:{campaign.pk}:order:{order.pk}")
+    assert (text.order, text.body, text.dedupe_key) == (order, "Ola, how is order PL-7?", f"date:{campaign.pk}:after_shipped:order:{order.pk}")
     assert _run(at(2026, 5, 13, 8, 0)) == 0
     assert not _texts(order=unshipped)
 
@@ -143,7 +143,7 @@ def test_days_after_the_first_order_count_from_the_first_only(warsaw):
 
     assert _run(at(2026, 4, 12, 10, 0)) == 1  # 12:00 in Warsaw, two days after the first order
     (text,) = _texts()
-    assert text.order == first and text.dedupe_key == f"date:{campaign.pk}:customer:{customer.pk}"
+    assert text.order == first and text.dedupe_key == f"date:{campaign.pk}:after_first_order:customer:{customer.pk}"
     assert text.body == "Ola: thanks for order F-1 of 10-04-2026"
     assert _run(at(2026, 4, 13, 10, 0)) == 0  # the second order is not a first
 
@@ -158,7 +158,7 @@ def test_days_after_the_last_order_only_for_who_has_not_ordered_since(warsaw):
 
     assert _run(at(2026, 4, 15, 10, 30)) == 1
     (text,) = _texts()
-    assert (text.customer, text.order, text.dedupe_key) == (gone, last, f"date:{campaign.pk}:order:{last.pk}")
+    assert (text.customer, text.order, text.dedupe_key) == (gone, last, f"date:{campaign.pk}:after_last_order:order:{last.pk}")
     assert _run(at(2026, 4, 18, 10, 30)) == 1  # five days after back's last order
     assert _texts()[-1].customer == back
 
@@ -245,7 +245,8 @@ def test_two_campaigns_of_one_trigger_text_each_once(warsaw):
                          status_changed_at=at(2026, 5, 1, 12))
     assert _run(at(2026, 5, 2, 8, 30)) == 1
     assert _run(at(2026, 5, 31, 8, 30)) == 1
-    assert [m.dedupe_key for m in _texts()] == [f"date:{first.pk}:order:{order.pk}", f"date:{second.pk}:order:{order.pk}"]
+    assert [m.dedupe_key for m in _texts()] == [f"date:{first.pk}:after_shipped:order:{order.pk}",
+                                                f"date:{second.pk}:after_shipped:order:{order.pk}"]
 
 
 # --- idempotency ------------------------------------------------------------------------------------
