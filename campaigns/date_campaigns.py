@@ -172,8 +172,9 @@ def _coupon(campaign: DateCampaign, customer: Customer, key: str, now: dt.dateti
 
 
 def _write_chunk(campaign: DateCampaign, template: SmsTemplate, chunk: list, now: dt.datetime,
-                 zone: dt.tzinfo) -> int:
-    """Render and write one chunk of due pairs, with their discount codes, in one transaction."""
+                 zone: dt.tzinfo) -> int | None:
+    """Render and write one chunk of due pairs, with their discount codes, in one transaction;
+    how many texts it wrote, or None when it wrote nothing and must be tried again."""
     shop = campaign.shop
     rows, coupons = [], {}
     for key, phone, customer, order in chunk:
@@ -194,16 +195,17 @@ def _write_chunk(campaign: DateCampaign, template: SmsTemplate, chunk: list, now
             Coupon.objects.bulk_create([coupons[key] for key in written if key in coupons])
     except IntegrityError:
         # Two random codes met (about one chance in 10^15 per pair): nothing of this chunk was
-        # written, and the next run, with new codes, writes it.
+        # written; the campaign's window stays where it was, so the next run, with new codes,
+        # writes it (and, by the dedupe keys, nothing twice).
         log.warning("A discount code of campaign %s was taken; its chunk waits for the next run.", campaign.pk)
-        return 0
+        return None
     return len(written)
 
 
 def date_campaign_run(*, campaign: DateCampaign, now: dt.datetime) -> int:
     """Write the texts of ``campaign`` that fell due since its last run; returns how many."""
     start = max(campaign.scanned_until, now - LOOKBACK)
-    written = 0
+    results = []
     template = campaign.text_template() if start < now else None
     if template is not None:
         zone = campaign.shop.zone
@@ -213,12 +215,13 @@ def date_campaign_run(*, campaign: DateCampaign, now: dt.datetime) -> int:
             for pair in _due(campaign, anchor_day, zone):
                 chunk.append(pair)
                 if len(chunk) == CHUNK:
-                    written += _write_chunk(campaign, template, chunk, now, zone)
+                    results.append(_write_chunk(campaign, template, chunk, now, zone))
                     chunk = []
             if chunk:
-                written += _write_chunk(campaign, template, chunk, now, zone)
-    DateCampaign.objects.filter(pk=campaign.pk, scanned_until__lt=now).update(scanned_until=now)
-    return written
+                results.append(_write_chunk(campaign, template, chunk, now, zone))
+    if None not in results:
+        DateCampaign.objects.filter(pk=campaign.pk, scanned_until__lt=now).update(scanned_until=now)
+    return sum(result or 0 for result in results)
 
 
 def date_campaigns_run(*, now: dt.datetime | None = None) -> int:

@@ -362,3 +362,18 @@ def test_an_amount_off_never_exceeds_the_goods(warsaw):
         order = shop_services.order_create(shop=warsaw, number="C-1", customer=ola, subtotal=3_000,
                                            shipping_cost=900, coupon_code=coupon.code)
     assert (order.discount, order.total) == (3_000, 900)
+
+
+def test_a_code_that_meets_an_existing_one_writes_nothing_until_the_next_run(warsaw, monkeypatch, caplog):
+    from campaigns import date_campaigns
+
+    campaign = _discount_campaign(warsaw)
+    _consenting(warsaw, birthday=dt.date(1990, 3, 10))
+    Coupon.objects.create(shop=warsaw, code="TAKEN23456", kind="percent", value=5, valid_until=at(2030, 1, 1))
+    monkeypatch.setattr(date_campaigns, "coupon_code_new", lambda: "TAKEN23456")
+    assert _run(at(2026, 3, 10, 8, 30)) == 0
+    assert not _texts() and Coupon.objects.count() == 1  # no text without its code
+    assert f"A discount code of campaign {campaign.pk} was taken" in caplog.text
+    monkeypatch.undo()
+    assert _run(at(2026, 3, 10, 8, 35)) == 1  # the window was not moved on: the next run writes it
+    assert Coupon.objects.count() == 2 and Coupon.objects.exclude(code="TAKEN23456").get().code in _texts()[0].body
