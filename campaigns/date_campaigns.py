@@ -94,6 +94,12 @@ def _prefix(campaign: DateCampaign) -> str:
     return f"date:{campaign.pk}:{campaign.trigger}"
 
 
+def campaign_of_dedupe_key(key: str | None) -> int | None:
+    """The id of the campaign a text's key names ("date:3:…" → 3), or None."""
+    parts = (key or "").split(":", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "date" and parts[1].isdigit() else None
+
+
 def _not_texted(queryset: QuerySet, shop_id: int) -> QuerySet:
     return queryset.filter(~Exists(Message.objects.filter(shop_id=shop_id, dedupe_key=OuterRef("key"))))
 

@@ -142,6 +142,7 @@ SMS_DELIVERY_POLICIES = [
     "smsnotify.policies.SmsSwitchedOff",
     "campaigns.policies.OrderStatusStillCurrent",
     "campaigns.cart_policy.AbandonedCartStillAbandoned",
+    "campaigns.date_policy.DateCampaignStillOn",
     "credits.policies.ChargeCredits",
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from campaigns.date_campaigns import LOOKBACK, date_campaigns_run, due_days
 from campaigns.models import DateCampaign
@@ -377,3 +378,50 @@ def test_a_code_that_meets_an_existing_one_writes_nothing_until_the_next_run(war
     monkeypatch.undo()
     assert _run(at(2026, 3, 10, 8, 35)) == 1  # the window was not moved on: the next run writes it
     assert Coupon.objects.count() == 2 and Coupon.objects.exclude(code="TAKEN23456").get().code in _texts()[0].body
+
+
+# --- switched off before it leaves (the delivery policy) -----------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["switch_off", "delete"])
+def test_a_text_held_past_its_campaigns_switching_off_is_cancelled(warsaw, change):
+    from smsnotify import history
+    from tests.delivery import deliver
+
+    campaign = _campaign(warsaw, "birthday", created=at(2026, 3, 1), send_hour=9)
+    _consenting(warsaw, birthday=dt.date(1990, 3, 10))
+    _run(at(2026, 3, 10, 8, 30))
+    (text,) = _texts()
+    if change == "delete":
+        campaign.delete()
+    else:
+        DateCampaign.objects.filter(pk=campaign.pk).update(active=False)
+    with time_machine.travel(at(2026, 3, 10, 8, 31), tick=False):
+        deliver([text.pk])
+    text.refresh_from_db()
+    assert (text.status, text.error_code) == (Status.CANCELLED, "campaign_off")
+    with translation.override("en"):
+        assert history.event_text(text.events.order_by("pk").last()) == (
+            "Not sent: its date campaign was switched off or deleted.")
+
+
+def test_a_text_of_a_campaign_still_on_leaves(warsaw, sms_outbox):
+    from tests.delivery import deliver
+
+    _campaign(warsaw, "birthday", created=at(2026, 3, 1), send_hour=9)
+    _consenting(warsaw, birthday=dt.date(1990, 3, 10))
+    _run(at(2026, 3, 10, 8, 30))
+    (text,) = _texts()
+    with time_machine.travel(at(2026, 3, 10, 8, 31), tick=False):
+        deliver([text.pk])
+    text.refresh_from_db()
+    assert text.status == Status.SENT and [sms.to for sms in sms_outbox] == ["+48601234567"]
+
+
+def test_the_campaign_of_a_key():
+    from campaigns.date_campaigns import campaign_of_dedupe_key
+
+    assert campaign_of_dedupe_key("date:3:birthday:customer:9:2027") == 3
+    assert campaign_of_dedupe_key("date:12:after_shipped:order:4") == 12
+    for key in (None, "", "cart:3:abandoned:1", "date:x:birthday", "date:3"):
+        assert campaign_of_dedupe_key(key) is None
