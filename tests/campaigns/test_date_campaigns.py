@@ -77,6 +77,15 @@ def test_due_days_keep_the_local_hour_across_the_spring_change():
     assert [moment for _day, moment in autumn] == [at(2026, 10, 25, 8), at(2026, 10, 26, 8)]
 
 
+def test_an_hour_the_clocks_skip_or_repeat_is_due_once_that_day():
+    # 2:00 does not exist in Warsaw on 29 March 2026 (2:00 → 3:00): due at 3:00 summer time.
+    assert due_days(start=at(2026, 3, 28, 12), end=at(2026, 3, 29, 12), hour=2, zone=WARSAW) == [
+        (dt.date(2026, 3, 29), at(2026, 3, 29, 1))]
+    # 2:00 happens twice on 25 October 2026 (3:00 → 2:00): due the first time only.
+    assert due_days(start=at(2026, 10, 24, 12), end=at(2026, 10, 25, 12), hour=2, zone=WARSAW) == [
+        (dt.date(2026, 10, 25), at(2026, 10, 25, 0))]
+
+
 def test_the_window_is_half_open_so_a_moment_is_due_once():
     assert due_days(start=at(2026, 1, 15, 8), end=at(2026, 1, 16, 8), hour=9, zone=WARSAW) == [
         (dt.date(2026, 1, 16), at(2026, 1, 16, 8))]
