@@ -31,7 +31,7 @@ from templates_sms.selectors import active_template, editor_context
 from templates_sms.tokens import CART_ABANDONED, CUSTOM, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
 from . import selectors, sending
-from .forms import SmsTextForm
+from .forms import DateCampaignAdminForm, SmsTextForm
 from .models import AbandonedCartSettings, DateCampaign, OrderStatusRule
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
@@ -294,6 +294,7 @@ class DateCampaignAdmin(ShopScopedAdmin):
     order, the registration) or on their birthday, at an hour of the shop's day; with a
     discount code made for each customer if the merchant wants."""
 
+    form = DateCampaignAdminForm
     list_display = ["name", "trigger", "delay_display", "hour_display", "active", "sends", "discount_display"]
     list_filter = ["trigger", "active"]
     search_fields = ["name"]

@@ -80,6 +80,10 @@ def test_edit_switch_off_and_delete(merchant, funded):
     ({"discount_kind": "", "discount_value": 10}, "discount_kind"),
     ({"discount_kind": "amount", "discount_value": 500, "discount_valid_days": 0}, "discount_valid_days"),
     ({"discount_kind": "voucher", "discount_value": 5}, "discount_kind"),
+    ({"discount_kind": "percent", "discount_value": "12.5"}, "discount_value"),
+    ({"discount_kind": "amount", "discount_value": "10.005"}, "discount_value"),
+    ({"discount_kind": "amount", "discount_value": "-1"}, "discount_value"),
+    ({"discount_kind": "amount", "discount_value": "ten"}, "discount_value"),
 ])
 def test_bad_input_is_a_form_error(merchant, funded, bad, field):
     template = _template(funded, body="{firstname}: {coupon_code}" if bad.get("discount_kind") else None)
@@ -202,3 +206,17 @@ def test_an_orders_page_shows_the_discount_its_code_took_off(merchant, funded):
     assert merchant.post(change, change_form_data(merchant.get(change), email="a@example.com")).status_code == 302
     order.refresh_from_db()
     assert (order.discount, order.total, order.email) == (250, 750, "a@example.com")
+
+
+def test_an_amount_off_is_typed_in_the_shops_currency(merchant, funded):
+    template = _template(funded, body="{coupon_value} off with {coupon_code}")
+    assert merchant.post(ADD, _campaign(template, discount_kind="amount", discount_value="12.50")).status_code == 302
+    campaign = DateCampaign.objects.get()
+    assert (campaign.discount_kind, campaign.discount_value) == ("amount", 1250)  # stored in cents
+    assert "$12.50, valid 14 days" in merchant.get(LIST).content.decode()
+    change = reverse("admin:campaigns_datecampaign_change", args=[campaign.pk])
+    form = merchant.get(change).context["adminform"].form
+    assert str(form["discount_value"].value()) == "12.50"  # shown as typed, not as 1250
+    assert merchant.post(change, change_form_data(merchant.get(change), name="Renamed")).status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.discount_value) == ("Renamed", 1250)
