@@ -16,26 +16,26 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from credits.selectors import credit_balance, send_block
 from shop import admin as store_admin
 from shop.models import Customer, Order
-from shop.money import format_number
-from shop.tenancy import ShopScopedAdmin, request_shop
+from shop.money import format_money, format_number
+from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 from smsnotify import history
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
-from templates_sms.tokens import CUSTOM, ORDER_STATUS_PREFIX, Audience, order_status_event
+from templates_sms.tokens import CART_ABANDONED, CUSTOM, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
 from . import admin_lists  # noqa: F401 - registers the scheduled sends and the error log
 from . import selectors, sending
-from .forms import SmsTextForm
+from .forms import DateCampaignAdminForm, SmsTextForm
 from .keywords import consent_request_send
-from .models import MarketingSettings, OptOut, OrderStatusRule
+from .models import AbandonedCartSettings, DateCampaign, MarketingSettings, OptOut, OrderStatusRule
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
 
@@ -358,6 +358,116 @@ class OrderStatusRuleAdmin(ShopScopedAdmin):
         if obj.template_id:
             return obj.template.name
         return _("The status's own template (sent while it is on)")
+
+
+@admin.register(DateCampaign)
+class DateCampaignAdmin(ShopScopedAdmin):
+    """Texts a number of days after a customer's date (an order shipped, the first or last
+    order, the registration) or on their birthday, at an hour of the shop's day; with a
+    discount code made for each customer if the merchant wants."""
+
+    form = DateCampaignAdminForm
+    list_display = ["name", "trigger", "delay_display", "hour_display", "active", "sends", "discount_display"]
+    list_filter = ["trigger", "active"]
+    search_fields = ["name"]
+    list_select_related = ["template", "shop"]
+    actions = ["switch_off", "switch_on"]
+    fieldsets = [
+        (None, {"fields": ["shop", "name", "trigger", "delay_days", "send_hour", "active", "template"],
+                "description": gettext_lazy(
+                    "Each customer who agreed to marketing texts is texted once per date, at the hour you choose "
+                    "in your shop's time zone. A campaign texts the dates that fall due after you switch it on.")}),
+        (gettext_lazy("Discount code"), {"fields": ["discount_kind", "discount_value", "discount_valid_days"],
+                                         "description": gettext_lazy(
+                                             "Each customer gets a code of their own, valid once; the text shows it "
+                                             "with {coupon_code}.")}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request_shop(request) is None:
+            return fieldsets
+        first = dict(fieldsets[0][1], fields=[f for f in fieldsets[0][1]["fields"] if f != "shop"])
+        return [(None, first), *fieldsets[1:]]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "template" and field is not None:  # only date texts: theirs are the tokens that fit
+            field.queryset = field.queryset.filter(event__startswith=DATE_PREFIX)
+        return field
+
+    @admin.display(description=gettext_lazy("delay"), ordering="delay_days")
+    def delay_display(self, obj):
+        if not obj.delay_days:
+            return _("on the day")
+        return ngettext("%(days)d day after", "%(days)d days after", obj.delay_days) % {"days": obj.delay_days}
+
+    @admin.display(description=gettext_lazy("hour"), ordering="send_hour")
+    def hour_display(self, obj):
+        return f"{obj.send_hour:02d}:00"
+
+    @admin.display(description=gettext_lazy("sends"), boolean=True)
+    def sends(self, obj):
+        return obj.active and obj.text_template() is not None
+
+    @admin.display(description=gettext_lazy("discount"))
+    def discount_display(self, obj):
+        if not obj.has_discount:
+            return "-"
+        value = f"{obj.discount_value}%" if obj.discount_kind == "percent" else format_money(
+            obj.discount_value or 0, obj.shop.currency)
+        return ngettext("%(value)s, valid %(days)d day", "%(value)s, valid %(days)d days",
+                        obj.discount_valid_days) % {"value": value, "days": obj.discount_valid_days}
+
+    @admin.action(description=gettext_lazy("Switch off selected campaigns"), permissions=["change"])
+    def switch_off(self, request, queryset):
+        count = queryset.filter(active=True).update(active=False)
+        self.message_user(request, ngettext("%d campaign switched off.", "%d campaigns switched off.", count)
+                          % count, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Switch on selected campaigns"), permissions=["change"])
+    def switch_on(self, request, queryset):
+        # From now on: what fell due while a campaign was off is not texted late.
+        count = queryset.filter(active=False).update(active=True, scanned_until=timezone.now())
+        self.message_user(request, ngettext("%d campaign switched on.", "%d campaigns switched on.", count)
+                          % count, messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        if change and "active" in form.changed_data and obj.active:
+            obj.scanned_until = timezone.now()
+        super().save_model(request, obj, form, change)
+        if obj.active and obj.text_template() is None:
+            messages.warning(request, _("This campaign sends nothing yet: its standard text is switched off. "
+                                        "Choose a text, or switch the standard one on under Templates."))
+
+
+@admin.register(AbandonedCartSettings)
+class AbandonedCartSettingsAdmin(ShopScopedAdmin):
+    """A shop's abandoned-cart reminder: on or off, and after how many idle hours. One row per
+    shop, added by its merchant the first time."""
+
+    list_display = ["__str__", "active", "idle_hours", "sends"]
+    list_select_related = ["shop"]
+
+    def has_add_permission(self, request):
+        shop = request_shop(request)
+        if shop is not None and AbandonedCartSettings.objects.filter(shop=shop).exists():
+            return False  # one per shop: the merchant edits theirs
+        return super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request)
+
+    @admin.display(description=gettext_lazy("sends"), boolean=True)
+    def sends(self, obj):
+        return obj.active and active_template(shop=obj.shop, event=CART_ABANDONED,
+                                              audience=Audience.CUSTOMER) is not None
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.active and not self.sends(obj):
+            messages.warning(request, _("Reminders are on but nothing is sent yet: the \"Abandoned cart\" template "
+                                        "is switched off. Switch it on under Templates."))
 
 
 for _model, _admin_class in ((Order, OrderAdmin), (Customer, CustomerAdmin)):

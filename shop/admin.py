@@ -15,6 +15,7 @@ from .models import (
     Cart,
     CartItem,
     ConsentSource,
+    Coupon,
     Customer,
     Order,
     OrderItem,
@@ -129,13 +130,13 @@ class OrderAdmin(ShopScopedAdmin):
     list_filter = ["status"]
     search_fields = ["number", "phone", "email", "customer__last_name", "tracking_code"]
     date_hierarchy = "placed_at"
-    readonly_fields = ["status_changed_at"]
+    readonly_fields = ["status_changed_at", "discount_display"]
     autocomplete_fields = ["customer"]
     inlines = [OrderItemInline]
     actions = ["mark_shipped"]
     fieldsets = [
         (None, {"fields": ["shop", "number", "customer", "phone", "email", "status", "status_changed_at"]}),
-        (_("Amounts"), {"fields": ["subtotal", "shipping_cost", "total", "currency"]}),
+        (_("Amounts"), {"fields": ["subtotal", "shipping_cost", "discount_display", "total", "currency"]}),
         (_("Delivery"), {"fields": ["shipping_method", "tracking_code", "delivery_name", "delivery_street",
                                     "delivery_city", "delivery_postcode", "delivery_country", "placed_at"]}),
     ]
@@ -147,6 +148,15 @@ class OrderAdmin(ShopScopedAdmin):
         first = dict(fieldsets[0][1])
         first["fields"] = [f for f in first["fields"] if f != "shop"]
         return [(fieldsets[0][0], first), *fieldsets[1:]]
+
+    @admin.display(description=_("discount"))
+    def discount_display(self, obj):
+        # Set by the discount code the order used (shop.services.order_create), never typed.
+        if not obj.discount:
+            return "-"
+        code = getattr(obj, "coupon", None)
+        amount = format_money(obj.discount, obj.currency)
+        return _unbroken(f"{amount} ({code.code})" if code is not None else amount)
 
     @admin.display(description=_("total"), ordering="total")
     def total_display(self, obj):
@@ -217,3 +227,29 @@ class TicketAdmin(ShopScopedAdmin):
             obj.pk = created.pk
         if answered:
             services.ticket_answer(ticket=obj, answer=form.cleaned_data["answer"])
+
+
+@admin.register(Coupon)
+class CouponAdmin(ShopScopedAdmin):
+    """The discount codes campaigns gave out, and which order used each: read only (a code is
+    made with its text and redeemed by the order that uses it)."""
+
+    merchant_actions = frozenset({"view"})
+    list_display = ["code", "customer", "value_display", "valid_until", "redeemed_order", "redeemed_at"]
+    list_filter = ["kind"]
+    search_fields = ["code", "customer__last_name", "source_key"]
+    list_select_related = ["customer", "redeemed_order", "shop"]
+    fields = readonly_fields = ["code", "kind", "value", "valid_until", "customer", "source_key", "created_at",
+                                "redeemed_order", "redeemed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("discount"))
+    def value_display(self, obj):
+        if obj.kind == "percent":
+            return f"{obj.value}%"
+        return _unbroken(format_money(obj.value, obj.shop.currency))

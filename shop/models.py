@@ -114,7 +114,10 @@ class Customer(ShopOwned):
         ordering = ["last_name", "first_name", "pk"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        indexes = [models.Index(fields=["shop", "phone"])]
+        indexes = [
+            models.Index(fields=["shop", "phone"]),
+            models.Index(fields=["shop", "registered_at"], name="customer_shop_registered_idx"),
+        ]
 
     def __str__(self):
         return self.full_name or self.email or str(self.phone) or gettext("Customer %(id)s") % {"id": self.pk}
@@ -180,6 +183,8 @@ class Order(ShopOwned):
     delivery_postcode = models.CharField(_("delivery postcode"), max_length=20, blank=True)
     delivery_country = models.CharField(_("delivery country"), max_length=2, blank=True)
     tracking_code = models.CharField(_("tracking code"), max_length=100, blank=True)
+    discount = models.PositiveIntegerField(_("discount"), default=0,
+                                           help_text=_("Taken off by a discount code, in minor units."))
     placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
     status_changed_at = models.DateTimeField(_("status changed at"), default=timezone.now)
 
@@ -188,7 +193,14 @@ class Order(ShopOwned):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         constraints = [models.UniqueConstraint(fields=["shop", "number"], name="order_number_unique_per_shop")]
-        indexes = [models.Index(fields=["shop", "status"])]
+        indexes = [
+            models.Index(fields=["shop", "status"]),
+            # the date campaigns' scans: orders placed in a day, a customer's earlier or later
+            # orders, orders shipped in a day (campaigns/date_campaigns.py)
+            models.Index(fields=["shop", "placed_at"], name="order_shop_placed_idx"),
+            models.Index(fields=["customer", "placed_at"], name="order_customer_placed_idx"),
+            models.Index(fields=["shop", "status", "status_changed_at"], name="order_shop_status_changed_idx"),
+        ]
 
     def __str__(self):
         return f"#{self.number}"
@@ -228,6 +240,7 @@ class Cart(ShopOwned):
 
     class Meta:
         ordering = ["-last_activity_at"]
+        indexes = [models.Index(fields=["shop", "last_activity_at"], name="cart_shop_activity_idx")]
         verbose_name = _("cart")
         verbose_name_plural = _("carts")
 
@@ -278,3 +291,43 @@ class Ticket(ShopOwned):
 
     def __str__(self):
         return self.subject
+
+
+class CouponKind(models.TextChoices):
+    PERCENT = "percent", _("Percent off the goods")
+    AMOUNT = "amount", _("Amount off the goods")
+
+
+class Coupon(ShopOwned):
+    """A discount code made for one customer (a campaign's text carries it); the store honours
+    it once: the order that uses it records the redemption (shop.services.order_create)."""
+
+    code = models.CharField(_("code"), max_length=32)
+    kind = models.CharField(_("kind"), max_length=8, choices=CouponKind.choices)
+    value = models.PositiveIntegerField(_("value"), help_text=_("Percent (1-100), or an amount in minor units."))
+    valid_until = models.DateTimeField(_("valid until"))
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="coupons")
+    # What made it, e.g. the dedupe key of the campaign's text ("date:3:birthday:customer:9:2027"):
+    # the statistics read a campaign's revenue from it.
+    source_key = models.CharField(_("source"), max_length=120, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    redeemed_order = models.OneToOneField(Order, verbose_name=_("redeemed by order"), null=True, blank=True,
+                                          on_delete=models.SET_NULL, related_name="coupon")
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("discount code")
+        verbose_name_plural = _("discount codes")
+        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="coupon_code_unique_per_shop")]
+        indexes = [models.Index(fields=["shop", "source_key"], name="coupon_shop_source_idx")]
+
+    def __str__(self):
+        return self.code
+
+    def discount_on(self, subtotal: int) -> int:
+        """What the code takes off ``subtotal`` (goods, minor units): never more than the goods."""
+        if self.kind == CouponKind.PERCENT:
+            return min(subtotal, subtotal * min(self.value, 100) // 100)
+        return min(subtotal, self.value)

@@ -13,6 +13,7 @@ from phonenumber_field.phonenumber import to_python
 
 from . import events
 from .models import (
+    Coupon,
     Customer,
     MarketingConsent,
     Order,
@@ -100,20 +101,27 @@ def customer_consent_record(*, customer: Customer, granted: bool, source: str, i
 def order_create(*, shop: Shop, number: str, customer: Customer | None = None, phone: str = "", email: str = "",
                  subtotal: int | None = None, shipping_cost: int = 0, shipping_method: str = "",
                  delivery: dict | None = None, placed_at: dt.datetime | None = None,
-                 items: list[tuple[Product, int]] = ()) -> Order:
+                 items: list[tuple[Product, int]] = (), coupon_code: str = "") -> Order:
     """An order with its lines (product, quantity) at the products' current prices; the
-    subtotal is theirs unless given. ``order_placed`` goes out with the lines written."""
+    subtotal is theirs unless given. ``order_placed`` goes out with the lines written.
+
+    A ``coupon_code`` (a discount code a campaign texted) is honoured once: it must be this
+    shop's, still valid, not used yet and the order's customer's; its discount comes off the
+    goods and the order is recorded as its redemption. ValidationError otherwise."""
     if any(product.shop_id != shop.pk for product, _quantity in items):
         raise ValidationError(_("An order can only contain products of its own shop."), code="foreign_product")
     if any(quantity < 1 for _product, quantity in items):
         raise ValidationError(_("Each order line needs a quantity of at least 1."), code="quantity")
     if subtotal is None:
         subtotal = sum(product.price * quantity for product, quantity in items)
+    coupon = _coupon_for_order(shop=shop, code=coupon_code, customer=customer) if coupon_code.strip() else None
+    discount = coupon.discount_on(subtotal) if coupon is not None else 0
     order = Order(
         shop=shop, number=number, customer=customer,
         phone=_phone_or_blank(phone or (customer.phone if customer else ""), shop),
         email=email or (customer.email if customer else ""),
-        subtotal=subtotal, shipping_cost=shipping_cost, total=subtotal + shipping_cost, currency=shop.currency,
+        subtotal=subtotal, shipping_cost=shipping_cost, discount=discount, total=subtotal - discount + shipping_cost,
+        currency=shop.currency,
         shipping_method=shipping_method, placed_at=placed_at or timezone.now(),
         **{f"delivery_{key}": value for key, value in (delivery or {}).items()},
     )
@@ -123,8 +131,29 @@ def order_create(*, shop: Shop, number: str, customer: Customer | None = None, p
         OrderItem(order=order, product=product, name=product.name, quantity=quantity, unit_price=product.price)
         for product, quantity in items
     ])
+    if coupon is not None:
+        # Conditional: of two orders racing for one code, only the first is its redemption.
+        redeemed = Coupon.objects.filter(pk=coupon.pk, redeemed_order__isnull=True).update(
+            redeemed_order=order, redeemed_at=timezone.now())
+        if not redeemed:
+            raise _coupon_error()
     events.order_placed.send(sender=Shop, order=order)
     return order
+
+
+def _coupon_error() -> ValidationError:
+    # One message for every reason: a code must not tell a guesser that it exists.
+    return ValidationError({"coupon_code": _("This discount code is not valid.")}, code="invalid_coupon")
+
+
+def _coupon_for_order(*, shop: Shop, code: str, customer: Customer | None) -> Coupon:
+    """The shop's unused, unexpired code made for ``customer``; ValidationError otherwise."""
+    coupon = (Coupon.objects.select_for_update()
+              .filter(shop=shop, code=code.strip().upper(), redeemed_order__isnull=True,
+                      valid_until__gte=timezone.now()).first())
+    if coupon is None or (coupon.customer_id is not None and coupon.customer_id != getattr(customer, "pk", None)):
+        raise _coupon_error()
+    return coupon
 
 
 @transaction.atomic

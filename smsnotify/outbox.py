@@ -19,6 +19,8 @@ import datetime as dt
 import functools
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,7 +34,7 @@ from shop.models import Shop
 from .encoding import segment_info, transliterate
 from .history import iso
 from .models import LANES, EventType, Message, MessageEvent, SmsSettings, Status, lane_of
-from .phones import to_e164
+from .phones import InvalidPhoneNumber, to_e164
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
 
@@ -160,6 +162,77 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
             by_lane[its_lane].append(pk)
     for its_lane, pks in by_lane.items():
         transaction.on_commit(functools.partial(_ring, pks, its_lane))
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """One text of a scan, already rendered for its recipient (see ``messages_schedule_many``)."""
+
+    to: str
+    body: str
+    dedupe_key: str
+    send_at: dt.datetime | None = None
+    customer_id: int | None = None
+    order_id: int | None = None
+    cart_id: int | None = None
+    product_id: int | None = None
+
+
+def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMessage]) -> dict[str, int]:
+    """Write many messages of one shop with one INSERT (a campaign scan's chunk), under the
+    same rules as ``message_schedule``: numbers validated (an invalid one is skipped and logged),
+    the shop's "replace special characters" applied, parts counted per text, cancelled rows when
+    SMS is switched off, and each key written once (a row whose key exists is left out, so a
+    concurrent or repeated scan writes nothing twice). Returns {dedupe key: id} of the rows this
+    call wrote, in the caller's transaction; a key an earlier text took is never reused here.
+
+    It rings nobody: beat's dispatch hands due rows to the workers within SMS_DISPATCH_INTERVAL,
+    at the pace the queue allows, which a scan's thousands of texts need."""
+    now = timezone.now()
+    sms_settings = sms_settings_for(shop)
+    active = sms_settings.active
+    messages: dict[str, Message] = {}
+    for row in rows:
+        if row.dedupe_key in messages:
+            continue
+        try:
+            recipient = to_e164(row.to, region=shop.country)
+        except InvalidPhoneNumber:
+            log.warning("Invalid phone %r for %s; no SMS scheduled.", str(row.to), row.dedupe_key)
+            continue
+        body = sendable_text(sms_settings, row.body)
+        if not body.strip():
+            continue
+        info = segment_info(body)
+        messages[row.dedupe_key] = Message(
+            shop=shop, kind=kind, lane=lane_of(kind), recipient=recipient, body=body, encoding=info.encoding,
+            segments=info.segments, dedupe_key=row.dedupe_key, send_at=row.send_at or now, customer_id=row.customer_id,
+            order_id=row.order_id, cart_id=row.cart_id, product_id=row.product_id,
+            status=Status.SCHEDULED if active else Status.CANCELLED,
+            error_code="" if active else "sms_inactive",
+            error_text="" if active else "SMS is switched off for this shop.",
+            created_at=now, updated_at=now,
+        )
+    taken = set(Message.objects.filter(shop=shop, dedupe_key__in=list(messages)).values_list("dedupe_key", flat=True))
+    for key in taken:
+        del messages[key]
+    if not messages:
+        return {}
+    # A concurrent writer may still take a key between that read and this write: its row stays.
+    Message.objects.bulk_create(messages.values(), ignore_conflicts=True)
+    # Ours are the rows of these keys stamped with this call's moment (a concurrent writer's has its own).
+    written = dict(Message.objects.filter(shop=shop, dedupe_key__in=list(messages), created_at=now)
+                   .values_list("dedupe_key", "pk"))
+    events = []
+    for key, pk in written.items():
+        message = messages[key]
+        if active:
+            params = {"send_at": iso(message.send_at)} if message.send_at > now else {}
+            events.append(MessageEvent(message_id=pk, type=EventType.SCHEDULED, status=Status.SCHEDULED,
+                                       parameters=params, created_at=now))
+        else:
+            events.append(MessageEvent(message_id=pk, type=EventType.STOPPED, status=Status.CANCELLED,
+                                       parameters={"reason": "sms_inactive"}, created_at=now))
+    MessageEvent.objects.bulk_create(events)
+    return written
 
 
 def sendable_text(sms_settings: SmsSettings, body: str) -> str:

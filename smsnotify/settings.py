@@ -138,17 +138,19 @@ SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 100)  # messages one delivery
 # At most this many messages wait for a worker (queued, rung); the rest of a backlog waits in the
 # database. Several seconds of work for the workers, far below SMS_QUEUED_LEASE_SECONDS' worth.
 SMS_DISPATCH_MAX_QUEUED = env_int("SMS_DISPATCH_MAX_QUEUED", 20_000)
-# Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
-# (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
 # How long a provider may keep trying to hand a text over before dropping it, by lane: a sign-up
 # code an hour late is worse than none (Twilio's ValidityPeriod, 1 s to 10 h).
 SMS_LANE_VALIDITY_SECONDS = {"codes": 600, "service": 3600, "marketing": 4 * 3600}
 # What an incoming text means (STOP, START, HELP, YES): read above the core, by campaigns.
 SMS_INBOUND_HANDLER = "campaigns.keywords.inbound_handle"
+# Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
+# (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
 SMS_DELIVERY_POLICIES = [
     "smsnotify.policies.SmsSwitchedOff",
     "campaigns.policies.OptedOut",
     "campaigns.policies.OrderStatusStillCurrent",
+    "campaigns.cart_policy.AbandonedCartStillAbandoned",
+    "campaigns.date_policy.DateCampaignStillOn",
     "campaigns.policies.MarketingConsentRequired",
     "campaigns.policies.QuietHours",
     "campaigns.policies.FrequencyCap",
@@ -224,6 +226,9 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-messages": {"task": "smsnotify.dispatch_due", "schedule": float(SMS_DISPATCH_INTERVAL)},
     "recover-stale-messages": {"task": "smsnotify.recover_stale", "schedule": 60.0},
     "poll-delivery-reports": {"task": "smsnotify.poll_reports", "schedule": 10.0},
+    # Set-based and idempotent: each run writes what fell due since the last one.
+    "date-campaigns": {"task": "campaigns.date_campaigns_run", "schedule": 300.0},
+    "abandoned-carts": {"task": "campaigns.abandoned_carts_run", "schedule": 300.0},
     "expire-pending-purchases": {"task": "credits.expire_pending_purchases", "schedule": 300.0},
 }
 

@@ -6,7 +6,7 @@ ticket answered), plus those that only answer something the customer or the merc
 for (the sign-up code, back-in-stock for subscribers, the low-balance alert, and the custom
 text used for sends by hand). Other order statuses are filled in but off, so a shop does
 not suddenly text every step of its workflow. Marketing texts (abandoned cart, birthday,
-dates after a first order or a registration) are off until the merchant turns them on: they
+dates after an order or a registration) are off until the merchant turns them on: they
 need the customer's marketing consent and cost credits the merchant has not planned for.
 
 Translators: keep every {token} exactly as it is (msgfmt --check-format checks them).
@@ -88,9 +88,14 @@ STANDARD_TEMPLATES: tuple[StandardTemplate, ...] = (
                        "Complete your order before they are gone!"), False),
     StandardTemplate("date:birthday", Audience.CUSTOMER,
                      _("Happy birthday, {firstname}! Best wishes from {shop_name}."), False),
+    StandardTemplate("date:after_shipped", Audience.CUSTOMER,
+                     _("{shop_name}: {firstname}, how do you like your order {order_id}? Tell us, we read "
+                       "every answer."), False),
     StandardTemplate("date:after_first_order", Audience.CUSTOMER,
                      _("{shop_name}: {firstname}, thank you for shopping with us! We hope you enjoy your order."),
                      False),
+    StandardTemplate("date:after_last_order", Audience.CUSTOMER,
+                     _("{shop_name}: {firstname}, we miss you! Come and see what is new in the shop."), False),
     StandardTemplate("date:after_registration", Audience.CUSTOMER,
                      _("{shop_name}: welcome, {firstname}! Thank you for signing up."), False),
     StandardTemplate("signup:code", Audience.CUSTOMER, _("{code} is your {shop_name} verification code."), True),

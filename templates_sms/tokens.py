@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _, pgettext
 
-from shop.models import Cart, Customer, Order, OrderStatus, Product, Shop, Ticket
+from shop.models import Cart, Coupon, CouponKind, Customer, Order, OrderStatus, Product, Shop, Ticket
 from shop.money import format_money, format_number
 
 from .formatting import format_date
@@ -43,6 +43,7 @@ class RenderContext:
     ticket: Ticket | None = None
     code: str | None = None          # a one-time sign-up code
     balance: int | None = None       # credits left (low-balance alert)
+    coupon: Coupon | None = None     # a discount code made for this recipient (a campaign's)
 
     @classmethod
     def for_order(cls, order: Order) -> RenderContext:
@@ -263,6 +264,30 @@ def _currency(ctx: RenderContext) -> str:
     return ctx.currency
 
 
+def _coupon_value_text(kind: str, value: int, shop: Shop, language: str) -> str:
+    if kind == CouponKind.PERCENT:
+        return f"{value}%"
+    return format_money(value, shop.currency, language)
+
+
+def _coupon_value(ctx: RenderContext) -> str | None:
+    coupon = ctx.coupon
+    return _coupon_value_text(coupon.kind, coupon.value, ctx.shop, ctx.language) if coupon is not None else None
+
+
+def _coupon_valid_until(ctx: RenderContext) -> str | None:
+    coupon = ctx.coupon
+    return format_date(coupon.valid_until, time_zone=ctx.shop.time_zone, language=ctx.language) if coupon else None
+
+
+def _longest_coupon_value(shop: Shop) -> str:
+    return max(("100%", format_money(9_999_99, shop.currency, shop.language)), key=len)
+
+
+# Discount codes are this long (campaigns make them; shop.Coupon.code holds up to 32 for imports).
+COUPON_CODE_LENGTH = 10
+
+
 TOKENS: dict[str, Token] = {token.name: token for token in [
     # the customer
     Token("firstname", _("Customer's first name."), _first_name, _sample("firstname"), 15),
@@ -313,6 +338,13 @@ TOKENS: dict[str, Token] = {token.name: token for token in [
     # codes and credits
     Token("code", _("One-time sign-up code."), lambda ctx: ctx.code, _fixed("482913"), 8),
     Token("balance", _("Credits left on your account."), _balance, _fixed("150"), 7),
+    # a discount code made for the recipient (a campaign with a discount)
+    Token("coupon_code", _("A discount code made for this customer alone, valid once."),
+          lambda ctx: ctx.coupon.code if ctx.coupon is not None else None, _fixed("K7QW3MZP9X"), COUPON_CODE_LENGTH),
+    Token("coupon_value", _("What the discount code takes off: a percentage or an amount."), _coupon_value,
+          lambda shop: "10%", _longest_coupon_value),
+    Token("coupon_valid_until", _("Last day the discount code can be used, in your shop's time zone."),
+          _coupon_valid_until, _sample_date, 10),
 ]}
 
 
@@ -351,6 +383,16 @@ ORDER_NEW = "order:new"
 ORDER_TRACKING = "order:tracking"
 TICKET_NEW = "ticket:new"
 TICKET_ANSWERED = "ticket:answered"
+CART_ABANDONED = "cart:abandoned"
+# The date campaigns' triggers; each has its event "date:<trigger>" (campaigns.DateCampaign).
+DATE_PREFIX = "date:"
+AFTER_SHIPPED, AFTER_FIRST_ORDER, AFTER_LAST_ORDER, AFTER_REGISTRATION, BIRTHDAY = (
+    "after_shipped", "after_first_order", "after_last_order", "after_registration", "birthday")
+_COUPON = ("coupon_code", "coupon_value", "coupon_valid_until")
+
+
+def date_event(trigger: str) -> str:
+    return DATE_PREFIX + trigger
 
 
 def order_status_event(status: str) -> str:
@@ -391,15 +433,25 @@ def _events() -> list[Event]:
         Event("product:back_in_stock", _("Back in stock"),
               _("Sent to customers who asked to be told when a product is available again."),
               (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER), sent=False),
-        Event("cart:abandoned", _("Abandoned cart"), _("Sent when a customer leaves items in the cart."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name"), sent=False),
-        Event("date:birthday", _("Birthday"), _("Sent on the customer's birthday."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), sent=False),
-        Event("date:after_first_order", _("Days after the first order"),
-              _("Sent a number of days after a customer's first order."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name"), sent=False),
-        Event("date:after_registration", _("After registration"), _("Sent after a customer creates an account."),
-              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name"), sent=False),
+        Event(CART_ABANDONED, _("Abandoned cart"),
+              _("Sent once when a customer who agreed to marketing texts leaves items in the cart (Campaigns → "
+                "Abandoned-cart reminders sets after how many hours)."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name")),
+        Event(date_event(BIRTHDAY), _("Birthday"), _("Sent on the customer's birthday by a date campaign."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name", *_COUPON)),
+        Event(date_event(AFTER_SHIPPED), _("Days after an order was shipped"),
+              _("Sent by a date campaign a number of days after an order was shipped."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name", *_COUPON)),
+        Event(date_event(AFTER_FIRST_ORDER), _("Days after the first order"),
+              _("Sent by a date campaign a number of days after a customer's first order."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name", *_COUPON)),
+        Event(date_event(AFTER_LAST_ORDER), _("Days after the last order"),
+              _("Sent by a date campaign a number of days after a customer's last order, if they have not "
+                "ordered since."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "order_id", "order_date", "shop_name", *_COUPON)),
+        Event(date_event(AFTER_REGISTRATION), _("After registration"),
+              _("Sent by a date campaign a number of days after a customer creates an account."),
+              (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name", *_COUPON)),
         Event("signup:code", _("Sign-up code"), _("Sent when a customer verifies their phone number."),
               (Audience.CUSTOMER,), ("code", "shop_name"), sent=False),
         Event("credits:low_balance", _("Low balance"), _("Sent to you when your credits run low."),

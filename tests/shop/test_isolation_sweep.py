@@ -39,11 +39,19 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import FailedMessage, MarketingSettings, OptOut, OrderStatusRule, ScheduledMessage
+from campaigns.models import (
+    AbandonedCartSettings,
+    DateCampaign,
+    FailedMessage,
+    MarketingSettings,
+    OptOut,
+    OrderStatusRule,
+    ScheduledMessage,
+)
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
-from shop.models import Cart, Customer, Order, Product, Shop, StaffMembership, Ticket
+from shop.models import Cart, Coupon, Customer, Order, Product, Shop, StaffMembership, Ticket
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SenderRate, SmsSettings
 from templates_sms.models import SmsTemplate
@@ -77,6 +85,12 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
+    DateCampaign: lambda shop: DateCampaign.objects.create(
+        shop=shop, name="Birthday", trigger="birthday", template=SmsTemplate.objects.get(
+            shop=shop, event="date:birthday", is_standard=True)),
+    AbandonedCartSettings: lambda shop: AbandonedCartSettings.objects.create(shop=shop, active=True),
+    Coupon: lambda shop: Coupon.objects.create(shop=shop, code=f"SWEEP{shop.pk}", kind="percent", value=10,
+                                               valid_until=timezone.now(), customer=CustomerFactory(shop=shop)),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
     Message: lambda shop: MessageFactory(shop=shop),
     # the merchant's lists: a text waiting to leave (a cancel would change it), one that failed

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from shop.models import Cart, CartItem, Order, Ticket
+from shop.models import Cart, CartItem, Coupon, Order, Ticket
 from templates_sms.tokens import RenderContext
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, make_merchant, make_shop
 
@@ -26,8 +26,10 @@ def full_context(db):
     CartItem.objects.create(cart=cart, product=ProductFactory(shop=shop, name="Mug", price=1500), quantity=1,
                             unit_price=1500)
     ticket = Ticket.objects.create(shop=shop, customer=customer, order=order, subject="Where is my parcel?")
+    coupon = Coupon.objects.create(shop=shop, code="K7QW3MZP9X", kind="percent", value=15, customer=customer,
+                                   valid_until=dt.datetime(2026, 2, 1, 4, 59, tzinfo=dt.timezone.utc))  # 31 Jan in NY
     return RenderContext(shop=shop, customer=customer, order=Order.objects.get(pk=order.pk), product=product,
-                         cart=cart, ticket=ticket, code="482913", balance=1500)
+                         cart=cart, ticket=ticket, code="482913", balance=1500, coupon=coupon)
 
 
 @pytest.fixture

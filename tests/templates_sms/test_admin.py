@@ -259,7 +259,7 @@ def test_anonymous_users_are_sent_to_login(client):
 
 def test_a_text_nothing_sends_yet_says_so_in_the_list_and_the_editor(merchant_client):
     shop = merchant_client.shop
-    waiting = SmsTemplate.objects.get(shop=shop, event="cart:abandoned")
+    waiting = SmsTemplate.objects.get(shop=shop, event="signup:code")
     shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
     rows = {row.pk: row for row in merchant_client.get(
         reverse("admin:templates_sms_smstemplate_changelist")).context["cl"].result_list}

@@ -31,6 +31,7 @@ EXPECTED = {
     "ticket_id": None,  # the ticket's pk, checked below
     "ticket_subject": "Where is my parcel?",
     "code": "482913", "balance": "1,500",
+    "coupon_code": "K7QW3MZP9X", "coupon_value": "15%", "coupon_valid_until": "01/31/2026",
 }
 
 

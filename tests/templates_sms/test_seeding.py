@@ -29,12 +29,13 @@ def _keys(shop):
 def test_a_new_shop_gets_the_full_standard_set():
     shop = shop_services.shop_create(name="New", slug="new")
     templates = SmsTemplate.objects.filter(shop=shop)
-    assert templates.count() == len(STANDARD_TEMPLATES) == 25  # 12 statuses + 13 other events
+    assert templates.count() == len(STANDARD_TEMPLATES) == 27  # 12 statuses + 15 other events
     assert all(t.is_standard and t.body.strip() and t.name for t in templates)
     assert {f"order_status:{status}" for status in OrderStatus.values} <= {t.event for t in templates}
     assert {
         "order:new", "ticket:new", "ticket:answered", "custom", "product:back_in_stock", "cart:abandoned",
-        "date:birthday", "date:after_first_order", "date:after_registration", "signup:code", "credits:low_balance",
+        "date:birthday", "date:after_shipped", "date:after_first_order", "date:after_last_order",
+        "date:after_registration", "signup:code", "credits:low_balance",
     } <= {t.event for t in templates}
 
 

@@ -20,7 +20,7 @@ from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderS
 from smsnotify.selectors import sms_settings_for
 from templates_sms.services import templates_seed_standard
 
-from ...models import OrderStatusRule
+from ...models import AbandonedCartSettings, DateCampaign, OrderStatusRule, Trigger
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -96,6 +96,12 @@ class Command(BaseCommand):
         # Orders with the first product are texted "shipped" two hours after it ships (the rules page's example).
         OrderStatusRule.objects.get_or_create(shop=shop, status=OrderStatus.SHIPPED, product=products[0],
                                               defaults={"delay_hours": 2})
+        # Marketing texts wait for the merchant to switch them on (and their templates).
+        with translation.override(shop.language):
+            DateCampaign.objects.get_or_create(shop=shop, trigger=Trigger.BIRTHDAY,
+                                               defaults={"name": str(Trigger.BIRTHDAY.label), "send_hour": 10,
+                                                         "active": False})
+        AbandonedCartSettings.objects.get_or_create(shop=shop)
         now = timezone.now()
         for index, (first, last, email, phone, birthday) in enumerate(spec["customers"], start=1):
             customer = Customer.objects.filter(shop=shop, email=email).first() or services.customer_create(

@@ -1,0 +1,95 @@
+"""outbox.messages_schedule_many: a scan's chunk written with one INSERT, under message_schedule's rules."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from smsnotify.models import EventType, Kind, Message, SmsSettings, Status
+from smsnotify.outbox import PreparedMessage, message_schedule, messages_schedule_many
+from tests.factories import CustomerFactory, make_shop
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def _write(shop, *rows, kind=Kind.DATE_CAMPAIGN):
+    with time_machine.travel(NOW, tick=False):
+        return messages_schedule_many(shop=shop, kind=kind, rows=rows)
+
+
+def test_rows_are_written_with_their_parts_links_and_an_event(shop):
+    customer = CustomerFactory(shop=shop)
+    later = NOW + dt.timedelta(hours=2)
+    written = _write(shop, PreparedMessage(to="(202) 555-0123", body="Hello Zoe " * 20, dedupe_key="k:1",
+                                           customer_id=customer.pk),
+                     PreparedMessage(to="+12025550124", body="Hi", dedupe_key="k:2", send_at=later))
+    assert set(written) == {"k:1", "k:2"}
+    first, second = Message.objects.get(pk=written["k:1"]), Message.objects.get(pk=written["k:2"])
+    assert (first.recipient, first.kind, first.customer, first.status) == (
+        "+12025550123", Kind.DATE_CAMPAIGN, customer, Status.SCHEDULED)
+    assert (first.encoding, first.segments) == ("GSM-7", 2)
+    assert (first.send_at, second.send_at) == (NOW, later)
+    assert [(e.type, e.parameters) for e in first.events.all()] == [(EventType.SCHEDULED, {})]
+    assert second.events.get().parameters == {"send_at": later.isoformat()}
+
+
+def test_a_key_already_taken_is_left_alone_and_not_reported(shop):
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):
+        earlier = message_schedule(shop=shop, to="+12025550123", body="Earlier", kind=Kind.DATE_CAMPAIGN,
+                                   dedupe_key="k:1", ring=False)
+    written = _write(shop, PreparedMessage(to="+12025550123", body="Again", dedupe_key="k:1"),
+                     PreparedMessage(to="+12025550123", body="New", dedupe_key="k:2"),
+                     PreparedMessage(to="+12025550123", body="Same key twice", dedupe_key="k:2"))
+    assert list(written) == ["k:2"]
+    assert Message.objects.get(pk=earlier.pk).body == "Earlier"
+    assert Message.objects.get(pk=written["k:2"]).body == "New"
+    assert Message.objects.count() == 2
+    assert _write(shop, PreparedMessage(to="+12025550123", body="New", dedupe_key="k:2")) == {}
+
+
+def test_the_same_key_in_another_shop_is_another_text(shop):
+    other = make_shop()
+    _write(shop, PreparedMessage(to="+12025550123", body="A", dedupe_key="k:1"))
+    assert list(_write(other, PreparedMessage(to="+12025550123", body="B", dedupe_key="k:1"))) == ["k:1"]
+
+
+def test_invalid_numbers_and_empty_texts_are_skipped(shop, caplog):
+    written = _write(shop, PreparedMessage(to="12", body="Hi", dedupe_key="bad"),
+                     PreparedMessage(to="", body="Hi", dedupe_key="none"),
+                     PreparedMessage(to="+12025550123", body="  ", dedupe_key="empty"),
+                     PreparedMessage(to="+12025550123", body="Hi", dedupe_key="good"))
+    assert list(written) == ["good"]
+    assert "Invalid phone '12' for bad" in caplog.text
+
+
+def test_sms_switched_off_writes_cancelled_rows(shop):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    written = _write(shop, PreparedMessage(to="+12025550123", body="Hi", dedupe_key="k:1"))
+    message = Message.objects.get(pk=written["k:1"])
+    assert (message.status, message.error_code) == (Status.CANCELLED, "sms_inactive")
+    assert [(e.type, e.status, e.parameters) for e in message.events.all()] == [
+        (EventType.STOPPED, Status.CANCELLED, {"reason": "sms_inactive"})]
+
+
+def test_the_shops_replace_special_characters_applies(shop):
+    SmsSettings.objects.filter(shop=shop).update(replace_special_characters=True)
+    written = _write(shop, PreparedMessage(to="+12025550123", body="Zażółć gęślą jaźń", dedupe_key="k:1"))
+    message = Message.objects.get(pk=written["k:1"])
+    assert (message.body, message.encoding) == ("Zazolc gesla jazn", "GSM-7")
+
+
+def test_nothing_is_rung_the_dispatch_takes_them(shop, sms_outbox, on_commit):
+    with on_commit():
+        messages_schedule_many(shop=shop, kind=Kind.DATE_CAMPAIGN,
+                               rows=[PreparedMessage(to="+12025550123", body="Hi", dedupe_key="k:1",
+                                                     send_at=timezone.now())])
+    assert not sms_outbox
+    assert Message.objects.get().status == Status.SCHEDULED
+
+
+def test_nothing_to_write_makes_no_query(shop, django_assert_num_queries):
+    with django_assert_num_queries(1):  # the shop's SMS settings
+        assert messages_schedule_many(shop=shop, kind=Kind.DATE_CAMPAIGN, rows=[]) == {}
