@@ -17,6 +17,7 @@ from tests.smsnotify.helpers import schedule
 pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc)
+DUE = START - dt.timedelta(seconds=1)  # written before START, whenever the suite runs
 
 
 class PacedGateway(LocmemGateway):
@@ -37,7 +38,7 @@ def test_the_kind_of_sender_gives_the_providers_rate(sender, kind):
 
 
 def _many(shop, count, **kwargs):
-    return [schedule(shop, to=f"+1202555{n:04d}", ring=False, **kwargs) for n in range(count)]
+    return [schedule(shop, to=f"+1202555{n:04d}", ring=False, send_at=DUE, **kwargs) for n in range(count)]
 
 
 def _statuses(messages):
@@ -70,8 +71,8 @@ def test_two_workers_share_the_senders_rate(shop):
 
 def test_a_long_text_may_leave_a_slow_sender_and_the_next_waits_for_what_it_owes(shop):
     SmsSettings.objects.filter(shop=shop).update(sender="+12025550100")  # a long code: 1 part/s
-    long_text = schedule(shop, body="x" * 400, ring=False)  # 3 parts
-    short = schedule(shop, ring=False)
+    long_text = schedule(shop, body="x" * 400, ring=False, send_at=DUE)  # 3 parts
+    short = schedule(shop, ring=False, send_at=DUE)
     with time_machine.travel(START, tick=False):
         deliver([long_text.pk, short.pk], gateway=PacedGateway())
     assert _statuses([long_text, short]) == [Status.SENT, Status.SCHEDULED]
@@ -106,7 +107,8 @@ def test_the_operators_rate_wins_over_the_providers_rule(shop):
 
 def test_a_sandbox_is_not_paced(shop):
     messages = _many(shop, 30)
-    deliver([m.pk for m in messages], gateway=LocmemGateway())
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in messages], gateway=LocmemGateway())
     assert _statuses(messages) == [Status.SENT] * 30
 
 
