@@ -33,7 +33,8 @@ from shop.models import Shop
 
 from .encoding import segment_info, transliterate
 from .history import iso
-from .models import LANES, EventType, Message, MessageEvent, SmsSettings, Status, lane_of
+from . import pacing
+from .models import LANES, EventType, Lane, Message, MessageEvent, SmsSettings, Status, lane_of
 from .phones import InvalidPhoneNumber, to_e164
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
@@ -152,8 +153,8 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
     """Hand these messages to their lanes' workers once the caller's transaction commits (delivery
     claims what is still due, so ringing one that was cancelled meanwhile is harmless). Without
     ``lane``, each message's own is read (one query)."""
-    if not message_ids:
-        return
+    if not message_ids or (lane == Lane.MARKETING and pacing.marketing_paced()):
+        return  # dispatch releases marketing texts at their senders' pace (pacing.marketing_release)
     if lane is not None:
         by_lane = {lane: list(message_ids)}
     else:
@@ -161,6 +162,8 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
         for pk, its_lane in Message.objects.filter(pk__in=message_ids).values_list("pk", "lane"):
             by_lane[its_lane].append(pk)
     for its_lane, pks in by_lane.items():
+        if its_lane == Lane.MARKETING and pacing.marketing_paced():
+            continue
         transaction.on_commit(functools.partial(_ring, pks, its_lane))
 @dataclass(frozen=True, slots=True)
 class PreparedMessage:
@@ -288,6 +291,8 @@ def messages_dispatch_due(*, chunk: int = 1000) -> int:
 
 
 def _dispatch_lane(lane: str, *, now: dt.datetime, chunk: int, room: int) -> int:
+    if lane == Lane.MARKETING and pacing.marketing_paced():
+        return _release_marketing(now=now, room=room)
     total = 0
     while total < room:
         chunk = min(chunk, room - total)
@@ -305,6 +310,33 @@ def _dispatch_lane(lane: str, *, now: dt.datetime, chunk: int, room: int) -> int
         total += len(pks)
         if len(pks) < chunk:
             break
+    return total
+
+
+def _release_marketing(*, now: dt.datetime, room: int) -> int:
+    """Claim and ring each shop's due marketing texts, no more than its sender's pace allows
+    until the next dispatch run (pacing.marketing_release); oldest first."""
+    due = Message.objects.filter(status=Status.SCHEDULED, lane=Lane.MARKETING, send_at__lte=now)
+    shop_ids = list(due.order_by().values_list("shop_id", flat=True).distinct())
+    total = 0
+    for shop_id, parts in pacing.marketing_release(shop_ids=shop_ids).items():
+        if total >= room:
+            break
+        with transaction.atomic():
+            rows = due.filter(shop_id=shop_id).order_by("send_at")
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)
+            pks, used = [], 0
+            for pk, segments in rows.values_list("pk", "segments")[:min(parts, room - total)]:
+                if pks and used + segments > parts:
+                    break
+                pks.append(pk)
+                used += segments
+            Message.objects.filter(pk__in=pks, status=Status.SCHEDULED).update(
+                status=Status.QUEUED, queued_at=now, updated_at=now)
+            if pks:
+                transaction.on_commit(functools.partial(_ring, pks, Lane.MARKETING))
+        total += len(pks)
     return total
 
 
@@ -333,7 +365,9 @@ def _ring_lost_doorbells(now: dt.datetime) -> None:
         lost = Message.objects.filter(status=Status.QUEUED, queued_at__lt=stale)
         if connection.features.has_select_for_update_skip_locked:
             lost = lost.select_for_update(skip_locked=True)
-        pks = list(lost.values_list("pk", flat=True)[:1000])
-        if pks:
+        by_lane = defaultdict(list)
+        for pk, lane in lost.values_list("pk", "lane")[:1000]:
+            by_lane[lane].append(pk)
+        for lane, pks in by_lane.items():  # released already (marketing too): rung again as they are
             Message.objects.filter(pk__in=pks, status=Status.QUEUED).update(queued_at=now)
-            messages_ring(message_ids=pks)  # each in its own lane
+            transaction.on_commit(functools.partial(_ring, pks, lane))

@@ -26,9 +26,11 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .models import SenderBucket, SenderRate
+from .gateways import get_gateway
+from .models import Lane, SenderBucket, SenderRate, SmsSettings
 from .policies import DeliveryPolicy, Hold
 
 # The provider's rules per kind of sender, in segments per second (Twilio's published limits).
@@ -64,22 +66,28 @@ def _round_robin_by_shop(messages: list) -> list:
 
 
 # --- buckets ---------------------------------------------------------------------------------------
-# take(key, rate, costs, now) → how many of ``costs`` (in order) may go now, and the tokens left
-# (negative: owed). A bucket holds one second of its rate (at least one part); a text longer than
-# that leaves when the bucket is full and the sender then owes the rest: a 3-part text leaves a
-# 1 part/s long code at once, and the next text waits 3 s.
+# take(key, rate, costs, now, reserve) → how many of ``costs`` (in order) may go now, and the tokens
+# left (negative: owed). A bucket holds one second of its rate (at least one part); a text longer
+# than that leaves when the bucket is full and the sender then owes the rest: a 3-part text leaves
+# a 1 part/s long code at once, and the next text waits 3 s. ``reserve`` is what a marketing text
+# must leave in the bucket (unless the bucket is full), so a blast never takes the last tokens an
+# order's text or a code needs.
+
+MARKETING_SHARE = 0.8  # of a sender's rate, what marketing texts may use while others wait
 
 
 def _capacity(rate: float) -> float:
     return max(rate, 1.0)
 
 
-def _take(tokens: float, updated: float, rate: float, costs: list[int], now: float) -> tuple[int, float]:
+def _take(tokens: float, updated: float, rate: float, costs: list[int], now: float,
+          reserve: float = 0.0) -> tuple[int, float]:
     capacity = _capacity(rate)
     tokens = min(capacity, tokens + max(0.0, now - updated) * rate)
     granted = 0
     for cost in costs:
-        if tokens < min(cost, capacity) - 1e-9:
+        full = tokens >= capacity - 1e-9
+        if not full and tokens - reserve < min(cost, capacity) - 1e-9:
             break
         tokens -= cost
         granted += 1
@@ -89,26 +97,27 @@ def _take(tokens: float, updated: float, rate: float, costs: list[int], now: flo
 class DatabaseBucket:
     """The bucket in a row per sender, locked for the read-modify-write (SQLite: its one writer)."""
 
-    def take(self, key: str, rate: float, costs: list[int], now: float) -> tuple[int, float]:
+    def take(self, key: str, rate: float, costs: list[int], now: float, reserve: float = 0.0) -> tuple[int, float]:
         with transaction.atomic():
             SenderBucket.objects.get_or_create(key=key, defaults={"tokens": _capacity(rate), "updated": now})
             row = SenderBucket.objects.select_for_update().get(key=key)
-            granted, tokens = _take(row.tokens, row.updated, rate, costs, now)
+            granted, tokens = _take(row.tokens, row.updated, rate, costs, now, reserve)
             SenderBucket.objects.filter(key=key).update(tokens=tokens, updated=now)
         return granted, tokens
 
 
 _LUA = """
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
-local rate, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate, now, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local capacity = math.max(rate, 1)
 local tokens = tonumber(state[1]) or capacity
 local updated = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
 local granted = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local cost = tonumber(ARGV[i])
-  if tokens < math.min(cost, capacity) - 1e-9 then break end
+  local full = tokens >= capacity - 1e-9
+  if (not full) and tokens - reserve < math.min(cost, capacity) - 1e-9 then break end
   tokens = tokens - cost
   granted = granted + 1
 end
@@ -127,8 +136,8 @@ class RedisBucket:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.client.register_script(_LUA)
 
-    def take(self, key: str, rate: float, costs: list[int], now: float) -> tuple[int, float]:
-        granted, tokens = self.script(keys=[f"smsnotify:pace:{key}"], args=[rate, now, *costs])
+    def take(self, key: str, rate: float, costs: list[int], now: float, reserve: float = 0.0) -> tuple[int, float]:
+        granted, tokens = self.script(keys=[f"smsnotify:pace:{key}"], args=[rate, now, reserve, *costs])
         return int(granted), float(tokens)
 
 
@@ -150,15 +159,16 @@ class SenderPacing(DeliveryPolicy):
         if gateway is None or not gateway.paced or not batch.messages:
             return {}
         overrides = dict(SenderRate.objects.values_list("sender", "segments_per_second"))
-        by_sender = defaultdict(list)
-        for message in batch.messages:
-            by_sender[message.sender or gateway.default_sender].append(message)
+        by_sender = defaultdict(list)  # service texts first: they take the bucket before the marketing of a batch
+        for message in sorted(batch.messages, key=lambda m: m.lane == Lane.MARKETING):
+            by_sender[(message.sender or gateway.default_sender, message.lane == Lane.MARKETING)].append(message)
         now = time.time()
         verdicts = {}
-        for sender, messages in by_sender.items():
+        for (sender, marketing), messages in by_sender.items():
             rate = sender_rate(sender, overrides)
             ordered = _round_robin_by_shop(messages)
-            granted, tokens = bucket().take(sender, rate, [max(1, m.segments) for m in ordered], now)
+            reserve = _capacity(rate) * (1 - MARKETING_SHARE) if marketing else 0.0
+            granted, tokens = bucket().take(sender, rate, [max(1, m.segments) for m in ordered], now, reserve)
             # Those that wait: at the moment the bucket will have refilled for them, one after another.
             owed = -tokens
             for message in ordered[granted:]:
@@ -166,3 +176,30 @@ class SenderPacing(DeliveryPolicy):
                 until = timezone.now() + dt.timedelta(seconds=math.ceil(max(owed, 1) / rate))
                 verdicts[message.pk] = Hold(until=until, code="paced", params={"rate": f"{rate:g}"})
         return verdicts
+
+
+# --- releasing marketing texts at their senders' pace ------------------------------------------------
+
+
+def marketing_paced() -> bool:
+    """Whether marketing texts are released at their senders' pace (a real provider's gateway)."""
+    return import_string(settings.SMS_GATEWAY).paced
+
+
+def marketing_release(*, shop_ids: list[int]) -> dict[int, int]:
+    """How many message parts of each shop's due marketing texts one dispatch run may hand to the
+    workers: the marketing share of its sender's rate over a dispatch interval, split evenly
+    between the shops that share a sender. A 100,000-text blast thus waits in the database and
+    leaves at its sender's pace, instead of filling the queue and being held over and over."""
+    default = get_gateway().default_sender
+    senders = dict(SmsSettings.objects.filter(shop_id__in=shop_ids).values_list("shop_id", "sender"))
+    overrides = dict(SenderRate.objects.values_list("sender", "segments_per_second"))
+    sharing = defaultdict(list)
+    for shop_id in shop_ids:
+        sharing[senders.get(shop_id) or default].append(shop_id)
+    release = {}
+    for sender, shops in sharing.items():
+        parts = sender_rate(sender, overrides) * MARKETING_SHARE * settings.SMS_DISPATCH_INTERVAL
+        for shop_id in shops:
+            release[shop_id] = max(1, math.ceil(parts / len(shops)))
+    return release

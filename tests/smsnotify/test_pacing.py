@@ -132,3 +132,58 @@ def test_the_database_bucket_and_the_redis_script_agree():
         assert left == start - sum(costs[:granted])
         if granted < len(costs):
             assert left < min(costs[granted], capacity)
+
+
+# --- a blast against everything else ---------------------------------------------------------------
+
+
+def test_a_marketing_batch_leaves_the_reserve_to_an_order_text_of_the_same_sender(shop, sms_outbox):
+    blast = _many(shop, 20, kind=Kind.BULK)
+    Message.objects.filter(pk__in=[m.pk for m in blast]).update(kind=Kind.MANUAL)  # past consent; still marketing
+    order_text = schedule(shop, to="+12025559999", kind=Kind.ORDER_STATUS, ring=False, send_at=DUE)
+    with time_machine.travel(START, tick=False):
+        deliver([m.pk for m in blast], gateway=PacedGateway())  # 10 parts/s, 2 of them kept for service texts
+        deliver([order_text.pk], gateway=PacedGateway())
+    assert _statuses(blast).count(Status.SENT) == 8
+    assert _statuses([order_text]) == [Status.SENT]
+
+
+@pytest.fixture
+def paced(settings):
+    settings.SMS_GATEWAY = "tests.smsnotify.test_pacing.PacedGateway"
+    settings.SMS_DISPATCH_INTERVAL = 5
+
+
+def test_dispatch_releases_a_blast_at_its_senders_pace_and_rings_nothing_at_writing(shop, paced, on_commit):
+    from unittest import mock
+
+    from smsnotify import outbox
+
+    with time_machine.travel(DUE, tick=False), mock.patch("smsnotify.tasks.deliver.apply_async") as enqueue, \
+            on_commit():
+        blast = [schedule(shop, to=f"+1202555{n:04d}", kind=Kind.BULK) for n in range(100)]
+        order_text = schedule(shop, to="+12025559999", kind=Kind.ORDER_STATUS)
+    assert [call.kwargs["queue"] for call in enqueue.call_args_list] == ["sms.service"]  # the blast waits
+    with time_machine.travel(START, tick=False), mock.patch("smsnotify.tasks.deliver.apply_async"), on_commit():
+        released = outbox.messages_dispatch_due()
+    # 10 parts/s for "TestShop", 80 % of it for marketing, over a 5-second dispatch interval: 40 texts
+    assert Message.objects.filter(pk__in=[m.pk for m in blast], status=Status.QUEUED).count() == 40
+    assert released == 40 + 1  # and the order's text (its lane is not paced at dispatch)
+    queued = Message.objects.filter(status=Status.QUEUED).order_by("send_at", "pk")
+    assert order_text.pk in set(queued.values_list("pk", flat=True))
+
+
+def test_shops_sharing_a_sender_share_its_pace_at_dispatch(paced, on_commit):
+    from unittest import mock
+
+    from smsnotify import outbox
+
+    first, second = make_shop(credits=1000), make_shop(credits=1000)
+    SmsSettings.objects.filter(shop__in=[first, second]).update(sender="")  # the platform's long code: 1/s
+    SenderRate.objects.create(sender="+12025550100", segments_per_second=5)
+    for shop in (first, second):
+        _many(shop, 30, kind=Kind.BULK)
+    with time_machine.travel(START, tick=False), mock.patch("smsnotify.tasks.deliver.apply_async"), on_commit():
+        outbox.messages_dispatch_due()
+    queued = Message.objects.filter(status=Status.QUEUED)
+    assert queued.filter(shop=first).count() == queued.filter(shop=second).count() == 10  # 5 × 0.8 × 5 s / 2
