@@ -170,10 +170,18 @@ CREDITS_PAYMENT_PROVIDERS = env_list("CREDITS_PAYMENT_PROVIDERS", ["credits.paym
 CREDITS_PENDING_PURCHASE_HOURS = env_int("CREDITS_PENDING_PURCHASE_HOURS", 72)  # unpaid transfers expire
 CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  # "" = derived from SECRET_KEY
 
+# --- Storefront ----------------------------------------------------------------------------
+# Back-in-stock sign-ups are limited per visitor's IP address (per shop) and per number, counted in
+# Django's cache: Redis when REDIS_URL is set, so every web process counts together.
+STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = env_int("STOREFRONT_SIGNUPS_PER_IP_PER_HOUR", 10)
+STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY = env_int("STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY", 5)
+
 # --- Celery --------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "smsnotify"}}
 else:
     # kombu's filesystem transport: a broker that needs no server, for laptops.
     _broker_dir = VAR_DIR / "broker"

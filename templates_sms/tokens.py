@@ -351,6 +351,7 @@ ORDER_NEW = "order:new"
 ORDER_TRACKING = "order:tracking"
 TICKET_NEW = "ticket:new"
 TICKET_ANSWERED = "ticket:answered"
+PRODUCT_BACK_IN_STOCK = "product:back_in_stock"
 
 
 def order_status_event(status: str) -> str:
@@ -388,9 +389,9 @@ def _events() -> list[Event]:
         Event(CUSTOM_ORDER, _("Custom message about an order"),
               _("Never sent automatically: used for messages you send by hand from an order's page."),
               (Audience.CUSTOMER,), order_tokens, automatic=False),
-        Event("product:back_in_stock", _("Back in stock"),
+        Event(PRODUCT_BACK_IN_STOCK, _("Back in stock"),
               _("Sent to customers who asked to be told when a product is available again."),
-              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER), sent=False),
+              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER)),
         Event("cart:abandoned", _("Abandoned cart"), _("Sent when a customer leaves items in the cart."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "cart_total", "cart_items", "currency", "shop_name"), sent=False),
         Event("date:birthday", _("Birthday"), _("Sent on the customer's birthday."),

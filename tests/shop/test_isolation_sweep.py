@@ -42,11 +42,12 @@ from campaigns.models import OrderStatusRule
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
-from shop.models import Cart, Customer, Order, Product, Shop, StaffMembership, Ticket
+from shop.models import BackInStockSubscription, Cart, Customer, Order, Product, Shop, StaffMembership, Ticket
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SmsSettings
 from templates_sms.models import SmsTemplate
 from tests.factories import (
+    BackInStockSubscriptionFactory,
     CartFactory,
     CartItemFactory,
     CustomerFactory,
@@ -72,6 +73,7 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Order: lambda shop: OrderFactory(shop=shop),
     Cart: lambda shop: CartItemFactory(cart=CartFactory(shop=shop)).cart,  # with an inline row
     Ticket: lambda shop: TicketFactory(shop=shop),
+    BackInStockSubscription: lambda shop: BackInStockSubscriptionFactory(shop=shop),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
@@ -151,6 +153,8 @@ SITE_ENDPOINTS = {
 # Non-admin URLs that take parameters: the model whose id they take, or why it is no id.
 NON_ADMIN_ENDPOINTS: dict[str, type[models.Model] | str] = {
     "credits:payment-webhook": "a payment provider's name; the purchase is named in the signed body",
+    "storefront:product": "a public page: the shop's slug and one of its products (another shop's product "
+                          "is a 404: tests/shop/test_storefront.py)",
 }
 
 

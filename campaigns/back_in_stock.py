@@ -1,0 +1,62 @@
+"""The back-in-stock texts: when a product can be ordered again, each number waiting for it
+gets one text, and its sign-up is marked sent in the same transaction.
+
+Runs inside ``shop.services.product_stock_set``'s transaction (the receiver of
+``product_back_in_stock``). A popular product can have thousands waiting, so the work is done
+in chunks: one query reads a chunk, each text is written through the outbox (``ring=False``:
+one doorbell per chunk, not per text) and one UPDATE marks the chunk sent. The dedupe key is
+the sign-up's id: an event delivered twice texts nobody twice, and a number that signs up again
+after its text gets the next one.
+
+A sign-up stays *waiting* when nothing reached the outbox for it (the template is switched
+off, SMS is off for the shop, the text rendered empty): the next time the product comes back
+it is tried again. Whether a written text may go out (marketing consent, STOP, quiet hours) is
+for the delivery policies to decide at sending time, as for every marketing text.
+"""
+
+from __future__ import annotations
+
+from shop.models import BackInStockSubscription, Product, SubscriptionStatus
+from shop.services import back_in_stock_subscriptions_mark_sent
+from smsnotify.models import Kind, Status
+from smsnotify.outbox import messages_ring
+from templates_sms.selectors import active_template
+from templates_sms.tokens import PRODUCT_BACK_IN_STOCK, Audience, RenderContext
+
+from .service_texts import _text_schedule
+
+CHUNK = 500
+
+
+def back_in_stock_dedupe_key(subscription_id: int) -> str:
+    return f"stock:subscription:{subscription_id}"
+
+
+def back_in_stock_texts_schedule(*, product: Product) -> int:
+    """Text everyone waiting for ``product`` once; returns how many sign-ups were marked sent."""
+    shop = product.shop
+    template = active_template(shop=shop, event=PRODUCT_BACK_IN_STOCK, audience=Audience.CUSTOMER)
+    if template is None:
+        return 0  # the merchant switched the text off: they keep waiting for the next time
+    waiting = (BackInStockSubscription.objects
+               .filter(shop_id=shop.pk, product_id=product.pk, status=SubscriptionStatus.WAITING)
+               .select_related("customer").order_by("pk"))
+    marked, after = 0, 0
+    while chunk := list(waiting.filter(pk__gt=after)[:CHUNK]):
+        after = chunk[-1].pk
+        texted, due = [], []
+        for subscription in chunk:
+            message = _text_schedule(
+                template=template, context=RenderContext(shop=shop, product=product, customer=subscription.customer),
+                event=PRODUCT_BACK_IN_STOCK, to=subscription.phone, kind=Kind.BACK_IN_STOCK,
+                dedupe_key=back_in_stock_dedupe_key(subscription.pk), customer=subscription.customer,
+                product=product, ring=False,
+            )
+            if message is None or message.status == Status.CANCELLED:
+                continue  # SMS is off (or nothing to send): it waits for the next time
+            texted.append(subscription.pk)
+            if message.status == Status.SCHEDULED:
+                due.append(message.pk)
+        marked += back_in_stock_subscriptions_mark_sent(subscription_ids=texted)
+        messages_ring(message_ids=due)
+    return marked
