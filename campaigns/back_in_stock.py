@@ -2,10 +2,11 @@
 gets one text, and its sign-up is marked sent in the same transaction.
 
 Runs inside ``shop.services.product_stock_set``'s transaction (the receiver of
-``product_back_in_stock``). A popular product can have thousands waiting, so the work is done
-in chunks: one query reads a chunk, each text is written through the outbox (``ring=False``:
-one doorbell per chunk, not per text) and one UPDATE marks the chunk sent. The dedupe key is
-the sign-up's id: an event delivered twice texts nobody twice, and a number that signs up again
+``product_back_in_stock``). A popular product can have thousands waiting, so the work is
+set-based, a chunk at a time: one query reads the chunk, each text is rendered (a name token
+makes each one personal), one batch write puts them all in the outbox with their history
+(``messages_schedule_many``) and one UPDATE marks the chunk sent. The dedupe key is the
+sign-up's id: an event delivered twice texts nobody twice, and a number that signs up again
 after its text gets the next one.
 
 A sign-up stays *waiting* when nothing reached the outbox for it (the template is switched
@@ -19,11 +20,10 @@ from __future__ import annotations
 from shop.models import BackInStockSubscription, Product, SubscriptionStatus
 from shop.services import back_in_stock_subscriptions_mark_sent
 from smsnotify.models import Kind, Status
-from smsnotify.outbox import messages_ring
+from smsnotify.outbox import Outgoing, messages_schedule_many
+from templates_sms.rendering import render
 from templates_sms.selectors import active_template
 from templates_sms.tokens import PRODUCT_BACK_IN_STOCK, Audience, RenderContext
-
-from .service_texts import _text_schedule
 
 CHUNK = 500
 
@@ -44,19 +44,17 @@ def back_in_stock_texts_schedule(*, product: Product) -> int:
     marked, after = 0, 0
     while chunk := list(waiting.filter(pk__gt=after)[:CHUNK]):
         after = chunk[-1].pk
-        texted, due = [], []
-        for subscription in chunk:
-            message = _text_schedule(
-                template=template, context=RenderContext(shop=shop, product=product, customer=subscription.customer),
-                event=PRODUCT_BACK_IN_STOCK, to=subscription.phone, kind=Kind.BACK_IN_STOCK,
-                dedupe_key=back_in_stock_dedupe_key(subscription.pk), customer=subscription.customer,
-                product=product, ring=False,
-            )
-            if message is None or message.status == Status.CANCELLED:
-                continue  # SMS is off (or nothing to send): it waits for the next time
-            texted.append(subscription.pk)
-            if message.status == Status.SCHEDULED:
-                due.append(message.pk)
+        texts = [
+            Outgoing(to=subscription.phone, dedupe_key=back_in_stock_dedupe_key(subscription.pk),
+                     # stripped: a token with no value at the end must not cost a character
+                     body=render(template.body, RenderContext(shop=shop, product=product,
+                                                              customer=subscription.customer),
+                                 event=PRODUCT_BACK_IN_STOCK).strip(),
+                     customer=subscription.customer, product=product)
+            for subscription in chunk
+        ]
+        written = messages_schedule_many(shop=shop, kind=Kind.BACK_IN_STOCK, texts=texts)
+        texted = [subscription.pk for subscription, message in zip(chunk, written)
+                  if message is not None and message.status != Status.CANCELLED]  # SMS off: next time
         marked += back_in_stock_subscriptions_mark_sent(subscription_ids=texted)
-        messages_ring(message_ids=due)
     return marked

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,7 +33,7 @@ from shop.models import Shop
 from .encoding import segment_info, transliterate
 from .history import iso
 from .models import EventType, Message, MessageEvent, SmsSettings, Status
-from .phones import to_e164
+from .phones import InvalidPhoneNumber, to_e164
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
 
@@ -137,6 +139,90 @@ def message_schedule(
     if ring and active and message.send_at <= now:
         messages_ring(message_ids=[message.pk])
     return message
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One text of a batch written by ``messages_schedule_many``."""
+
+    to: object
+    body: str
+    dedupe_key: str
+    customer: object = None
+    order: object = None
+    cart: object = None
+    product: object = None
+
+
+def messages_schedule_many(*, shop: Shop, kind: str, texts: Sequence[Outgoing]) -> list[Message | None]:
+    """Write many automatic texts of one kind in the caller's transaction, by the rules of
+    ``message_schedule``, set-based: one read of the dedupe keys already taken, one INSERT of
+    the messages and one of their history per call, one doorbell on commit. A store event that
+    texts thousands (a product back in stock) costs a few queries, not thousands.
+
+    Returns, for each text in order, its message: the new one, the one already holding its key
+    (if that one reached anyone), or None when the text could not be written (a recipient that
+    is not a valid number, an empty body: logged; the others are written). Keys must differ.
+    """
+    keys = [text.dedupe_key for text in texts]
+    if not all(keys) or len(set(keys)) != len(keys):
+        raise ValueError("Each text of a batch needs its own dedupe key.")
+    now = timezone.now()
+    sms_settings = sms_settings_for(shop)
+    active = sms_settings.active
+    held = {message.dedupe_key: message for message in Message.objects.filter(shop=shop, dedupe_key__in=keys)}
+    # Like message_schedule: a key whose message never reached anyone is free for a new try.
+    Message.objects.filter(pk__in=[m.pk for m in held.values() if m.status in NEVER_REACHED]).update(dedupe_key=None)
+    results: list[Message | None] = [None] * len(texts)
+    fresh: list[tuple[int, Message]] = []
+    for index, text in enumerate(texts):
+        earlier = held.get(text.dedupe_key)
+        if earlier is not None and earlier.status not in NEVER_REACHED:
+            results[index] = earlier
+            continue
+        try:
+            recipient = to_e164(text.to, region=shop.country)
+        except InvalidPhoneNumber:
+            log.warning("Invalid phone %r for %s; no SMS scheduled.", str(text.to), text.dedupe_key)
+            continue
+        if not text.body or not text.body.strip():
+            log.warning("Empty text for %s; no SMS scheduled.", text.dedupe_key)
+            continue
+        body = sendable_text(sms_settings, text.body)
+        info = segment_info(body)
+        fresh.append((index, Message(
+            shop=shop, kind=kind, recipient=recipient, body=body, encoding=info.encoding, segments=info.segments,
+            dedupe_key=text.dedupe_key, send_at=now, customer=text.customer, order=text.order, cart=text.cart,
+            product=text.product, status=Status.SCHEDULED if active else Status.CANCELLED,
+            error_code="" if active else "sms_inactive",
+            error_text="" if active else "SMS is switched off for this shop.", created_at=now,
+        )))
+    if not fresh:
+        return results
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create([message for _index, message in fresh])
+    except IntegrityError:
+        # A concurrent writer took one of the keys meanwhile: one by one, each settling its own race.
+        for index, _message in fresh:
+            text = texts[index]
+            results[index] = message_schedule(shop=shop, to=text.to, body=text.body, kind=kind,
+                                              dedupe_key=text.dedupe_key, customer=text.customer, order=text.order,
+                                              cart=text.cart, product=text.product)
+        return results
+    if active:
+        event_type, params = EventType.SCHEDULED, {}
+    else:
+        event_type, params = EventType.STOPPED, {"reason": "sms_inactive"}
+    MessageEvent.objects.bulk_create([
+        MessageEvent(message=message, type=event_type, status=message.status, parameters=dict(params), created_at=now)
+        for _index, message in fresh
+    ])
+    for index, message in fresh:
+        results[index] = message
+    if active:
+        messages_ring(message_ids=[message.pk for _index, message in fresh])
+    return results
 
 
 def messages_ring(*, message_ids: list[int]) -> None:

@@ -1,0 +1,133 @@
+"""smsnotify/outbox.py, messages_schedule_many: many automatic texts written at once, by the
+rules of message_schedule (one recipient format, dedupe per shop, SMS off, one doorbell)."""
+
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from smsnotify import outbox
+from smsnotify.models import EventType, Kind, Message, SmsSettings, Status
+from tests.factories import CustomerFactory, ProductFactory, make_shop
+from tests.smsnotify.helpers import history, schedule
+
+pytestmark = pytest.mark.django_db
+
+Outgoing = outbox.Outgoing
+
+
+def many(shop, texts, kind=Kind.BACK_IN_STOCK):
+    return outbox.messages_schedule_many(shop=shop, kind=kind, texts=texts)
+
+
+def test_writes_each_text_with_its_history_and_links(shop):
+    customer, product = CustomerFactory(shop=shop), ProductFactory(shop=shop)
+    written = many(shop, [
+        Outgoing(to="(202) 555-0101", body="Hello Ada", dedupe_key="k:1", customer=customer, product=product),
+        Outgoing(to="+48601234567", body="Zażółć gęślą jaźń", dedupe_key="k:2"),
+    ])
+    first, second = (Message.objects.get(pk=m.pk) for m in written)
+    assert (first.recipient, first.body, first.kind, first.status) == (
+        "+12025550101", "Hello Ada", Kind.BACK_IN_STOCK, Status.SCHEDULED)
+    assert (first.customer, first.product, first.dedupe_key, first.shop) == (customer, product, "k:1", shop)
+    assert (first.encoding, first.segments, second.encoding) == ("GSM-7", 1, "UCS-2")
+    assert first.send_at == first.created_at
+    assert history(first) == history(second) == [Status.SCHEDULED]
+    assert first.events.get().type == EventType.SCHEDULED
+
+
+def test_texts_leave_on_commit_with_one_doorbell(shop, sms_outbox, on_commit):
+    with mock.patch("smsnotify.outbox._ring", wraps=outbox._ring) as ring:
+        with on_commit():
+            written = many(shop, [Outgoing(to=f"+1202555010{n}", body=f"Hi {n}", dedupe_key=f"k:{n}")
+                                  for n in range(3)])
+    ring.assert_called_once_with([m.pk for m in written])
+    assert sorted(sms.body for sms in sms_outbox) == ["Hi 0", "Hi 1", "Hi 2"]
+
+
+def test_a_key_already_taken_returns_that_message_and_a_never_reached_one_is_retried(shop):
+    reached = schedule(shop, to="+12025550101", body="first", dedupe_key="k:1")
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    cancelled = schedule(shop, to="+12025550102", body="first", dedupe_key="k:2")
+    SmsSettings.objects.filter(shop=shop).update(active=True)
+    written = many(shop, [Outgoing(to="+12025550101", body="again", dedupe_key="k:1"),
+                          Outgoing(to="+12025550102", body="again", dedupe_key="k:2")])
+    assert written[0].pk == reached.pk and Message.objects.get(pk=reached.pk).body == "first"
+    assert written[1].pk != cancelled.pk and written[1].status == Status.SCHEDULED
+    cancelled.refresh_from_db()
+    assert cancelled.dedupe_key is None and cancelled.status == Status.CANCELLED  # keeps its history
+    assert Message.objects.get(dedupe_key="k:2").pk == written[1].pk
+
+
+def test_keys_are_per_shop(shop):
+    schedule(make_shop(), dedupe_key="k:1")
+    (message,) = many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1")])
+    assert message.shop == shop and Message.objects.count() == 2
+
+
+def test_with_sms_off_they_are_cancelled_with_the_reason(shop, sms_outbox, on_commit):
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    with mock.patch("smsnotify.outbox._ring") as ring, on_commit():
+        (message,) = many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1")])
+    ring.assert_not_called()
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.CANCELLED, "sms_inactive")
+    event = message.events.get()
+    assert (event.type, event.status, event.parameters) == (EventType.STOPPED, Status.CANCELLED,
+                                                            {"reason": "sms_inactive"})
+    assert sms_outbox == []
+
+
+def test_a_bad_recipient_or_an_empty_body_is_skipped_and_the_others_written(shop):
+    written = many(shop, [Outgoing(to="12345", body="hi", dedupe_key="k:1"),
+                          Outgoing(to="+12025550101", body="  ", dedupe_key="k:2"),
+                          Outgoing(to="+12025550102", body="hi", dedupe_key="k:3")])
+    assert written[:2] == [None, None] and written[2].recipient == "+12025550102"
+    assert Message.objects.count() == 1
+
+
+def test_the_shops_special_characters_option_applies(shop):
+    SmsSettings.objects.filter(shop=shop).update(replace_special_characters=True)
+    (message,) = many(shop, [Outgoing(to="+12025550101", body="Zażółć", dedupe_key="k:1")])
+    assert (message.body, message.encoding) == ("Zazolc", "GSM-7")
+
+
+def test_a_polish_shop_reads_national_numbers_in_poland(db):
+    (message,) = many(make_shop(country="PL"), [Outgoing(to="601 234 567", body="hi", dedupe_key="k:1")])
+    assert message.recipient == "+48601234567"
+
+
+@pytest.mark.parametrize("keys", [["k:1", "k:1"], ["k:1", ""]])
+def test_each_text_needs_its_own_key(shop, keys):
+    with pytest.raises(ValueError):
+        many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key=key) for key in keys])
+    assert not Message.objects.exists()
+
+
+def test_nothing_to_write_writes_nothing(shop):
+    assert many(shop, []) == []
+    assert many(shop, [Outgoing(to="bad", body="hi", dedupe_key="k:1")]) == [None]
+
+
+def test_the_cost_does_not_grow_with_the_number_of_texts(shop):
+    def queries_for(count, offset):
+        texts = [Outgoing(to=f"+1202555{offset + n:04d}", body="hi", dedupe_key=f"k:{offset + n}")
+                 for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            many(shop, texts)
+        return len(queries)
+
+    # (SQLite caps an INSERT at 999 parameters: Django splits larger batches, still a few per thousand)
+    assert queries_for(2, 0) == queries_for(30, 100)
+    assert Message.objects.count() == 32
+
+
+def test_a_key_taken_by_a_concurrent_writer_falls_back_to_one_by_one(shop):
+    texts = [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1"),
+             Outgoing(to="+12025550102", body="hi", dedupe_key="k:2")]
+    with mock.patch.object(Message.objects, "bulk_create", side_effect=IntegrityError("taken")):
+        written = many(shop, texts)
+    assert [m.recipient for m in written] == ["+12025550101", "+12025550102"]
+    assert all(m.pk and m.status == Status.SCHEDULED for m in written)
+    assert history(written[0]) == [Status.SCHEDULED]
