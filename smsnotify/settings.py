@@ -175,6 +175,9 @@ CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  
 # Django's cache: Redis when REDIS_URL is set, so every web process counts together.
 STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = env_int("STOREFRONT_SIGNUPS_PER_IP_PER_HOUR", 10)
 STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY = env_int("STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY", 5)
+# Behind a proxy every visitor has the proxy's REMOTE_ADDR: trust the address your proxy appends last
+# to X-Forwarded-For (only when a proxy you run always sets it; a visitor can write the header too).
+TRUST_PROXY_FORWARDED_FOR = env_bool("TRUST_PROXY_FORWARDED_FOR", False)
 
 # --- Celery --------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")

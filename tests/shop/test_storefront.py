@@ -226,3 +226,27 @@ def test_the_service_refuses_an_available_product_and_an_empty_number(shop):
     with pytest.raises(ValidationError):
         services.back_in_stock_subscribe(product=waiting, phone="", consent_text="ok")
     assert not BackInStockSubscription.objects.exists() and not Customer.objects.exists()
+
+
+def test_behind_a_trusted_proxy_the_address_it_appended_is_the_visitors(client, product, settings):
+    settings.STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = 1
+    settings.TRUST_PROXY_FORWARDED_FOR = True
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # the visitor wrote the first entry themselves; the proxy appended the real one
+    sign_up(client, product, phone="2025550101", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7", **proxy)
+    assert Customer.objects.get().marketing_consent_ip == "203.0.113.7"
+    assert sign_up(client, product, phone="2025550102", HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.7",
+                   **proxy).status_code == 429  # forging the first entry does not escape the limit
+    assert sign_up(client, product, phone="2025550102", HTTP_X_FORWARDED_FOR="198.51.100.4",
+                   **proxy).status_code == 302  # another visitor behind the same proxy
+
+
+def test_without_a_trusted_proxy_the_header_is_ignored(client, product):
+    sign_up(client, product, HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="203.0.113.9")
+    assert Customer.objects.get().marketing_consent_ip == "203.0.113.9"
+
+
+def test_an_unreadable_address_is_kept_as_none_not_a_crash(client, product, settings):
+    settings.TRUST_PROXY_FORWARDED_FOR = True
+    assert sign_up(client, product, HTTP_X_FORWARDED_FOR="not-an-ip", REMOTE_ADDR="garbage").status_code == 302
+    assert Customer.objects.get().marketing_consent_ip is None
