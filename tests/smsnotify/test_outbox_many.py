@@ -51,8 +51,9 @@ def test_a_key_already_taken_returns_that_message_and_a_never_reached_one_is_ret
     SmsSettings.objects.filter(shop=shop).update(active=False)
     cancelled = schedule(shop, to="+12025550102", body="first", dedupe_key="k:2")
     SmsSettings.objects.filter(shop=shop).update(active=True)
-    written = many(shop, [Outgoing(to="+12025550101", body="again", dedupe_key="k:1"),
-                          Outgoing(to="+12025550102", body="again", dedupe_key="k:2")])
+    with mock.patch("smsnotify.outbox.message_schedule", side_effect=AssertionError("not one by one")):
+        written = many(shop, [Outgoing(to="+12025550101", body="again", dedupe_key="k:1"),
+                              Outgoing(to="+12025550102", body="again", dedupe_key="k:2")])
     assert written[0].pk == reached.pk and Message.objects.get(pk=reached.pk).body == "first"
     assert written[1].pk != cancelled.pk and written[1].status == Status.SCHEDULED
     cancelled.refresh_from_db()
@@ -131,3 +132,15 @@ def test_a_key_taken_by_a_concurrent_writer_falls_back_to_one_by_one(shop):
     assert [m.recipient for m in written] == ["+12025550101", "+12025550102"]
     assert all(m.pk and m.status == Status.SCHEDULED for m in written)
     assert history(written[0]) == [Status.SCHEDULED]
+
+
+def test_a_rerun_of_the_same_batch_is_one_read_and_writes_nothing(shop):
+    texts = [Outgoing(to=f"+1202555010{n}", body="hi", dedupe_key=f"k:{n}") for n in range(3)]
+    first = many(shop, texts)
+    with mock.patch("smsnotify.outbox.message_schedule") as one_by_one, \
+            CaptureQueriesContext(connection) as queries:
+        again = many(shop, texts)
+    one_by_one.assert_not_called()
+    assert [m.pk for m in again] == [m.pk for m in first]
+    assert not [q for q in queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    assert Message.objects.count() == 3
