@@ -10,8 +10,8 @@ from __future__ import annotations
 from shop.models import Order, Product, Shop, Ticket
 
 from . import service_texts
-from .back_in_stock import back_in_stock_texts_schedule
 from .alerts import low_balance_alert_send
+from .back_in_stock import back_in_stock_texts_schedule
 
 
 def text_order_placed(sender, *, order: Order, **kwargs) -> None:

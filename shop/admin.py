@@ -115,7 +115,7 @@ class BackInStockSubscriptionAdmin(ShopScopedAdmin):
     system; the merchant reads, cancels or deletes them."""
 
     merchant_actions = frozenset({"view", "delete"})
-    list_display = ["phone", "customer", "product_id_display", "product_name", "status", "created_at", "notified_at"]
+    list_display = ["phone", "customer", "product_id_display", "product_name", "status", "created_at"]
     list_display_links = ["phone"]
     list_filter = ["status"]
     search_fields = ["phone", "product__name", "product__sku", "=product__id", "customer__last_name"]
