@@ -42,7 +42,7 @@ def _client_ip(request) -> str | None:
         return None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def product_page(request, shop_slug: str, product_id: int):
     shop = get_object_or_404(Shop, slug=shop_slug)
     product = get_object_or_404(Product, shop=shop, pk=product_id)  # another shop's product is not here
@@ -53,7 +53,7 @@ def product_page(request, shop_slug: str, product_id: int):
 
 
 def _answer(request, shop: Shop, product: Product):
-    if request.method == "GET" or product.available:
+    if request.method != "POST" or product.available:
         notice = _("This product is available now: you can order it.") if request.method == "POST" else ""
         form = None if product.available else BackInStockForm(shop=shop)
         return _page(request, shop, product, form=form, notice=notice, signed_up=SIGNED_UP in request.GET)

@@ -178,6 +178,8 @@ def test_another_shops_product_an_unknown_product_or_shop_is_a_404(client, produ
 
 def test_other_methods_are_refused(client, product):
     assert client.put(url(product)).status_code == 405
+    assert client.head(url(product)).status_code == 200
+    assert not BackInStockSubscription.objects.exists()
 
 
 def test_an_available_product_has_no_sign_up(client, shop):
