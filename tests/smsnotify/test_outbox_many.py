@@ -80,12 +80,14 @@ def test_with_sms_off_they_are_cancelled_with_the_reason(shop, sms_outbox, on_co
     assert sms_outbox == []
 
 
-def test_a_bad_recipient_or_an_empty_body_is_skipped_and_the_others_written(shop):
+def test_a_bad_recipient_or_an_empty_body_is_skipped_and_the_others_written(shop, caplog):
     written = many(shop, [Outgoing(to="12345", body="hi", dedupe_key="k:1"),
                           Outgoing(to="+12025550101", body="  ", dedupe_key="k:2"),
                           Outgoing(to="+12025550102", body="hi", dedupe_key="k:3")])
     assert written[:2] == [None, None] and written[2].recipient == "+12025550102"
     assert Message.objects.count() == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "smsnotify.outbox"] == [
+        "Invalid phone '12345' for k:1; no SMS scheduled.", "Empty text for k:2; no SMS scheduled."]
 
 
 def test_the_shops_special_characters_option_applies(shop):
@@ -101,7 +103,7 @@ def test_a_polish_shop_reads_national_numbers_in_poland(db):
 
 @pytest.mark.parametrize("keys", [["k:1", "k:1"], ["k:1", ""]])
 def test_each_text_needs_its_own_key(shop, keys):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^Each text of a batch needs its own dedupe key.$"):
         many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key=key) for key in keys])
     assert not Message.objects.exists()
 
@@ -144,3 +146,13 @@ def test_a_rerun_of_the_same_batch_is_one_read_and_writes_nothing(shop):
     assert [m.pk for m in again] == [m.pk for m in first]
     assert not [q for q in queries if q["sql"].startswith(("INSERT", "UPDATE"))]
     assert Message.objects.count() == 3
+
+
+def test_only_the_batchs_own_keys_are_read(shop):
+    for n in range(5):
+        schedule(shop, to="+12025550109", dedupe_key=f"other:{n}")
+    with CaptureQueriesContext(connection) as queries:
+        many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1")])
+    (read,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"smsnotify_message"' in q["sql"]
+               and "dedupe_key" in q["sql"]]
+    assert '"dedupe_key" IN (' in read  # a shop's whole history is never loaded to find a few keys
