@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from smsnotify import outbox
 from smsnotify.models import EventType, Kind, Message, SmsSettings, Status
-from tests.factories import CustomerFactory, ProductFactory, make_shop
+from tests.factories import CartFactory, CustomerFactory, OrderFactory, ProductFactory, make_shop
 from tests.smsnotify.helpers import history, schedule
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,8 @@ def test_writes_each_text_with_its_history_and_links(shop):
         "+12025550101", "Hello Ada", Kind.BACK_IN_STOCK, Status.SCHEDULED)
     assert (first.customer, first.product, first.dedupe_key, first.shop) == (customer, product, "k:1", shop)
     assert (first.encoding, first.segments, second.encoding) == ("GSM-7", 1, "UCS-2")
+    (long,) = many(shop, [Outgoing(to="+12025550103", body="Zażółć gęślą jaźń " * 5, dedupe_key="k:3")])
+    assert (long.encoding, long.segments) == ("UCS-2", 2)  # counted as message_schedule counts
     assert first.send_at == first.created_at
     assert history(first) == history(second) == [Status.SCHEDULED]
     assert first.events.get().type == EventType.SCHEDULED
@@ -73,7 +75,8 @@ def test_with_sms_off_they_are_cancelled_with_the_reason(shop, sms_outbox, on_co
         (message,) = many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1")])
     ring.assert_not_called()
     message.refresh_from_db()
-    assert (message.status, message.error_code) == (Status.CANCELLED, "sms_inactive")
+    assert (message.status, message.error_code, message.error_text) == (
+        Status.CANCELLED, "sms_inactive", "SMS is switched off for this shop.")
     event = message.events.get()
     assert (event.type, event.status, event.parameters) == (EventType.STOPPED, Status.CANCELLED,
                                                             {"reason": "sms_inactive"})
@@ -156,3 +159,10 @@ def test_only_the_batchs_own_keys_are_read(shop):
     (read,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"smsnotify_message"' in q["sql"]
                and "dedupe_key" in q["sql"]]
     assert '"dedupe_key" IN (' in read  # a shop's whole history is never loaded to find a few keys
+
+
+def test_a_text_keeps_its_order_and_cart(shop):
+    order, cart = OrderFactory(shop=shop), CartFactory(shop=shop)
+    (message,) = many(shop, [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1", order=order, cart=cart)])
+    message = Message.objects.get(pk=message.pk)
+    assert (message.order, message.cart, message.customer, message.product) == (order, cart, None, None)
