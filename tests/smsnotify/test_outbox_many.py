@@ -35,6 +35,7 @@ def test_writes_each_text_with_its_history_and_links(shop):
     (long,) = many(shop, [Outgoing(to="+12025550103", body="Zażółć gęślą jaźń " * 5, dedupe_key="k:3")])
     assert (long.encoding, long.segments) == ("UCS-2", 2)  # counted as message_schedule counts
     assert first.send_at == first.created_at
+    assert (first.error_code, first.error_text) == ("", "")
     assert history(first) == history(second) == [Status.SCHEDULED]
     assert first.events.get().type == EventType.SCHEDULED
 
@@ -130,12 +131,18 @@ def test_the_cost_does_not_grow_with_the_number_of_texts(shop):
 
 
 def test_a_key_taken_by_a_concurrent_writer_falls_back_to_one_by_one(shop):
-    texts = [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1"),
+    links = dict(customer=CustomerFactory(shop=shop), order=OrderFactory(shop=shop), cart=CartFactory(shop=shop),
+                 product=ProductFactory(shop=shop))
+    texts = [Outgoing(to="+12025550101", body="hi", dedupe_key="k:1", **links),
              Outgoing(to="+12025550102", body="hi", dedupe_key="k:2")]
     with mock.patch.object(Message.objects, "bulk_create", side_effect=IntegrityError("taken")):
         written = many(shop, texts)
     assert [m.recipient for m in written] == ["+12025550101", "+12025550102"]
-    assert all(m.pk and m.status == Status.SCHEDULED for m in written)
+    assert all(m.pk and m.status == Status.SCHEDULED and m.kind == Kind.BACK_IN_STOCK for m in written)
+    first = Message.objects.get(pk=written[0].pk)
+    assert (first.dedupe_key, first.customer, first.order, first.cart, first.product) == (
+        "k:1", links["customer"], links["order"], links["cart"], links["product"])
+    assert Message.objects.get(pk=written[1].pk).dedupe_key == "k:2"
     assert history(written[0]) == [Status.SCHEDULED]
 
 
