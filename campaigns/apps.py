@@ -19,6 +19,7 @@ class CampaignsConfig(AppConfig):
             (events.tracking_code_set, receivers.text_tracking_code),
             (events.ticket_opened, receivers.alert_ticket_opened),
             (events.ticket_answered, receivers.text_ticket_answered),
+            (events.product_back_in_stock, receivers.text_back_in_stock),
             (low_balance, receivers.alert_low_balance),
         ):
             signal.connect(receiver, sender=None, dispatch_uid=f"campaigns.{receiver.__name__}")

@@ -7,10 +7,11 @@ caused it. They are connected in CampaignsConfig.ready() (``connect``), not by d
 
 from __future__ import annotations
 
-from shop.models import Order, Shop, Ticket
+from shop.models import Order, Product, Shop, Ticket
 
 from . import service_texts
 from .alerts import low_balance_alert_send
+from .back_in_stock import back_in_stock_texts_schedule
 from .models import MarketingSettings
 
 
@@ -36,6 +37,10 @@ def alert_ticket_opened(sender, *, ticket: Ticket, **kwargs) -> None:
 
 def text_ticket_answered(sender, *, ticket: Ticket, **kwargs) -> None:
     service_texts.ticket_answered_text_schedule(ticket=ticket)
+
+
+def text_back_in_stock(sender, *, product: Product, **kwargs) -> None:
+    back_in_stock_texts_schedule(product=product)
 
 
 def alert_low_balance(sender, *, shop_id: int, balance: int, threshold: int, crossing: int, **kwargs) -> None:

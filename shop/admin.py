@@ -12,6 +12,7 @@ from . import services
 from .forms import OrderAdminForm, ProductAdminForm
 from .money import format_money
 from .models import (
+    BackInStockSubscription,
     Cart,
     CartItem,
     ConsentSource,
@@ -96,6 +97,54 @@ class ProductAdmin(ShopScopedAdmin):
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, obj):
         return _unbroken(format_money(obj.price, obj.shop.currency))
+
+    def save_model(self, request, obj, form, change):
+        new_status, new_quantity = obj.stock_status, obj.stock_quantity
+        through_service = change and {"stock_status", "stock_quantity"} & set(form.changed_data)
+        if through_service:
+            # Save the other edits, then the stock through the service: a product back in stock
+            # texts those waiting for it in this same transaction.
+            obj.stock_status, obj.stock_quantity = form.initial["stock_status"], form.initial["stock_quantity"]
+        super().save_model(request, obj, form, change)
+        if through_service:
+            services.product_stock_set(product=obj, stock_status=new_status, stock_quantity=new_quantity)
+
+
+@admin.register(BackInStockSubscription)
+class BackInStockSubscriptionAdmin(ShopScopedAdmin):
+    """Who asked to be texted when a product is back: made on the storefront, texted by the
+    system; the merchant reads, cancels or deletes them."""
+
+    merchant_actions = frozenset({"view", "delete"})
+    list_display = ["phone", "customer", "product_id_display", "product_name", "status", "created_at"]
+    list_display_links = ["phone"]
+    list_filter = ["status"]
+    search_fields = ["phone", "product__name", "product__sku", "=product__id", "customer__last_name"]
+    list_select_related = ["customer", "product"]
+    date_hierarchy = "created_at"
+    actions = ["cancel_waiting"]
+    readonly_fields = ["product", "customer", "phone", "status", "created_at", "notified_at"]
+    fields = readonly_fields
+
+    @admin.display(description=_("product ID"), ordering="product_id")
+    def product_id_display(self, obj):
+        return obj.product_id
+
+    @admin.display(description=_("product"), ordering="product__name")
+    def product_name(self, obj):
+        return obj.product.name
+
+    def has_add_permission(self, request, *args):
+        return False  # visitors sign up on the storefront
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Cancel selected waiting notifications"), permissions=["delete"])
+    def cancel_waiting(self, request, queryset):
+        count = services.back_in_stock_subscriptions_cancel(subscriptions=queryset)
+        self.message_user(request, ngettext("%d notification cancelled.", "%d notifications cancelled.", count)
+                          % count, messages.SUCCESS)
 
 
 class OrderItemInline(ShopScopedInline):

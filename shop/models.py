@@ -149,6 +149,46 @@ class Product(ShopOwned):
     def __str__(self):
         return self.name
 
+    @property
+    def available(self) -> bool:
+        """Whether a customer can order it now. The stock status decides (a back-order can be
+        ordered); the quantity is the merchant's information, not a switch."""
+        return self.stock_status != StockStatus.OUT_OF_STOCK
+
+
+class SubscriptionStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class BackInStockSubscription(ShopOwned):
+    """A visitor's request to be told when ``product`` can be ordered again: one text, then *sent*."""
+
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE,
+                                related_name="back_in_stock_subscriptions")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="back_in_stock_subscriptions")
+    phone = PhoneNumberField(_("phone"), help_text=_("E.164"))
+    status = models.CharField(_("status"), max_length=10, choices=SubscriptionStatus.choices,
+                              default=SubscriptionStatus.WAITING)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("back-in-stock notification")
+        verbose_name_plural = _("back-in-stock notifications")
+        constraints = [
+            # Signing up twice while waiting is the same request; after the text, a new one may wait again.
+            models.UniqueConstraint(fields=["product", "phone"], condition=models.Q(status="waiting"),
+                                    name="back_in_stock_one_waiting_per_number"),
+        ]
+        indexes = [models.Index(fields=["product", "status"]), models.Index(fields=["shop", "status", "created_at"])]
+
+    def __str__(self):
+        return gettext("%(phone)s, waiting for %(product)s") % {"phone": self.phone, "product": self.product}
+
 
 class OrderStatus(models.TextChoices):
     PLACED = "placed", _("Placed")

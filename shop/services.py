@@ -13,6 +13,8 @@ from phonenumber_field.phonenumber import to_python
 
 from . import events
 from .models import (
+    BackInStockSubscription,
+    ConsentSource,
     Coupon,
     Customer,
     MarketingConsent,
@@ -22,6 +24,8 @@ from .models import (
     Product,
     Shop,
     StaffMembership,
+    StockStatus,
+    SubscriptionStatus,
     Ticket,
     TicketStatus,
 )
@@ -209,3 +213,66 @@ def ticket_answer(*, ticket: Ticket, answer: str) -> Ticket:
     events.ticket_answered.send(sender=Shop, ticket=locked)
     ticket.refresh_from_db()
     return ticket
+
+
+@transaction.atomic
+def product_stock_set(*, product: Product, stock_status: str, stock_quantity: int | None = None) -> Product:
+    """Set a product's stock. When it becomes available again, ``product_back_in_stock`` goes
+    out in this transaction, so the texts to those waiting commit with the change (or neither does)."""
+    if stock_status not in StockStatus.values:
+        raise ValueError(f"Unknown stock status {stock_status!r}")
+    locked = Product.objects.select_for_update().get(pk=product.pk)
+    was_available = locked.available
+    fields = []
+    if stock_status != locked.stock_status:
+        locked.stock_status = stock_status
+        fields.append("stock_status")
+    if stock_quantity is not None and stock_quantity != locked.stock_quantity:
+        locked.stock_quantity = stock_quantity
+        fields.append("stock_quantity")
+    if fields:
+        locked.save(update_fields=fields)
+    if locked.available and not was_available:
+        events.product_back_in_stock.send(sender=Shop, product=locked)
+    product.refresh_from_db()
+    return product
+
+
+@transaction.atomic
+def back_in_stock_subscribe(*, product: Product, phone: str, consent_text: str,
+                            ip: str | None = None) -> BackInStockSubscription:
+    """A visitor asks to be texted once when ``product`` can be ordered again.
+
+    The consent they ticked is recorded, with the wording they read and their IP address, on
+    the shop's customer with that number (one is made if there is none). Idempotent: a number
+    already waiting for the product gets that same subscription back."""
+    number = _phone_or_blank(phone, product.shop)
+    if not number:
+        raise ValidationError({"phone": _("Enter your phone number.")}, code="required")
+    # Locked, so a sign-up cannot slip in while product_stock_set texts those waiting.
+    locked = Product.objects.select_for_update().select_related("shop").get(pk=product.pk)
+    if locked.available:
+        raise ValidationError(_("This product is available now: you can order it."), code="available")
+    shop = locked.shop
+    customer = Customer.objects.filter(shop=shop, phone=number).order_by("pk").first()
+    if customer is None:
+        # A number left on a product page is not an account: no customer_registered (no welcome text).
+        customer = Customer.objects.create(shop=shop, phone=number)
+    customer_consent_record(customer=customer, granted=True, source=ConsentSource.STOREFRONT, ip=ip,
+                            text=consent_text)
+    subscription, _created = BackInStockSubscription.objects.get_or_create(
+        shop=shop, product=locked, phone=number, status=SubscriptionStatus.WAITING,
+        defaults={"customer": customer},
+    )
+    return subscription
+
+
+def back_in_stock_subscriptions_mark_sent(*, subscription_ids: list[int]) -> int:
+    """Those waiting who were just texted are done: one UPDATE, however many they are."""
+    return (BackInStockSubscription.objects.filter(pk__in=subscription_ids, status=SubscriptionStatus.WAITING)
+            .update(status=SubscriptionStatus.SENT, notified_at=timezone.now()))
+
+
+def back_in_stock_subscriptions_cancel(*, subscriptions) -> int:
+    """The merchant stops sign-ups that have not been texted; they stay in the list as cancelled."""
+    return subscriptions.filter(status=SubscriptionStatus.WAITING).update(status=SubscriptionStatus.CANCELLED)

@@ -165,6 +165,8 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
         if its_lane == Lane.MARKETING and pacing.marketing_paced():
             continue
         transaction.on_commit(functools.partial(_ring, pks, its_lane))
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedMessage:
     """One text of a scan, already rendered for its recipient (see ``messages_schedule_many``)."""

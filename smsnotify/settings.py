@@ -184,6 +184,15 @@ CREDITS_PAYMENT_PROVIDERS = env_list("CREDITS_PAYMENT_PROVIDERS", ["credits.paym
 CREDITS_PENDING_PURCHASE_HOURS = env_int("CREDITS_PENDING_PURCHASE_HOURS", 72)  # unpaid transfers expire
 CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  # "" = derived from SECRET_KEY
 
+# --- Storefront ----------------------------------------------------------------------------
+# Back-in-stock sign-ups are limited per visitor's IP address (per shop) and per number, counted in
+# Django's cache: Redis when REDIS_URL is set, so every web process counts together.
+STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = env_int("STOREFRONT_SIGNUPS_PER_IP_PER_HOUR", 10)
+STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY = env_int("STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY", 5)
+# Behind a proxy every visitor has the proxy's REMOTE_ADDR: trust the address your proxy appends last
+# to X-Forwarded-For (only when a proxy you run always sets it; a visitor can write the header too).
+TRUST_PROXY_FORWARDED_FOR = env_bool("TRUST_PROXY_FORWARDED_FOR", False)
+
 # --- Celery and the cache ------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 # The cache is shared by every web process and worker (rate limits, webhook idempotency tokens):

@@ -21,4 +21,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language picker
     path("webhooks/", include(webhook_patterns)),
     path("webhooks/payments/", include("credits.urls")),
+    path("store/", include("shop.urls")),  # the storefront's public pages
 ]

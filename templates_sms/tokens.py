@@ -393,6 +393,7 @@ _COUPON = ("coupon_code", "coupon_value", "coupon_valid_until")
 
 def date_event(trigger: str) -> str:
     return DATE_PREFIX + trigger
+PRODUCT_BACK_IN_STOCK = "product:back_in_stock"
 
 
 def order_status_event(status: str) -> str:
@@ -430,9 +431,9 @@ def _events() -> list[Event]:
         Event(CUSTOM_ORDER, _("Custom message about an order"),
               _("Never sent automatically: used for messages you send by hand from an order's page."),
               (Audience.CUSTOMER,), order_tokens, automatic=False),
-        Event("product:back_in_stock", _("Back in stock"),
+        Event(PRODUCT_BACK_IN_STOCK, _("Back in stock"),
               _("Sent to customers who asked to be told when a product is available again."),
-              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER), sent=False),
+              (Audience.CUSTOMER,), ("product_name", "price", "currency", "shop_name", *_CUSTOMER)),
         Event(CART_ABANDONED, _("Abandoned cart"),
               _("Sent once when a customer who agreed to marketing texts leaves items in the cart (Campaigns → "
                 "Abandoned-cart reminders sets after how many hours)."),

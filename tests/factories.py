@@ -7,7 +7,18 @@ from django.contrib.auth import get_user_model
 
 from credits.ledger import credits_grant_bonus
 from shop import services
-from shop.models import Cart, CartItem, Customer, Order, Product, Shop, Ticket
+from shop.models import (
+    BackInStockSubscription,
+    Cart,
+    CartItem,
+    Customer,
+    MarketingConsent,
+    Order,
+    Product,
+    Shop,
+    StockStatus,
+    Ticket,
+)
 from smsnotify.models import Kind, Message, SmsSettings
 
 _seq = itertools.count(1)
@@ -51,6 +62,19 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Product {n}")
     price = 1999
+
+
+class BackInStockSubscriptionFactory(factory.django.DjangoModelFactory):
+    """A number waiting for a product that is out of stock (written directly, as the admin lists it)."""
+
+    class Meta:
+        model = BackInStockSubscription
+
+    product = factory.LazyAttribute(lambda o: ProductFactory(shop=o.shop, stock_status=StockStatus.OUT_OF_STOCK))
+    phone = factory.Sequence(lambda n: f"+1202556{n % 10000:04d}")
+    # Signing up on the storefront records the customer's consent (the box is required).
+    customer = factory.LazyAttribute(lambda o: CustomerFactory(shop=o.shop, phone=o.phone,
+                                                               marketing_consent=MarketingConsent.GRANTED))
 
 
 class OrderFactory(factory.django.DjangoModelFactory):

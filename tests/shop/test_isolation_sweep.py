@@ -51,11 +51,12 @@ from campaigns.models import (
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
-from shop.models import Cart, Coupon, Customer, Order, Product, Shop, StaffMembership, Ticket
+from shop.models import BackInStockSubscription, Cart, Coupon, Customer, Order, Product, Shop, StaffMembership, Ticket
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SenderRate, SmsSettings
 from templates_sms.models import SmsTemplate
 from tests.factories import (
+    BackInStockSubscriptionFactory,
     CartFactory,
     CartItemFactory,
     CustomerFactory,
@@ -83,6 +84,7 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Ticket: lambda shop: TicketFactory(shop=shop),
     MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
+    BackInStockSubscription: lambda shop: BackInStockSubscriptionFactory(shop=shop),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     DateCampaign: lambda shop: DateCampaign.objects.create(
@@ -174,6 +176,8 @@ SITE_ENDPOINTS = {
 # Non-admin URLs that take parameters: the model whose id they take, or why it is no id.
 NON_ADMIN_ENDPOINTS: dict[str, type[models.Model] | str] = {
     "credits:payment-webhook": "a payment provider's name; the purchase is named in the signed body",
+    "storefront:product": "a public page: the shop's slug and one of its products (another shop's product "
+                          "is a 404: tests/shop/test_storefront.py)",
 }
 
 

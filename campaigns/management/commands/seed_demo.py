@@ -16,7 +16,19 @@ from django.utils import timezone, translation
 from credits.models import CreditPack
 from credits.purchases import purchase_create
 from shop import services
-from shop.models import ConsentSource, Customer, MarketingConsent, Order, OrderStatus, Product, Shop, Ticket
+from shop.models import (
+    BackInStockSubscription,
+    ConsentSource,
+    Customer,
+    MarketingConsent,
+    Order,
+    OrderStatus,
+    Product,
+    Shop,
+    StockStatus,
+    Ticket,
+)
+from shop.storefront.forms import consent_wording
 from smsnotify.selectors import sms_settings_for
 from templates_sms.services import templates_seed_standard
 
@@ -73,6 +85,7 @@ class Command(BaseCommand):
             services.staff_add(shop=shop, user=user)
             self._credits(shop, user)
             self._catalogue(shop, spec)
+            self._back_in_stock(shop, spec)
         for shop in Shop.objects.all():  # shops made before templates existed get the standard set too
             templates_seed_standard(shop=shop)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
@@ -80,6 +93,20 @@ class Command(BaseCommand):
             "Logins (password %s): operator (platform operator), %s" % (
                 DEMO_PASSWORD, ", ".join(spec["login"] for spec in SHOPS))
         )
+        for product in Product.objects.filter(stock_status=StockStatus.OUT_OF_STOCK).select_related("shop"):
+            self.stdout.write(f"Out of stock, sign up for a text: http://127.0.0.1:8000/store/{product.shop.slug}"
+                              f"/products/{product.pk}/")
+
+    def _back_in_stock(self, shop, spec):
+        """The last product is sold out and the first customer waits for it (Store → Back-in-stock
+        notifications); setting it in stock again texts them."""
+        if BackInStockSubscription.objects.filter(shop=shop).exists():
+            return
+        product = Product.objects.get(shop=shop, sku=spec["products"][-1][1])
+        services.product_stock_set(product=product, stock_status=StockStatus.OUT_OF_STOCK, stock_quantity=0)
+        with translation.override(shop.language):
+            services.back_in_stock_subscribe(product=product, phone=spec["customers"][0][3],
+                                             consent_text=consent_wording(shop=shop), ip="127.0.0.1")
 
     def _credits(self, shop, user):
         """A paid sandbox purchase of the 1,000 pack, once (its key is fixed per shop)."""
