@@ -11,11 +11,15 @@ from shop.models import Order, Shop, Ticket
 
 from . import service_texts
 from .alerts import low_balance_alert_send
-from .models import MarketingSettings
+from .models import InboxSettings, MarketingSettings
 
 
 def marketing_settings_create(sender, *, shop: Shop, **kwargs) -> None:
     MarketingSettings.objects.get_or_create(shop=shop)
+
+
+def inbox_settings_create(sender, *, shop: Shop, **kwargs) -> None:
+    InboxSettings.objects.get_or_create(shop=shop)
 
 
 def text_order_placed(sender, *, order: Order, **kwargs) -> None:

@@ -39,7 +39,15 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import FailedMessage, MarketingSettings, OptOut, OrderStatusRule, ScheduledMessage
+from campaigns.models import (
+    Conversation,
+    FailedMessage,
+    InboxSettings,
+    MarketingSettings,
+    OptOut,
+    OrderStatusRule,
+    ScheduledMessage,
+)
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
@@ -75,6 +83,10 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Ticket: lambda shop: TicketFactory(shop=shop),
     MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
+    # unread and open, so that reading, closing or replying would change it
+    Conversation: lambda shop: Conversation.objects.create(shop=shop, phone="+12025550177", unread=2,
+                                                           customer=CustomerFactory(shop=shop)),
+    InboxSettings: lambda shop: InboxSettings.objects.get(shop=shop),  # made with the shop
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
