@@ -35,7 +35,8 @@ def _local(shop, moment) -> str:
     """A time in the shop's zone, in the merchant's language."""
     if moment is None:
         return "-"
-    return formats.date_format(timezone.localtime(moment, shop.zone), "SHORT_DATETIME_FORMAT")
+    local = timezone.localtime(moment, shop.zone)
+    return f"{formats.date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M}"
 
 
 class UnreadFilter(admin.SimpleListFilter):
@@ -128,6 +129,7 @@ class ConversationAdmin(ShopScopedAdmin):
         here = reverse("admin:campaigns_conversation_changelist")
         settings = InboxSettings.objects.filter(shop=shop).first() if shop is not None else None
         extra = {
+            "title": _("Inbox"),
             "unread_total": inbox.unread_total(shop) if shop is not None else None,
             "receive_url": (f"{reverse('admin:smsnotify_message_receive')}?{urlencode({'next': here})}"
                             if may_simulate_inbound(request) else ""),
