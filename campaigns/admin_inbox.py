@@ -11,16 +11,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from credits.selectors import credit_balance, send_block
 from shop.models import OrderStatus, Product
+from shop.money import format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop, scope
 from smsnotify.admin import may_simulate_inbound
 
@@ -29,6 +30,7 @@ from .forms import SmsTextForm
 from .models import WEEKDAYS, Conversation, InboxSettings
 
 ACTIONS = ("reply", "read", "unread", "close", "reopen")
+_BODY_PREVIEW_MAX = 5000  # the text being typed, bounded: a preview is not storage
 
 
 def _local(shop, moment) -> str:
@@ -94,7 +96,7 @@ class OrderStatusFilter(admin.SimpleListFilter):
 @admin.register(Conversation)
 class ConversationAdmin(ShopScopedAdmin):
     merchant_actions = frozenset({"view", "change"})
-    list_display = ["who", "last_text_display", "last_activity", "status"]
+    list_display = ["who", "phone", "last_text_display", "last_activity", "status"]
     list_filter = ["status", UnreadFilter, ("last_message_at", admin.DateFieldListFilter), ProductFilter,
                    OrderStatusFilter]
     search_fields = ["phone", "customer__first_name", "customer__last_name"]
@@ -138,12 +140,30 @@ class ConversationAdmin(ShopScopedAdmin):
         }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def get_urls(self):
+        return [path("<path:object_id>/reply-preview/", self.admin_site.admin_view(self.reply_preview_view),
+                     name="campaigns_conversation_reply_preview"),
+                *super().get_urls()]
+
+    def _conversation(self, request, object_id) -> Conversation:
+        """The request's shop's conversation, else 404."""
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None:
             raise Http404
         if not self.has_view_permission(request, conversation):
             raise PermissionDenied
+        return conversation
+
+    def reply_preview_view(self, request, object_id):
+        """JSON for inbox.js: what the reply being typed costs, to this number."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        conversation = self._conversation(request, object_id)
+        body = request.POST.get("body", "")[:_BODY_PREVIEW_MAX]
+        return JsonResponse({"line": _estimate_line(conversation, body)})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        conversation = self._conversation(request, object_id)
         here = reverse("admin:campaigns_conversation_change", args=[conversation.pk])
         form = SmsTextForm(initial={"send_key": sending.send_key_new()})
         estimate = None
@@ -165,9 +185,7 @@ class ConversationAdmin(ShopScopedAdmin):
                         messages.success(request, _("Your reply is on its way (%(segments)d SMS).")
                                          % {"segments": message.segments})
                         return HttpResponseRedirect(here)
-                body = form["body"].value() or ""
-                if body.strip():
-                    estimate = sending.reply_estimate(conversation=conversation, body=body[:2000])
+                estimate = _estimate_line(conversation, (form["body"].value() or "")[:_BODY_PREVIEW_MAX])
             else:
                 return self._state_change(request, conversation, action, here)
         else:
@@ -200,11 +218,22 @@ class ConversationAdmin(ShopScopedAdmin):
             "thread": list(inbox.conversation_thread(conversation=conversation).select_related("shop")),
             "customer": conversation.customer, "opted_out": opted_out,
             "orders": inbox.conversation_orders(conversation=conversation),
-            "form": form, "estimate": estimate, "balance": credit_balance(shop),
+            "form": form, "estimate_line": estimate,
+            "preview_url": reverse("admin:campaigns_conversation_reply_preview", args=[conversation.pk]), "balance": credit_balance(shop),
             "sms_block": send_block(shop), "buy_credits_url": _buy_credits_url(request),
             "can_change": self.has_change_permission(request, conversation),
             "is_operator": is_operator(request),
         }
+
+
+def _estimate_line(conversation, body: str) -> str:
+    """What a reply costs, in words; empty for an empty text."""
+    if not body.strip():
+        return ""
+    estimate = sending.reply_estimate(conversation=conversation, body=body)
+    return ngettext("This reply: %(counter)s SMS, %(credits)s credits.",
+                    "This reply: %(counter)s SMS, %(credits)s credits.", estimate.segments) % {
+        "counter": estimate.segments, "credits": format_number(estimate.credits)}
 
 
 def _buy_credits_url(request) -> str:

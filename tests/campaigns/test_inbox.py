@@ -277,6 +277,20 @@ def test_no_reply_the_balance_cannot_pay_for(client):
     assert "balance is" in page and "This reply: 2 SMS" in page
 
 
+def test_the_reply_preview_tells_parts_and_credits(texting, merchant):
+    receive(texting, "hi")
+    url = reverse("admin:campaigns_conversation_reply_preview", args=[conversation(texting).pk])
+    cost = domestic_segment_cost(texting)
+    assert merchant.post(url, {"body": "Short."}).json() == {"line": f"This reply: 1 SMS, {cost} credits."}
+    assert merchant.post(url, {"body": "x" * 161}).json() == {"line": f"This reply: 2 SMS, {2 * cost} credits."}
+    assert merchant.post(url, {"body": " "}).json() == {"line": ""}
+    assert merchant.get(url).status_code == 405
+    theirs = receive(make_shop(name="Other"), "hi")
+    other_url = reverse("admin:campaigns_conversation_reply_preview",
+                        args=[Conversation.objects.get(shop=theirs.shop).pk])
+    assert merchant.post(other_url, {"body": "x"}).status_code == 404
+
+
 def test_an_empty_or_stale_reply_is_a_form_error(texting, merchant):
     receive(texting, "hi")
     conv = conversation(texting)
