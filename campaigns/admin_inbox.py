@@ -188,7 +188,8 @@ class ConversationAdmin(ShopScopedAdmin):
                 estimate = _estimate_line(conversation, (form["body"].value() or "")[:_BODY_PREVIEW_MAX])
             else:
                 return self._state_change(request, conversation, action, here)
-        else:
+        elif request_shop(request) is not None:
+            # The merchant read it; the operator looking in on a shop's inbox leaves it as it was.
             inbox.conversation_mark_read(conversation=conversation)
         return TemplateResponse(request, "admin/campaigns/conversation/thread.html",
                                 self._thread_context(request, conversation, form, estimate))

@@ -136,7 +136,7 @@ def test_the_list_shows_unread_in_bold_with_the_count_newest_first(texting, merc
     page = merchant.get(LIST_URL).content.decode()
     assert '<strong class="inbox-unread">Ann Lee (2)</strong>' in page
     assert page.index("Ann Lee") < page.index(STRANGER)
-    assert "2 unread texts" in page
+    assert "2 unread texts" in page and "2 conversations" in page
     assert 'id="inbox-badge" data-unread="2"' in page  # the header's link on every page
     index = merchant.get("/admin/").content.decode()
     assert "Inbox (2)" in index  # the header's link
@@ -291,6 +291,24 @@ def test_the_reply_preview_tells_parts_and_credits(texting, merchant):
     assert merchant.post(other_url, {"body": "x"}).status_code == 404
 
 
+def test_a_sender_that_cannot_be_texted_back_is_a_form_error(texting, merchant):
+    receive(texting, "Your code is 1234", sender="TWILIO")  # an alphanumeric sender
+    conv = conversation(texting, "TWILIO")
+    assert merchant.get(thread_url(conv)).status_code == 200
+    response = reply(merchant, conv)
+    assert response.status_code == 200 and response.context["form"].errors
+    assert not Message.objects.filter(kind=Kind.REPLY).exists()
+
+
+def test_the_operator_reads_without_marking_read(texting, client):
+    from django.contrib.auth import get_user_model
+
+    receive(texting, "hi")
+    client.force_login(get_user_model().objects.create_superuser("operator", password="pw-operator-1"))
+    assert client.get(thread_url(conversation(texting))).status_code == 200
+    assert conversation(texting).unread == 1
+
+
 def test_an_empty_or_stale_reply_is_a_form_error(texting, merchant):
     receive(texting, "hi")
     conv = conversation(texting)
@@ -373,7 +391,7 @@ def test_a_polish_merchant_reads_polish(client):
     client.force_login(make_merchant(shop))
     receive(shop, "Dzień dobry", sender="+48601234567")
     page = client.get(LIST_URL).content.decode()
-    assert "Skrzynka odbiorcza" in page
+    assert "Skrzynka odbiorcza" in page and "1 rozmowa" in page and "1 nieprzeczytana wiadomość" in page
     page = client.get(thread_url(conversation(shop, "+48601234567"))).content.decode()
     assert "Wyślij odpowiedź" in page and "Oznacz jako nieprzeczytane" in page and "Ostatnie zamówienia" in page
 
