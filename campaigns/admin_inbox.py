@@ -211,6 +211,7 @@ class ConversationAdmin(ShopScopedAdmin):
 
     def _thread_context(self, request, conversation, form, estimate) -> dict:
         shop = conversation.shop
+        inbox.conversation_customer_link(conversation=conversation)
         opted_out = inbox.conversation_opted_out(conversation=conversation)
         return {
             **self.admin_site.each_context(request),

@@ -14,7 +14,7 @@ import datetime as dt
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
-from shop.models import Order, Shop
+from shop.models import Customer, Order, Shop
 from smsnotify.models import Kind, Message
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber
@@ -83,6 +83,18 @@ def reply_record(*, conversation: Conversation, message: Message) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(
         unread=0, last_message_at=message.created_at, last_text=_preview(message.body))
     conversation.refresh_from_db()
+
+
+def conversation_customer_link(*, conversation: Conversation) -> Customer | None:
+    """The conversation's customer; one the number was given to after it texted is linked now
+    (so the panel, the filters and replies know them)."""
+    if conversation.customer_id:
+        return conversation.customer
+    customer = Customer.objects.filter(shop=conversation.shop, phone=conversation.phone).order_by("pk").first()
+    if customer is not None:
+        Conversation.objects.filter(pk=conversation.pk, customer__isnull=True).update(customer=customer)
+        conversation.customer = customer
+    return customer
 
 
 def conversation_mark_read(*, conversation: Conversation) -> None:

@@ -90,6 +90,15 @@ def test_an_unknown_number_gets_a_conversation_without_customer(texting):
     assert conv.customer is None and conv.unread == 1
 
 
+def test_a_customer_given_the_number_later_is_linked_when_the_thread_opens(texting, merchant):
+    receive(texting, "hi")
+    customer = CustomerFactory(shop=texting, phone=NUMBER, first_name="Late", last_name="Comer")
+    OrderFactory(shop=texting, customer=customer, number="L-1")
+    page = merchant.get(thread_url(conversation(texting))).content.decode()
+    assert "Late Comer" in page and "#L-1" in page
+    assert conversation(texting).customer == customer
+
+
 def test_the_same_number_in_two_shops_is_two_conversations(texting):
     other = make_shop(name="Other")
     receive(texting, "one")
