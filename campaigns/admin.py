@@ -31,6 +31,7 @@ from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
 from templates_sms.tokens import CART_ABANDONED, CUSTOM, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
+from . import admin_inbox  # noqa: F401 - registers the inbox and its settings
 from . import admin_lists  # noqa: F401 - registers the scheduled sends and the error log
 from . import selectors, sending
 from .forms import DateCampaignAdminForm, SmsTextForm

@@ -14,6 +14,7 @@ class CampaignsConfig(AppConfig):
 
         for signal, receiver in (
             (events.shop_created, receivers.marketing_settings_create),
+            (events.shop_created, receivers.inbox_settings_create),
             (events.order_placed, receivers.text_order_placed),
             (events.order_status_changed, receivers.text_order_status),
             (events.tracking_code_set, receivers.text_tracking_code),

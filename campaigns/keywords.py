@@ -1,7 +1,8 @@
 """What a customer's text means: STOP, START, HELP, or YES to a request for marketing consent.
 
 ``SMS_INBOUND_HANDLER`` points here: smsnotify stores every incoming text, then calls
-``inbound_handle`` inside the same transaction. A provider that read the keyword itself
+``inbound_handle`` inside the same transaction, which reads the words and files the text in
+the merchant's inbox (campaigns/inbox.py). A provider that read the keyword itself
 (Twilio's ``OptOutType``) is trusted first and has already answered it, so no reply of ours
 is written then; otherwise the words below (one word, any case, surrounding punctuation
 ignored) are read, and the answer goes out through the outbox in the shop's language.
@@ -24,6 +25,7 @@ from smsnotify.models import Kind, Message, Status
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber
 
+from .inbox import inbound_record
 from .models import MarketingSettings, OptOut
 
 # Twilio's defaults, and local words of the shops' languages.
@@ -97,8 +99,15 @@ def help_text(shop: Shop) -> str:
 
 
 def inbound_handle(*, message: Message, opt_out_type: str = "") -> str | None:
-    """Act on an incoming text; returns what it meant ("stop", "start", "help", "consent") or
-    None for an ordinary text."""
+    """Act on an incoming text, then file it in the inbox; returns what it meant ("stop",
+    "start", "help", "consent") or None for an ordinary text."""
+    meaning = keyword_handle(message=message, opt_out_type=opt_out_type)
+    inbound_record(message=message, keyword=meaning is not None)
+    return meaning
+
+
+def keyword_handle(*, message: Message, opt_out_type: str = "") -> str | None:
+    """Answer STOP, START, HELP or YES; returns what the text meant, or None for an ordinary text."""
     shop, number = message.shop, message.recipient
     word = _word(message.body)
     with translation.override(shop.language):

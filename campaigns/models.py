@@ -181,6 +181,92 @@ class OptOut(ShopOwned):
 
     def __str__(self):
         return self.phone
+# --- the inbox ------------------------------------------------------------------------------------
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Conversation(ShopOwned):
+    """The texts between the shop and one number, as the merchant's inbox shows them.
+
+    The thread itself is not stored here: it is every Message of the shop to or from ``phone``
+    (automatic texts included); this row keeps what the list needs (unread, latest activity,
+    open or closed) and is updated when a text comes in and when the merchant replies."""
+
+    phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164"))
+    customer = models.ForeignKey("shop.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    unread = models.PositiveIntegerField(_("unread"), default=0)
+    status = models.CharField(_("status"), max_length=6, choices=ConversationStatus.choices,
+                              default=ConversationStatus.OPEN)
+    last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
+    last_inbound_at = models.DateTimeField(_("last received"), null=True, blank=True)
+    last_text = models.CharField(_("last text"), max_length=160, blank=True)
+    # The automatic answer outside opening hours goes at most once per AUTO_REPLY_EVERY.
+    auto_replied_at = models.DateTimeField(_("auto-replied at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-last_message_at", "-pk"]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("inbox")
+        constraints = [models.UniqueConstraint(fields=["shop", "phone"], name="conversation_one_per_number")]
+        indexes = [models.Index(fields=["shop", "-last_message_at"], name="conversation_recent_idx")]
+
+    def __str__(self):
+        return str(self.customer) if self.customer_id else self.phone
+
+
+WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
+            (5, _("Saturday")), (6, _("Sunday"))]
+
+
+class InboxSettings(models.Model):
+    """A shop's inbox rules: the automatic answer to texts that come in outside opening hours."""
+
+    shop = models.OneToOneField("shop.Shop", verbose_name=_("shop"), on_delete=models.CASCADE,
+                                related_name="inbox_settings")
+    auto_reply_active = models.BooleanField(
+        _("answer outside opening hours"), default=False,
+        help_text=_("A text that comes in outside the hours below gets this answer (at most once in 12 hours per "
+                    "customer; never to STOP, START or HELP). It is an SMS like any other: it costs credits."))
+    auto_reply_text = models.CharField(
+        _("automatic answer"), max_length=320, blank=True,
+        help_text=_("For example: Thank you for your message! We are closed now and will answer tomorrow from 9:00."))
+    open_from = models.TimeField(_("open from"), default=dt.time(9, 0))
+    open_until = models.TimeField(_("open until"), default=dt.time(17, 0))
+    open_days = models.CharField(_("open on"), max_length=20, default="0,1,2,3,4",
+                                 help_text=_("The days you answer texts, in your shop's time zone."))
+
+    class Meta:
+        verbose_name = _("inbox settings")
+        verbose_name_plural = _("inbox settings")
+
+    def __str__(self):
+        return gettext("Inbox settings of %(shop)s") % {"shop": self.shop}
+
+    @property
+    def days(self) -> set[int]:
+        return {int(day) for day in self.open_days.split(",") if day.strip().isdigit()}
+
+    def is_open(self, moment: dt.datetime) -> bool:
+        """Whether ``moment`` (aware) falls in the opening hours, in the shop's time zone."""
+        local = moment.astimezone(self.shop.zone)
+        return local.weekday() in self.days and self.open_from <= local.time() < self.open_until
+
+    def clean(self):
+        errors = {}
+        if self.open_until <= self.open_from:
+            errors["open_until"] = _("End the hours after they begin.")
+        if self.auto_reply_active and not self.auto_reply_text.strip():
+            errors["auto_reply_text"] = _("Write the answer, or switch it off.")
+        if errors:
+            raise ValidationError(errors)
+
+
 # --- the merchant's two lists of texts -----------------------------------------------------------
 # Proxies of smsnotify's Message, so each list is an admin page of its own (with the admin's
 # search, filters and "select all N") and the messages themselves stay one table.

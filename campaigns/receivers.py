@@ -12,11 +12,15 @@ from shop.models import Order, Product, Shop, Ticket
 from . import service_texts
 from .alerts import low_balance_alert_send
 from .back_in_stock import back_in_stock_texts_schedule
-from .models import MarketingSettings
+from .models import InboxSettings, MarketingSettings
 
 
 def marketing_settings_create(sender, *, shop: Shop, **kwargs) -> None:
     MarketingSettings.objects.get_or_create(shop=shop)
+
+
+def inbox_settings_create(sender, *, shop: Shop, **kwargs) -> None:
+    InboxSettings.objects.get_or_create(shop=shop)
 
 
 def text_order_placed(sender, *, order: Order, **kwargs) -> None:

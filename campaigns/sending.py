@@ -32,6 +32,9 @@ from templates_sms import rendering
 from templates_sms.selectors import Preview, active_template, template_preview
 from templates_sms.tokens import CUSTOM, CUSTOM_ORDER, Audience, RenderContext
 
+from . import inbox
+from .models import Conversation, OptOut
+
 
 class SendBlocked(ValidationError):
     """The shop cannot send now (SMS off, not enough credits…); the message says why."""
@@ -179,6 +182,47 @@ def sms_send_to_one(*, target: SendTarget, body: str, send_key: str, user=None) 
                           code="insufficient_credits")
     return outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.MANUAL, customer=target.customer,
                                    order=target.order, dedupe_key=f"manual:{key}", user=user)
+
+
+# --- a reply in the inbox ------------------------------------------------------------------------------
+
+
+def reply_estimate(*, conversation: Conversation, body: str) -> SmsEstimate:
+    return _estimate(conversation.shop, body.strip(), conversation.phone, sms_settings_for(conversation.shop))
+
+
+@transaction.atomic
+def sms_reply_send(*, conversation: Conversation, body: str, send_key: str, user=None) -> Message:
+    """Answer a conversation now, with the text as typed (a reply is written to one person: no
+    tokens). Refused (nothing written) when the number opted out, SMS is off, the form is stale,
+    the text is empty or too long, or the balance cannot pay for it; a second submit of the
+    same form returns the first reply."""
+    shop = conversation.shop
+    key = _checked_key(send_key)
+    dedupe_key = f"inbox:{key}"
+    earlier = Message.objects.filter(shop=shop, dedupe_key=dedupe_key).first()
+    if earlier is not None:
+        return earlier  # a double click: sent once
+    if OptOut.objects.filter(shop=shop, phone=conversation.phone).exists():
+        raise SendBlocked(_("This number opted out (STOP): it cannot be texted until it texts START."),
+                          code="opted_out")
+    _ensure_can_send(shop)
+    text = body.strip()
+    if not text:
+        raise _empty_error()
+    sms_settings = sms_settings_for(shop)
+    estimate = _estimate(shop, text, conversation.phone, sms_settings)
+    if estimate.segments > sms_settings.max_segments:
+        raise _too_long_error(estimate.segments, sms_settings.max_segments)
+    balance = credit_balance(shop)
+    if balance < estimate.credits:
+        raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
+                          % {"cost": format_number(estimate.credits), "balance": format_number(balance)},
+                          code="insufficient_credits")
+    message = outbox.message_schedule(shop=shop, to=conversation.phone, body=text, kind=Kind.REPLY,
+                                      customer=conversation.customer, dedupe_key=dedupe_key, user=user)
+    inbox.reply_record(conversation=conversation, message=message)
+    return message
 
 
 # --- bulk --------------------------------------------------------------------------------------------

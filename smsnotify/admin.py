@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 from phonenumber_field.formfields import PhoneNumberField
@@ -116,12 +117,12 @@ class MessageAdmin(ShopScopedAdmin):
                 *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"receive_url": reverse("admin:smsnotify_message_receive") if _may_simulate(request) else ""}
+        extra = {"receive_url": reverse("admin:smsnotify_message_receive") if may_simulate_inbound(request) else ""}
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def receive_view(self, request):
         """Demo and sandbox only: a customer's text as if it had come in, handled like a real one."""
-        if not _may_simulate(request):
+        if not may_simulate_inbound(request):
             raise Http404
         shop = request_shop(request)
         form = SimulatedInboundForm(request.POST or None, region=shop.country)
@@ -131,9 +132,14 @@ class MessageAdmin(ShopScopedAdmin):
                 sender=form.cleaned_data["sender"].as_e164, to=sender, body=form.cleaned_data["body"],
                 provider_id=f"SIM{uuid.uuid4().hex}", gateway="simulated"))
             messages.success(request, gettext("The text from %(number)s was received.") % {"number": received.recipient})
+            after = request.POST.get("next", "")
+            if after and url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()},
+                                                         require_https=request.is_secure()):
+                return HttpResponseRedirect(after)  # back to the page that offered the simulation (the inbox)
             return HttpResponseRedirect(reverse("admin:smsnotify_message_change", args=[received.pk]))
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
-                   "title": gettext("Simulate a text from a customer")}
+                   "title": gettext("Simulate a text from a customer"),
+                   "next": request.POST.get("next", request.GET.get("next", ""))}
         return TemplateResponse(request, "admin/smsnotify/message/receive.html", context)
 
     @admin.display(description=_("status"), ordering="status")
@@ -186,6 +192,6 @@ class SimulatedInboundForm(forms.Form):
         self.fields["sender"].region = region
 
 
-def _may_simulate(request) -> bool:
+def may_simulate_inbound(request) -> bool:
     """A merchant, while the gateway is a sandbox (real texts come in through the provider's webhook)."""
     return request_shop(request) is not None and import_string(django_settings.SMS_GATEWAY).simulates_inbound

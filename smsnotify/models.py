@@ -74,6 +74,8 @@ class Kind(models.TextChoices):
     BACK_IN_STOCK = "back_in_stock", _("Back in stock")
     KEYWORD_REPLY = "keyword_reply", _("Reply to a keyword")
     CONSENT_REQUEST = "consent_request", _("Request for marketing consent")
+    REPLY = "reply", _("Reply")
+    AUTO_REPLY = "auto_reply", _("Automatic reply")
     INBOUND = "inbound", _("Received")
 
 

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "credits.context_processors.credits",
+                "campaigns.context_processors.inbox",
             ],
         },
     },

@@ -41,8 +41,10 @@ from django_celery_beat.models import (
 
 from campaigns.models import (
     AbandonedCartSettings,
+    Conversation,
     DateCampaign,
     FailedMessage,
+    InboxSettings,
     MarketingSettings,
     OptOut,
     OrderStatusRule,
@@ -85,6 +87,10 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     BackInStockSubscription: lambda shop: BackInStockSubscriptionFactory(shop=shop),
+    # unread and open, so that reading, closing or replying would change it
+    Conversation: lambda shop: Conversation.objects.create(shop=shop, phone="+12025550177", unread=2,
+                                                           customer=CustomerFactory(shop=shop)),
+    InboxSettings: lambda shop: InboxSettings.objects.get(shop=shop),  # made with the shop
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     DateCampaign: lambda shop: DateCampaign.objects.create(
