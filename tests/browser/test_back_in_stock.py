@@ -11,6 +11,7 @@ from tests.factories import ProductFactory, make_shop
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.usefixtures("daytime")  # the text is a marketing one: it leaves within the allowed hours
 def test_sign_up_for_back_in_stock_on_the_storefront(page, live_server, sms_outbox):
     cache.clear()
     shop = make_shop(name="Sklep Bałtyk", country="PL", currency="PLN", language="pl", credits=1000)
