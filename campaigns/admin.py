@@ -309,8 +309,20 @@ class OptOutAdmin(ShopScopedAdmin):
         super().save_model(request, obj, form, change)
 
 
+class RuleAdmin(ShopScopedAdmin):
+    """An automation's page: its "template" field offers the shop's templates of its events only."""
+
+    template_events = ""  # the prefix of the events whose templates fit
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "template" and field is not None:
+            field.queryset = field.queryset.filter(event__startswith=self.template_events)
+        return field
+
+
 @admin.register(OrderStatusRule)
-class OrderStatusRuleAdmin(ShopScopedAdmin):
+class OrderStatusRuleAdmin(RuleAdmin):
     """When each order status is texted: at once (no rule), after a delay, or not at all; per
     product where orders of a product need their own text."""
 
@@ -328,18 +340,7 @@ class OrderStatusRuleAdmin(ShopScopedAdmin):
     ]
     change_list_template = "admin/campaigns/orderstatusrule/change_list.html"
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request_shop(request) is None:
-            return fieldsets
-        first = dict(fieldsets[0][1], fields=[f for f in fieldsets[0][1]["fields"] if f != "shop"])
-        return [(None, first), *fieldsets[1:]]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "template" and field is not None:  # only status texts: theirs are the tokens that fit
-            field.queryset = field.queryset.filter(event__startswith=ORDER_STATUS_PREFIX)
-        return field
+    template_events = ORDER_STATUS_PREFIX  # only status texts: theirs are the tokens that fit
 
     @admin.display(description=gettext_lazy("orders"), ordering="product__name")
     def orders(self, obj):
@@ -362,7 +363,7 @@ class OrderStatusRuleAdmin(ShopScopedAdmin):
 
 
 @admin.register(DateCampaign)
-class DateCampaignAdmin(ShopScopedAdmin):
+class DateCampaignAdmin(RuleAdmin):
     """Texts a number of days after a customer's date (an order shipped, the first or last
     order, the registration) or on their birthday, at an hour of the shop's day; with a
     discount code made for each customer if the merchant wants."""
@@ -384,18 +385,7 @@ class DateCampaignAdmin(ShopScopedAdmin):
                                              "with {coupon_code}.")}),
     ]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request_shop(request) is None:
-            return fieldsets
-        first = dict(fieldsets[0][1], fields=[f for f in fieldsets[0][1]["fields"] if f != "shop"])
-        return [(None, first), *fieldsets[1:]]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "template" and field is not None:  # only date texts: theirs are the tokens that fit
-            field.queryset = field.queryset.filter(event__startswith=DATE_PREFIX)
-        return field
+    template_events = DATE_PREFIX  # only date texts: theirs are the tokens that fit
 
     @admin.display(description=gettext_lazy("delay"), ordering="delay_days")
     def delay_display(self, obj):

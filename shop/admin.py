@@ -190,14 +190,6 @@ class OrderAdmin(ShopScopedAdmin):
                                     "delivery_city", "delivery_postcode", "delivery_country", "placed_at"]}),
     ]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if is_operator(request):
-            return fieldsets
-        first = dict(fieldsets[0][1])
-        first["fields"] = [f for f in first["fields"] if f != "shop"]
-        return [(fieldsets[0][0], first), *fieldsets[1:]]
-
     @admin.display(description=_("discount"))
     def discount_display(self, obj):
         # Set by the discount code the order used (shop.services.order_create), never typed.

@@ -90,6 +90,14 @@ class ShopScopedAdmin(admin.ModelAdmin):
             exclude.append("shop")
         return exclude
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_operator(request) or self.shop_field != "shop":
+            return fieldsets
+        # A merchant's rows are the shop's: the field is not theirs to see (it is excluded from the form).
+        return [(name, {**options, "fields": [f for f in options["fields"] if f != "shop"]})
+                for name, options in fieldsets]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         shop = request_shop(request)
