@@ -105,14 +105,6 @@ class MessageListAdmin(MessageAdmin):
     search_help_text = _("Search by phone number or by the text of the message.")
     list_per_page = 50
 
-    def response_action(self, request, queryset):
-        # Django filters pk__in with the posted ids as they are: one that is no number is a 500.
-        ticked = request.POST.getlist(ACTION_CHECKBOX_NAME)
-        if any(not pk.isdigit() for pk in ticked):
-            request.POST = request.POST.copy()
-            request.POST.setlist(ACTION_CHECKBOX_NAME, [pk for pk in ticked if pk.isdigit()])
-        return super().response_action(request, queryset)
-
     def changelist_view(self, request, extra_context=None):
         # "Scheduled messages", not Django's "Select scheduled message to view": nothing here is picked to edit.
         return super().changelist_view(request, {"title": capfirst(self.opts.verbose_name_plural),
@@ -169,7 +161,7 @@ class ScheduledMessageAdmin(MessageListAdmin):
         else:
             # The ticked rows, also those that left the list since the page was drawn (they are
             # counted as not cancelled); another shop's ids are not the request's: scope drops them.
-            ticked = [pk for pk in request.POST.getlist(ACTION_CHECKBOX_NAME) if pk.isdigit()]
+            ticked = request.POST.getlist(ACTION_CHECKBOX_NAME)  # ids only (ShopScopedAdmin.response_action)
             picked = scope(Message.objects.filter(direction=Direction.OUTBOUND, pk__in=ticked), request)
         tally = messages_cancel(messages=picked, user=request.user)
         if tally.cancelled or not tally.not_cancelled:

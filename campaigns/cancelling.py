@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from smsnotify.models import Message
-from smsnotify.outbox import message_cancel
+from smsnotify.models import EventType, Message, Status
+from smsnotify.transitions import messages_transition
+
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -17,14 +19,18 @@ class CancelTally:
 
 
 def messages_cancel(*, messages: QuerySet[Message], user=None) -> CancelTally:
-    """Cancel each of ``messages`` that has not been handed to the gateway yet.
+    """Cancel each of ``messages`` that has not been handed to the gateway yet, a thousand at a
+    time (one UPDATE and one INSERT of history each: "select all 100,000" fits in a request).
 
-    One conditional UPDATE per message (outbox.message_cancel): a message a worker claimed
+    The UPDATE is conditional (scheduled or queued → cancelled): a message a worker claimed
     between the merchant's click and this call is left to leave, and counted as not cancelled;
     one a worker had queued but not claimed is cancelled, and delivery will not claim it.
     """
-    cancelled = total = 0
-    for message in messages.select_related(None).only("pk").order_by().iterator(chunk_size=500):
-        total += 1
-        cancelled += message_cancel(message=message, user=user)
-    return CancelTally(cancelled=cancelled, not_cancelled=total - cancelled)
+    pks = list(messages.order_by().values_list("pk", flat=True))
+    params = {"user": user.get_username()} if user is not None else {}
+    cancelled = 0
+    for start in range(0, len(pks), CHUNK):
+        cancelled += len(messages_transition(
+            pks[start:start + CHUNK], from_statuses=[Status.SCHEDULED, Status.QUEUED], status=Status.CANCELLED,
+            event=EventType.CANCELLED, params=params, user=user, error_code="cancelled", error_text="Cancelled."))
+    return CancelTally(cancelled=cancelled, not_cancelled=len(pks) - cancelled)

@@ -3,11 +3,11 @@ still be abandoned (see cart_reminders.py)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from shop.models import Cart, StockStatus
+from shop.models import Cart, Order, StockStatus
 from smsnotify.models import Kind, Status
 from smsnotify.policies import DeliveryPolicy, Refuse
 
@@ -35,8 +35,10 @@ class AbandonedCartStillAbandoned(DeliveryPolicy):
         texts = [m for m in batch.messages if m.kind == Kind.ABANDONED_CART]
         if not texts:
             return {}
+        ordered_since = Order.objects.filter(customer_id=OuterRef("customer_id"),
+                                             placed_at__gte=OuterRef("last_activity_at"))
         carts = {cart.pk: cart for cart in Cart.objects.filter(pk__in={m.cart_id for m in texts if m.cart_id})
-                 .annotate(item_count=Count("items"),
+                 .annotate(item_count=Count("items"), ordered=Exists(ordered_since),
                            buyable=Count("items", filter=~Q(items__product__stock_status=StockStatus.OUT_OF_STOCK)))}
         now = timezone.now()
         verdicts = {}
@@ -50,7 +52,7 @@ class AbandonedCartStillAbandoned(DeliveryPolicy):
     def _reason(cart: Cart | None, message, now) -> str | None:
         if cart is None or not cart.item_count:  # a deleted cart has nothing to come back to either
             return CART_EMPTY
-        if cart.converted_order_id is not None:
+        if cart.converted_order_id is not None or cart.ordered:  # linked to its order, or the customer ordered since
             return CART_CONVERTED
         if not cart.buyable:
             return CART_OUT_OF_STOCK

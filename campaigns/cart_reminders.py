@@ -25,7 +25,7 @@ from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, Value
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
-from shop.models import Cart, CartItem, MarketingConsent, StockStatus
+from shop.models import Cart, CartItem, MarketingConsent, Order, StockStatus
 from smsnotify.models import Kind, Message
 from smsnotify.outbox import PreparedMessage, messages_schedule_many
 from templates_sms.models import SmsTemplate
@@ -62,12 +62,14 @@ def carts_due(*, settings: AbandonedCartSettings, now: dt.datetime):
     """The shop's carts due for a reminder now (one query, plus one for their items per chunk)."""
     reminded = Message.objects.filter(cart_id=OuterRef("pk"), kind=Kind.ABANDONED_CART,
                                       created_at__gte=OuterRef("last_activity_at"))
+    # A store that does not link the order to its cart: the customer ordered since, so not abandoned.
+    ordered_since = Order.objects.filter(customer_id=OuterRef("customer_id"), placed_at__gte=OuterRef("last_activity_at"))
     return (Cart.objects.filter(shop_id=settings.shop_id, converted_order__isnull=True,
                                 last_activity_at__gt=now - CART_RECOVERY_WINDOW,
                                 last_activity_at__lte=now - dt.timedelta(hours=settings.idle_hours),
                                 customer__marketing_consent=MarketingConsent.GRANTED)
             .filter(Q(phone__gt="") | Q(customer__phone__gt=""))
-            .filter(Exists(buyable_items()), ~Exists(reminded))
+            .filter(Exists(buyable_items()), ~Exists(reminded), ~Exists(ordered_since))
             .select_related("customer")
             # the number as stored text (a PhoneNumberField would parse each one it loads)
             .annotate(to=Coalesce(NullIf(Cast("phone", CharField()), Value("")), Cast("customer__phone", CharField())))
@@ -96,7 +98,7 @@ def abandoned_carts_run(*, now: dt.datetime | None = None) -> int:
     """The periodic job: a reminder for every cart due one, in every shop with reminders on."""
     now = now or timezone.now()
     written = 0
-    for settings in AbandonedCartSettings.objects.filter(active=True).select_related("shop").order_by("pk"):
+    for settings in AbandonedCartSettings.objects.filter(active=True, shop__sms_settings__active=True).select_related("shop").order_by("pk"):
         template = active_template(shop=settings.shop, event=CART_ABANDONED, audience=Audience.CUSTOMER)
         if template is None:
             continue

@@ -235,5 +235,5 @@ def date_campaigns_run(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     # A campaign that is off moves its window along, so switching it on texts only what falls due after.
     DateCampaign.objects.filter(active=False, scanned_until__lt=now).update(scanned_until=now)
-    campaigns = DateCampaign.objects.filter(active=True).select_related("shop", "template").order_by("pk")
+    campaigns = DateCampaign.objects.filter(active=True, shop__sms_settings__active=True).select_related("shop", "template").order_by("pk")
     return sum(date_campaign_run(campaign=campaign, now=now) for campaign in campaigns)

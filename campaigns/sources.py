@@ -16,6 +16,9 @@ from django.utils.translation import gettext as _
 
 from smsnotify.models import Kind, Message
 
+from .date_campaigns import campaign_of_dedupe_key
+from .models import DateCampaign
+
 
 @dataclass(frozen=True)
 class Source:
@@ -47,3 +50,15 @@ def message_source(message: Message) -> Source:
         return Source(_("%(kind)s · %(customer)s") % {"kind": kind, "customer": message.customer},
                       reverse("admin:shop_customer_change", args=[message.customer_id]))
     return Source(kind, None)
+
+
+def _date_campaign(message: Message) -> Source | None:
+    campaign = DateCampaign.objects.filter(pk=campaign_of_dedupe_key(message.dedupe_key),
+                                           shop_id=message.shop_id).first()
+    if campaign is None:
+        return None
+    return Source(_("%(kind)s · %(campaign)s") % {"kind": _kind_label(message), "campaign": campaign.name},
+                  reverse("admin:campaigns_datecampaign_change", args=[campaign.pk]))
+
+
+SOURCE_FINDERS["date:"] = _date_campaign

@@ -137,7 +137,7 @@ def order_create(*, shop: Shop, number: str, customer: Customer | None = None, p
     ])
     if coupon is not None:
         # Conditional: of two orders racing for one code, only the first is its redemption.
-        redeemed = Coupon.objects.filter(pk=coupon.pk, redeemed_order__isnull=True).update(
+        redeemed = Coupon.objects.filter(pk=coupon.pk, redeemed_order__isnull=True, redeemed_at__isnull=True).update(
             redeemed_order=order, redeemed_at=timezone.now())
         if not redeemed:
             raise _coupon_error()
@@ -153,7 +153,7 @@ def _coupon_error() -> ValidationError:
 def _coupon_for_order(*, shop: Shop, code: str, customer: Customer | None) -> Coupon:
     """The shop's unused, unexpired code made for ``customer``; ValidationError otherwise."""
     coupon = (Coupon.objects.select_for_update()
-              .filter(shop=shop, code=code.strip().upper(), redeemed_order__isnull=True,
+              .filter(shop=shop, code=code.strip().upper(), redeemed_order__isnull=True, redeemed_at__isnull=True,
                       valid_until__gte=timezone.now()).first())
     if coupon is None or (coupon.customer_id is not None and coupon.customer_id != getattr(customer, "pk", None)):
         raise _coupon_error()
@@ -244,8 +244,10 @@ def back_in_stock_subscribe(*, product: Product, phone: str, consent_text: str,
     """A visitor asks to be texted once when ``product`` can be ordered again.
 
     The consent they ticked is recorded, with the wording they read and their IP address, on
-    the shop's customer with that number (one is made if there is none). Idempotent: a number
-    already waiting for the product gets that same subscription back."""
+    the shop's customer with that number (one is made if there is none) — unless that customer
+    had refused it: anyone may type a number into a form, so a refusal is only ever undone by
+    the customer's own YES to a text (double opt-in). Idempotent: a number already waiting for
+    the product gets that same subscription back."""
     number = _phone_or_blank(phone, product.shop)
     if not number:
         raise ValidationError({"phone": _("Enter your phone number.")}, code="required")
@@ -258,8 +260,9 @@ def back_in_stock_subscribe(*, product: Product, phone: str, consent_text: str,
     if customer is None:
         # A number left on a product page is not an account: no customer_registered (no welcome text).
         customer = Customer.objects.create(shop=shop, phone=number)
-    customer_consent_record(customer=customer, granted=True, source=ConsentSource.STOREFRONT, ip=ip,
-                            text=consent_text)
+    if customer.marketing_consent != MarketingConsent.REVOKED:
+        customer_consent_record(customer=customer, granted=True, source=ConsentSource.STOREFRONT, ip=ip,
+                                text=consent_text)
     subscription, _created = BackInStockSubscription.objects.get_or_create(
         shop=shop, product=locked, phone=number, status=SubscriptionStatus.WAITING,
         defaults={"customer": customer},

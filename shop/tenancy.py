@@ -9,6 +9,7 @@ confirm the row exists.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -89,6 +90,15 @@ class ShopScopedAdmin(admin.ModelAdmin):
         if not is_operator(request) and self.shop_field == "shop":
             exclude.append("shop")
         return exclude
+
+    def response_action(self, request, queryset):
+        # Django filters the ticked ids as they come ("x", "²") and fails with a 500: keep the
+        # ids that can be ids (a forged one of another shop is then filtered out by the queryset).
+        ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if any(not (i.isascii() and i.isdigit()) for i in ids):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, [i for i in ids if i.isascii() and i.isdigit()])
+        return super().response_action(request, queryset)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

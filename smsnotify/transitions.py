@@ -31,7 +31,7 @@ def message_transition(pk: int, *, from_statuses: Iterable[str], status: str, ev
 
 def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status: str, event: str,
                         params: dict | None = None, per_message: dict[int, dict] | None = None,
-                        claim=None, **fields) -> list[int]:
+                        claim=None, user=None, **fields) -> list[int]:
     """Move many messages at once, with one UPDATE and one INSERT of events; returns the ids moved.
 
     ``per_message`` gives each message its own field values and event parameters
@@ -57,7 +57,7 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
             ours = Message.objects.filter(pk__in=pks, status=status, updated_at=now)
             pks = list((ours.filter(claim=claim) if claim is not None else ours).values_list("pk", flat=True))
         MessageEvent.objects.bulk_create([
-            MessageEvent(message_id=pk, type=event, status=status, created_at=now,
+            MessageEvent(message_id=pk, type=event, status=status, created_at=now, user=user,
                          parameters={**(params or {}), **((per_message or {}).get(pk, {}).get("params", {}))})
             for pk in pks
         ])

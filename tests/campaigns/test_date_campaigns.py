@@ -272,16 +272,15 @@ def test_a_crash_before_the_window_moved_on_texts_nobody_twice(warsaw):
     assert len(_texts()) == 1
 
 
-def test_sms_switched_off_writes_cancelled_texts_that_are_not_written_again(warsaw):
+def test_with_sms_switched_off_nothing_is_written_and_the_day_is_caught_up_when_it_is_on(warsaw):
     SmsSettings.objects.filter(shop=warsaw).update(active=False)
     _campaign(warsaw, "birthday", created=at(2026, 3, 1), send_hour=9)
     _consenting(warsaw, birthday=dt.date(1990, 3, 10))
-    assert _run(at(2026, 3, 10, 8, 30)) == 1
-    (text,) = _texts()
-    assert (text.status, text.error_code) == (Status.CANCELLED, "sms_inactive")
-    assert text.events.get().type == EventType.STOPPED
+    assert _run(at(2026, 3, 10, 8, 30)) == 0
+    assert not _texts()  # no cancelled row per customer, no discount code, no key used up
     SmsSettings.objects.filter(shop=warsaw).update(active=True)
-    assert _run(at(2026, 3, 10, 9)) == 0
+    assert _run(at(2026, 3, 10, 9)) == 1
+    assert _run(at(2026, 3, 10, 9, 5)) == 0
 
 
 def test_the_number_of_queries_does_not_grow_with_the_customers(warsaw):

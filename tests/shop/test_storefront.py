@@ -68,15 +68,24 @@ def test_a_sign_up_waits_for_the_product_and_records_the_consent_with_its_wordin
 
 
 def test_an_existing_customer_with_the_number_is_used(client, product):
-    customer = CustomerFactory(shop=product.shop, phone="+12025550147", marketing_consent=MarketingConsent.REVOKED)
+    customer = CustomerFactory(shop=product.shop, phone="+12025550147")
     other_shops = CustomerFactory(shop=make_shop(), phone="+12025550147")
     sign_up(client, product)
     assert BackInStockSubscription.objects.get().customer == customer
     customer.refresh_from_db()
     other_shops.refresh_from_db()
-    assert customer.marketing_consent == MarketingConsent.GRANTED  # ticking the box is a new consent
+    assert customer.marketing_consent == MarketingConsent.GRANTED  # ticking the box is a consent
     assert other_shops.marketing_consent == MarketingConsent.UNKNOWN
     assert Customer.objects.filter(shop=product.shop).count() == 1
+
+
+def test_a_form_never_undoes_a_customers_refusal(client, product):
+    """Anyone may type a number: only the customer's own YES to a text gives consent back."""
+    refused = CustomerFactory(shop=product.shop, phone="+12025550147", marketing_consent=MarketingConsent.REVOKED)
+    sign_up(client, product)
+    refused.refresh_from_db()
+    assert refused.marketing_consent == MarketingConsent.REVOKED
+    assert BackInStockSubscription.objects.get().customer == refused
 
 
 def test_the_number_is_read_in_the_chosen_country(client, product):
