@@ -225,6 +225,7 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stale-messages": {"task": "smsnotify.recover_stale", "schedule": 60.0},
     "poll-delivery-reports": {"task": "smsnotify.poll_reports", "schedule": 10.0},
     "expire-pending-purchases": {"task": "credits.expire_pending_purchases", "schedule": 300.0},
+    "finish-bulk-sends": {"task": "campaigns.bulk_sends_finish", "schedule": 30.0},
 }
 
 # --- Email (low-balance alerts when SMS is off, password resets) ------------------------

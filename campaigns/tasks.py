@@ -1,0 +1,17 @@
+"""Celery tasks of campaigns: thin, named, safe to run twice (the database says what is left)."""
+
+from celery import shared_task
+
+from . import bulk
+
+
+# In the marketing queue: a 100,000-recipient fan-out takes seconds of writing, which may delay
+# other marketing texts but never beat's dispatch (housekeeping) nor codes and service texts.
+@shared_task(name="campaigns.bulk_fan_out", queue="sms.marketing")
+def bulk_fan_out_task(bulk_id: int) -> None:
+    bulk.bulk_fan_out(bulk_id=bulk_id)
+
+
+@shared_task(name="campaigns.bulk_sends_finish")
+def bulk_sends_finish() -> int:
+    return bulk.bulk_sends_finish()
