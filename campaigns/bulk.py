@@ -66,6 +66,11 @@ LEFT_OUT = {
 WAITING = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
 
 
+def left_out(excluded: dict[str, int]) -> list[tuple[str, int]]:
+    """(reason in words, how many), in a stable order."""
+    return [(str(LEFT_OUT[code]), excluded[code]) for code in LEFT_OUT if excluded.get(code)]
+
+
 @dataclass(frozen=True)
 class PreviewRow:
     name: str
@@ -99,8 +104,7 @@ class BulkPlan:
 
     @property
     def left_out(self) -> list[tuple[str, int]]:
-        """(reason in words, how many), in a stable order."""
-        return [(str(LEFT_OUT[code]), self.excluded[code]) for code in LEFT_OUT if self.excluded.get(code)]
+        return left_out(self.excluded)
 
     def leave_out(self, code: str) -> None:
         self.excluded[code] = self.excluded.get(code, 0) + 1
@@ -192,7 +196,8 @@ def _plan_rows(*, shop: Shop, selection: QuerySet, body: str, purpose: str, plan
                              order_id=row.pk if isinstance(row, Order) else None, number=number)
 
 
-def _event_of(selection: QuerySet) -> str:
+def bulk_event(selection: QuerySet) -> str:
+    """Whose tokens the text may use: a selection of orders offers the orders' tokens too."""
     source = BulkSend.Source.ORDERS if selection.model is Order else BulkSend.Source.CUSTOMERS
     return BulkSend(source=source).event
 
@@ -202,7 +207,7 @@ def bulk_plan(*, shop: Shop, selection: QuerySet, body: str,
     """What sending ``body`` to ``selection`` (customers or orders) would do; writes nothing."""
     plan = BulkPlan(purpose=purpose, max_segments=sms_settings_for(shop).max_segments, balance=credit_balance(shop))
     for _recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
-                                 event=_event_of(selection)):
+                                 event=bulk_event(selection)):
         pass
     return plan
 

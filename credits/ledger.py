@@ -191,9 +191,10 @@ def _charge_shops(wanted: dict[int, list[tuple[Message, int, str, int]]],
     for shop_id in sorted(wanted):  # one lock order for every worker: no deadlock between batches
         balance = _locked_balance(shop_id)
         # Under the account's lock a hold cannot be closed or drawn by anyone else: read what is left.
+        its_holds = [pk for (its_shop, _ref), pk in holds.items() if its_shop == shop_id]
         left = {pk: amount - used - released for pk, amount, used, released in CreditHold.objects.filter(
-            pk__in=[pk for (its_shop, _ref), pk in holds.items() if its_shop == shop_id],
-            status=CreditHold.Status.OPEN).values_list("pk", "amount", "used", "released")}
+            pk__in=its_holds, status=CreditHold.Status.OPEN).values_list("pk", "amount", "used", "released")
+        } if its_holds else {}
         paid, total, from_holds = [], 0, []
         for message, cost, reason, cycle in wanted[shop_id]:
             hold = holds.get((shop_id, message.batch_ref)) if message.batch_ref else None

@@ -39,7 +39,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from campaigns.models import FailedMessage, MarketingSettings, OptOut, OrderStatusRule, ScheduledMessage
+from campaigns.models import BulkSend, FailedMessage, MarketingSettings, OptOut, OrderStatusRule, ScheduledMessage
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
@@ -74,6 +74,9 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Cart: lambda shop: CartItemFactory(cart=CartFactory(shop=shop)).cart,  # with an inline row
     Ticket: lambda shop: TicketFactory(shop=shop),
     MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
+    # sending, so that a cancel would really change it
+    BulkSend: lambda shop: BulkSend.objects.create(shop=shop, body="Sale", send_key=uuid.uuid4(), status="sending",
+                                                   recipients=1),
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
