@@ -287,9 +287,17 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
 # --- fan-out ---------------------------------------------------------------------------------------
 
 
-def _dedupe_key(bulk: BulkSend, recipient: BulkRecipient) -> str:
-    who = f"customer:{recipient.customer_id}" if recipient.customer_id else f"order:{recipient.order_id}"
-    return f"{bulk.batch_ref}:{who}"
+def _holders(bulk: BulkSend, rows: list[tuple]) -> dict | None:
+    """The customers (or orders) whose tokens this chunk renders; None when the text has none."""
+    if rendering.TOKEN_RE.search(bulk.body) is None:
+        return None
+    if bulk.source == BulkSend.Source.ORDERS:
+        orders = Order.objects.filter(pk__in=[row[2] for row in rows if row[2]]).select_related("customer")
+        return {("order", order.pk): order for order in orders}
+    # Only the fields customer tokens read (a token needing another loads it, one query each).
+    customers = Customer.objects.filter(pk__in=[row[1] for row in rows if row[1]]).only(
+        "pk", "shop_id", "first_name", "last_name")
+    return {("customer", customer.pk): customer for customer in customers}
 
 
 def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
@@ -301,25 +309,27 @@ def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
         if bulk is None or bulk.status != BulkSend.State.FANNING_OUT:
             return False
         shop = bulk.shop
+        # Plain values, not models: a model (and a PhoneNumber) per row costs more than the rest.
         rows = list(BulkRecipient.objects.filter(bulk=bulk, pk__gt=bulk.cursor).order_by("pk")
-                    .select_related("customer", "order", "order__customer")[:chunk])
+                    .values_list("pk", "customer_id", "order_id", "phone")[:chunk])
         if not rows:
             BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.State.FANNING_OUT).update(status=BulkSend.State.SENDING)
             return False
-        plain = rendering.TOKEN_RE.search(bulk.body) is None  # the same text for everyone: render nothing
+        holders = _holders(bulk, rows)
         texts = []
-        for row in rows:
-            if plain:
+        for pk, customer_id, order_id, phone in rows:
+            if holders is None:  # no tokens: the same text for everyone
                 text = bulk.body.strip()
             else:
-                holder = row.order if row.order is not None else row.customer
+                holder = holders.get(("order", order_id) if order_id else ("customer", customer_id))
                 text = rendering.render(bulk.body, _context(shop, holder), event=bulk.event).strip() \
                     if holder is not None else ""
-            texts.append(BatchText(to=row.phone, body=text, dedupe_key=_dedupe_key(bulk, row),
-                                   customer_id=row.customer_id, order_id=row.order_id))
+            who = f"customer:{customer_id}" if customer_id else f"order:{order_id}"
+            texts.append(BatchText(to=phone, body=text, dedupe_key=f"{bulk.batch_ref}:{who}",
+                                   customer_id=customer_id, order_id=order_id))
         outbox.messages_schedule_many(shop=shop, kind=bulk.kind, texts=texts, batch_ref=bulk.batch_ref,
                                       send_at=bulk.send_at, user=bulk.created_by)
-        BulkSend.objects.filter(pk=bulk.pk).update(cursor=rows[-1].pk)
+        BulkSend.objects.filter(pk=bulk.pk).update(cursor=rows[-1][0])
     return True
 
 
