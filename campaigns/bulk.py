@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
@@ -130,10 +131,13 @@ def _chunks(queryset: QuerySet) -> Iterator[list]:
 
 
 def _selection(shop: Shop, selection: QuerySet) -> QuerySet:
-    """Only the shop's own rows, whatever was posted."""
+    """Only the shop's own rows, whatever was posted. The phone comes as the stored text
+    (``raw_phone``), not as a PhoneNumber: loading one parses the number, and to_e164 parses
+    it again; with 100,000 customers that second parse is seconds."""
+    selection = selection.filter(shop=shop).defer("phone").annotate(raw_phone=Cast("phone", CharField()))
     if selection.model is Order:
-        return selection.filter(shop=shop).select_related("customer")
-    return selection.filter(shop=shop)
+        return selection.select_related("customer")
+    return selection
 
 
 def _context(shop: Shop, row) -> RenderContext:
@@ -157,7 +161,7 @@ def _plan_rows(*, shop: Shop, selection: QuerySet, body: str, purpose: str, plan
         numbers = {}
         for row in rows:
             try:
-                numbers[row.pk] = to_e164(row.phone, region=shop.country) if row.phone else None
+                numbers[row.pk] = to_e164(row.raw_phone, region=shop.country) if row.raw_phone else None
             except InvalidPhoneNumber:
                 numbers[row.pk] = None
         opted_out = set(OptOut.objects.filter(shop=shop, phone__in=[n for n in numbers.values() if n])
