@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import CharField, Count, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -257,7 +257,11 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
     bulk = BulkSend(shop=shop, purpose=purpose, source=source, body=body, send_key=key, created_by=user,
                     send_at=send_at if send_at and send_at > timezone.now() else None)
     rendering.validate(body, event=bulk.event)
-    bulk.save()
+    try:
+        with transaction.atomic():
+            bulk.save()
+    except IntegrityError:  # the same form posted twice at once: the other request made it
+        return BulkSend.objects.get(shop=shop, send_key=key)
     plan = BulkPlan(purpose=purpose, max_segments=sms_settings_for(shop).max_segments)
     batch = []
     for recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
