@@ -32,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Count, QuerySet
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from credits.estimate import sms_estimate
@@ -276,9 +276,10 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
         raise ValidationError(_("None of the selected customers can be texted."), code="no_recipients")
     if plan.too_long:
         raise _too_long_error(plan)
+    with translation.override(shop.language):  # the ledger speaks the shop's language
+        reason = _("Held for %(bulk)s (%(count)s texts)") % {"bulk": bulk, "count": format_number(plan.count)}
     try:
-        credits_hold(shop=shop, amount=plan.credits, reference=bulk.batch_ref, user=user,
-                     reason=_("Held for %(bulk)s (%(count)s texts)") % {"bulk": bulk, "count": format_number(plan.count)})
+        credits_hold(shop=shop, amount=plan.credits, reference=bulk.batch_ref, user=user, reason=reason)
     except InsufficientCredits:
         raise SendBlocked(
             _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
@@ -286,10 +287,22 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
             code="insufficient_credits") from None
     BulkSend.objects.filter(pk=bulk.pk).update(recipients=plan.count, excluded=plan.excluded, credits_held=plan.credits)
     bulk.refresh_from_db()
-    from .tasks import bulk_fan_out_task
-
-    transaction.on_commit(lambda: bulk_fan_out_task.delay(bulk.pk))
+    transaction.on_commit(lambda: _enqueue_fan_out(bulk.pk), robust=True)
     return bulk
+
+
+def _enqueue_fan_out(bulk_id: int) -> None:
+    from .tasks import bulk_fan_out_task  # the task module imports this one
+
+    bulk_fan_out_task.delay(bulk_id)
+
+
+def bulk_sends_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[int]:
+    """Bulk sends still being written a while after they were confirmed: the broker lost the
+    task, or its worker died. Beat's sweep enqueues them again (a fan-out goes on from its
+    cursor, and two at once take turns on the bulk's row lock)."""
+    return list(BulkSend.objects.filter(status=BulkSend.State.FANNING_OUT,
+                                        created_at__lt=timezone.now() - older_than).values_list("pk", flat=True))
 
 
 # --- fan-out ---------------------------------------------------------------------------------------
@@ -387,7 +400,8 @@ def bulk_progress(*, bulk: BulkSend) -> BulkProgress:
 def _release(bulk: BulkSend, reason: str, user=None) -> None:
     hold = CreditHold.objects.filter(shop_id=bulk.shop_id, reference=bulk.batch_ref).first()
     if hold is not None:
-        hold_release(hold=hold, reason=reason, user=user)
+        with translation.override(bulk.shop.language):  # the ledger speaks the shop's language
+            hold_release(hold=hold, reason=reason % {"bulk": bulk}, user=user)
 
 
 def bulk_send_finish(*, bulk: BulkSend) -> bool:
@@ -401,7 +415,7 @@ def bulk_send_finish(*, bulk: BulkSend) -> bool:
         if not BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.State.SENDING).update(
                 status=BulkSend.State.FINISHED, finished_at=timezone.now()):
             return False
-        _release(bulk, _("%(bulk)s finished") % {"bulk": bulk})
+        _release(bulk, gettext_lazy("%(bulk)s finished"))
     bulk.refresh_from_db()
     return True
 
@@ -434,6 +448,6 @@ def bulk_send_cancel(*, bulk: BulkSend, user=None) -> int:
         cancelled += len(moved)
         if not moved:  # all were claimed by a delivery run meanwhile
             break
-    _release(bulk, _("%(bulk)s cancelled") % {"bulk": bulk}, user=user)
+    _release(bulk, gettext_lazy("%(bulk)s cancelled"), user=user)
     bulk.refresh_from_db()
     return cancelled

@@ -14,4 +14,7 @@ def bulk_fan_out_task(bulk_id: int) -> None:
 
 @shared_task(name="campaigns.bulk_sends_finish")
 def bulk_sends_finish() -> int:
+    """Beat's sweep: finish the bulk sends with nothing left waiting; enqueue again a fan-out that stalled."""
+    for bulk_id in bulk.bulk_sends_stalled():
+        bulk_fan_out_task.delay(bulk_id)
     return bulk.bulk_sends_finish()

@@ -266,3 +266,28 @@ def test_finishing_waits_for_the_last_message_and_releases_the_rest(funded, on_c
     assert (progress.sent, progress.suppressed, progress.percent) == (1, 1, 100)
     assert credit_balance(funded) == 1000 - 12
     assert_consistent(funded)
+
+
+def test_a_fan_out_the_broker_lost_is_enqueued_again_by_beats_sweep(funded, on_commit):
+    from campaigns import tasks
+
+    consenting(funded)
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"), on_commit():  # the broker lost it
+        sent = create(funded)
+    assert bulk.bulk_sends_stalled() == []  # just confirmed: its task may be on its way
+    BulkSend.objects.filter(pk=sent.pk).update(created_at=timezone.now() - timezone.timedelta(minutes=5))
+    with mock.patch("smsnotify.outbox.messages_ring"):
+        tasks.bulk_sends_finish()
+    assert Message.objects.filter(batch_ref=sent.batch_ref).count() == 1
+
+
+def test_the_ledger_speaks_the_shops_language(db, on_commit):
+    shop = make_shop(language="pl", credits=100)
+    consenting(shop)
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"), on_commit():
+        sent = create(shop)
+    bulk.bulk_send_cancel(bulk=sent)
+    reasons = list(LedgerEntry.objects.filter(shop=shop, hold__isnull=False).order_by("pk")
+                   .values_list("reason", flat=True))
+    assert reasons == [f"Zarezerwowane na Wysyłka masowa nr {sent.pk} (SMS-ów: 1)",
+                       f"Wysyłka masowa nr {sent.pk} anulowana"]
