@@ -10,6 +10,7 @@ INSTALLED_APPS). Thin: the views parse the form and call campaigns.sending or th
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from phonenumber_field.formfields import PhoneNumberField
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from credits.selectors import credit_balance, send_block
 from shop import admin as store_admin
-from shop.models import Customer, Order
+from shop.models import Customer, Order, Shop
 from shop.money import format_money, format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 from smsnotify import history
@@ -31,12 +32,12 @@ from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
 from templates_sms.tokens import CART_ABANDONED, CUSTOM, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
-from . import admin_inbox  # noqa: F401 - registers the inbox and its settings
-from . import admin_lists  # noqa: F401 - registers the scheduled sends and the error log
-from . import selectors, sending
-from .forms import DateCampaignAdminForm, SmsTextForm
+from . import admin_bulk, admin_inbox, admin_lists  # noqa: F401 - registers bulk sends, the inbox, the lists
+from . import bulk, selectors, sending
+from .bulk import bulk_event
+from .forms import BulkSmsForm, DateCampaignAdminForm, SmsTextForm
 from .keywords import consent_request_send
-from .models import AbandonedCartSettings, DateCampaign, MarketingSettings, OptOut, OrderStatusRule
+from .models import AbandonedCartSettings, BulkSend, DateCampaign, MarketingSettings, OptOut, OrderStatusRule
 
 _BODY_PREVIEW_MAX = 5000  # the editor's text, bounded: a preview is not storage
 
@@ -143,10 +144,12 @@ class SendSmsAdminMixin:
 
 
 class BulkSmsAdminMixin:
-    """The "Send text message to selected customers" action, with a confirmation page
-    shaped like Django's delete_selected: the confirming POST goes through the changelist
-    again, so tenant scoping also filters forged ids."""
+    """The "Send text message to selected …" action (customers or orders, "select all N matching"
+    included), with a confirmation page shaped like Django's delete_selected: the confirming
+    POST goes through the changelist again (with its filters, or ``select_across``), so tenant
+    scoping also filters forged ids. Confirming creates a BulkSend and opens its progress page."""
 
+    bulk_action_label = gettext_lazy("Send text message to selected customers")
     actions = ["send_sms_selected"]
     change_list_template = "admin/campaigns/customer_change_list.html"
 
@@ -155,6 +158,9 @@ class BulkSmsAdminMixin:
         shop = request_shop(request)
         if shop is not None and send_block(shop) is not None:
             actions.pop("send_sms_selected", None)  # the changelist says why instead
+        elif "send_sms_selected" in actions:
+            func, name, _label = actions["send_sms_selected"]
+            actions["send_sms_selected"] = (func, name, self.bulk_action_label)
         return actions
 
     def changelist_view(self, request, extra_context=None):
@@ -165,40 +171,50 @@ class BulkSmsAdminMixin:
 
     @admin.action(description=gettext_lazy("Send text message to selected customers"), permissions=["view"])
     def send_sms_selected(self, request, queryset):
-        shop_ids = set(queryset.values_list("shop_id", flat=True))
+        shop_ids = set(queryset.values_list("shop_id", flat=True).distinct()[:2])
         if len(shop_ids) != 1:
             self.message_user(request, _("Select customers of one shop."), messages.ERROR)
             return None
-        shop = queryset.first().shop
-        form = SmsTextForm(request.POST if "body" in request.POST else None,
-                           initial={"send_key": sending.send_key_new(), "body": sending.manual_text_default(shop=shop)})
-        body = form["body"].value() or ""
-        if form.is_bound and "confirm" in request.POST and form.is_valid():
+        shop = Shop.objects.get(pk=shop_ids.pop())
+        bound = "body" in request.POST
+        form = BulkSmsForm(request.POST if bound else None, zone=shop.zone,
+                           initial={"send_key": sending.send_key_new(), "body": sending.manual_text_default(shop=shop),
+                                    "purpose": BulkSend.Purpose.PROMOTIONAL})
+        body = (form["body"].value() or "")[:_BODY_PREVIEW_MAX]
+        purpose = form["purpose"].value() if form["purpose"].value() in BulkSend.Purpose.values \
+            else BulkSend.Purpose.PROMOTIONAL
+        if bound and "confirm" in request.POST and form.is_valid():
             try:
-                plan = sending.bulk_send(shop=shop, customers=queryset, body=form.cleaned_data["body"],
-                                         send_key=form.cleaned_data["send_key"], user=request.user)
+                sent = bulk.bulk_send_create(shop=shop, selection=queryset, body=form.cleaned_data["body"],
+                                             send_key=form.cleaned_data["send_key"], purpose=purpose,
+                                             send_at=form.cleaned_data["send_at"], user=request.user)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                count = len(plan.recipients)
                 self.message_user(request, ngettext(
-                    "%(count)d text message scheduled (%(credits)d credits).",
-                    "%(count)d text messages scheduled (%(credits)d credits).", count)
-                    % {"count": count, "credits": plan.credits}, messages.SUCCESS)
-                return None
-        editor = editor_context(shop=shop, event=CUSTOM, body=body)
+                    "%(count)s text message is being written (%(credits)s credits held).",
+                    "%(count)s text messages are being written (%(credits)s credits held).", sent.recipients)
+                    % {"count": format_number(sent.recipients), "credits": format_number(sent.credits_held)},
+                    messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:campaigns_bulksend_change", args=[sent.pk]))
+        select_across = request.POST.get("select_across") == "1"
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Send text message to selected customers"), "opts": self.opts, "form": form,
-            "queryset": queryset, "plan": sending.bulk_plan(shop=shop, customers=queryset, body=body),
+            "title": self.bulk_action_label, "opts": self.opts, "form": form,
+            "plan": bulk.bulk_plan(shop=shop, selection=queryset, body=body, purpose=purpose),
             "sms_block": send_block(shop), "buy_credits_url": buy_credits_url(request),
-            "action_checkbox_name": "_selected_action", "selected": queryset.values_list("pk", flat=True),
-            "editor": editor,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "select_across": select_across,
+            # "all N matching": the changelist's filters (in the URL) and select_across say who; the
+            # ticked page's ids only come along because Django's changelist wants some to run an action
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)[:1000],
+            "editor": editor_context(shop=shop, event=bulk_event(queryset), body=body),
         }
         return TemplateResponse(request, "admin/campaigns/send_sms_bulk.html", context)
 
 
-class OrderAdmin(SendSmsAdminMixin, store_admin.OrderAdmin):
+class OrderAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.OrderAdmin):
+    bulk_action_label = gettext_lazy("Send text message to the customers of selected orders")
+    actions = [*store_admin.OrderAdmin.actions, *BulkSmsAdminMixin.actions]
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # The texts the order has caused: a read-only panel (not an inline, which would add a
         # formset every save of the order must carry).

@@ -5,6 +5,7 @@ merchant works with: the ones waiting to leave and the ones that did not reach a
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,17 +14,19 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from shop.models import CouponKind, OrderStatus, Product, Shop, ShopOwned
-from smsnotify.models import Direction, Message, Status
+from smsnotify.models import Direction, Kind, Message, Status
 from templates_sms.models import SmsTemplate
 from templates_sms.rendering import TOKEN_RE
 from templates_sms.selectors import active_template
 from templates_sms.tokens import (
-    Audience,
     AFTER_FIRST_ORDER,
     AFTER_LAST_ORDER,
     AFTER_REGISTRATION,
     AFTER_SHIPPED,
     BIRTHDAY,
+    CUSTOM,
+    CUSTOM_ORDER,
+    Audience,
     date_event,
     order_status_event,
 )
@@ -435,3 +438,89 @@ class AbandonedCartSettings(models.Model):
 
     def __str__(self):
         return gettext("Abandoned-cart reminder of %(shop)s") % {"shop": self.shop}
+
+
+# --- bulk sends -----------------------------------------------------------------------------------
+
+
+class BulkSend(ShopOwned):
+    """One text sent to many customers at once (ticked on the customer or order list).
+
+    Confirming freezes who gets it (``BulkRecipient`` rows) and holds its credits; a Celery task
+    then writes its messages in chunks (``campaigns.bulk.bulk_fan_out``), each with the batch
+    reference ``bulk:<id>`` (``Message.batch_ref``), by which its progress is counted and its
+    messages are paid from the hold. Finished or cancelled, what the hold did not pay is released.
+    """
+
+    class Purpose(models.TextChoices):
+        PROMOTIONAL = "promotional", _("Promotional (consent, opt-outs, quiet hours and the frequency cap apply)")
+        SERVICE = "service", _("Service (only opt-outs apply)")
+
+    class Source(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        ORDERS = "orders", _("Orders")
+
+    class State(models.TextChoices):
+        FANNING_OUT = "fanning_out", _("Writing the messages")
+        SENDING = "sending", _("Sending")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE_STATES = (State.FANNING_OUT, State.SENDING)
+
+    purpose = models.CharField(_("kind of text"), max_length=12, choices=Purpose.choices, default=Purpose.PROMOTIONAL)
+    source = models.CharField(_("selected from"), max_length=10, choices=Source.choices, default=Source.CUSTOMERS)
+    body = models.TextField(_("text"))
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True,
+                                   help_text=_("Empty: at once."))
+    status = models.CharField(_("status"), max_length=12, choices=State.choices, default=State.FANNING_OUT)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    excluded = models.JSONField(_("left out"), default=dict, blank=True,
+                                help_text=_("How many selected were left out, by reason."))
+    credits_held = models.PositiveBigIntegerField(_("credits held"), default=0)
+    # The fan-out's place: the last recipient whose message is written (a re-run goes on from there).
+    cursor = models.PositiveBigIntegerField(default=0, editable=False)
+    send_key = models.UUIDField(_("form key"), editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("bulk send")
+        verbose_name_plural = _("bulk sends")
+        constraints = [models.UniqueConstraint(fields=["shop", "send_key"], name="bulksend_once_per_form")]
+
+    def __str__(self):
+        return gettext("Bulk send #%(id)s") % {"id": self.pk}
+
+    @property
+    def batch_ref(self) -> str:
+        return f"bulk:{self.pk}"
+
+    @property
+    def kind(self) -> str:
+        return Kind.BULK if self.purpose == self.Purpose.PROMOTIONAL else Kind.BULK_SERVICE
+
+    @property
+    def event(self) -> str:
+        return CUSTOM_ORDER if self.source == self.Source.ORDERS else CUSTOM
+
+
+class BulkRecipient(models.Model):
+    """One number a bulk send texts, frozen when it was confirmed (each number once)."""
+
+    bulk = models.ForeignKey(BulkSend, verbose_name=_("bulk send"), on_delete=models.CASCADE,
+                             related_name="recipient_rows", db_index=False)
+    customer = models.ForeignKey("shop.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+", db_index=False)
+    order = models.ForeignKey("shop.Order", verbose_name=_("order"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+", db_index=False)
+    phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164"))
+
+    class Meta:
+        verbose_name = _("bulk send recipient")
+        verbose_name_plural = _("bulk send recipients")
+        constraints = [models.UniqueConstraint(fields=["bulk", "phone"], name="bulkrecipient_one_per_number")]
+        indexes = [models.Index(fields=["bulk", "id"], name="bulkrecipient_fanout_idx")]

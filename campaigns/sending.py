@@ -1,4 +1,5 @@
-"""Texts a merchant sends by hand: to one customer (from an order or customer page) or in bulk.
+"""Texts a merchant sends by hand to one customer (from an order or customer page); bulk sends are
+in campaigns/bulk.py.
 
 Both go through the outbox like every other SMS. The text may carry tokens, rendered for each
 recipient: a customer's tokens ({firstname}, [[fullname]]…), and from an order's page the
@@ -13,19 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils.translation import gettext as _, ngettext
 
 from credits.estimate import SmsEstimate, sms_estimate
 from credits.selectors import credit_balance, send_block
-from shop.models import Customer, MarketingConsent, Order, Shop
+from shop.models import Customer, Order, Shop
 from shop.money import format_number
 from smsnotify import outbox
-from smsnotify.models import Kind, Lane, Message, SmsSettings, Status
+from smsnotify.models import Kind, Message, SmsSettings
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 from templates_sms import rendering
@@ -223,105 +223,3 @@ def sms_reply_send(*, conversation: Conversation, body: str, send_key: str, user
                                       customer=conversation.customer, dedupe_key=dedupe_key, user=user)
     inbox.reply_record(conversation=conversation, message=message)
     return message
-
-
-# --- bulk --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BulkRecipient:
-    customer: Customer
-    number: str
-    text: str
-    estimate: SmsEstimate
-
-
-@dataclass
-class BulkPlan:
-    """Who a bulk send reaches (customer, number, their text and its estimate), who it skips and
-    why, and what it costs."""
-
-    max_segments: int
-    recipients: list[BulkRecipient] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
-    segments: int = 0  # the most parts any one recipient's text takes
-    credits: int = 0
-    balance: int = 0
-
-    @property
-    def affordable(self) -> bool:
-        return self.credits <= self.balance
-
-    @property
-    def too_long(self) -> int:
-        """How many recipients' texts take more parts than the shop allows."""
-        return sum(1 for recipient in self.recipients if recipient.estimate.segments > self.max_segments)
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-
-
-def bulk_plan(*, shop: Shop, customers: QuerySet[Customer], body: str) -> BulkPlan:
-    """Bulk texts are marketing: only customers who granted consent, one text per number.
-
-    Each text is rendered and estimated as it will be sent, so the cost is exact."""
-    sms_settings = sms_settings_for(shop)
-    plan = BulkPlan(max_segments=sms_settings.max_segments, balance=credit_balance(shop))
-    renderable = bool(body.strip()) and not rendering.token_errors(body, event=CUSTOM)
-    seen = set()
-    for customer in customers.filter(shop=shop).select_related("shop").order_by("pk"):
-        if customer.marketing_consent != MarketingConsent.GRANTED:
-            plan.skip(_("no marketing consent"))
-            continue
-        target = send_target(customer=customer)
-        number = target.number
-        if number is None:
-            plan.skip(_("no valid phone number"))
-            continue
-        if number in seen:
-            plan.skip(_("same number as another selected customer"))
-            continue
-        text = manual_text_render(target=target, body=body) if renderable else ""
-        if renderable and not text:
-            plan.skip(_("the text is empty for them"))
-            continue
-        seen.add(number)
-        estimate = _estimate(shop, text, number, sms_settings)
-        plan.recipients.append(BulkRecipient(customer=customer, number=number, text=text, estimate=estimate))
-        plan.segments = max(plan.segments, estimate.segments)
-        plan.credits += estimate.credits
-    return plan
-
-
-@transaction.atomic
-def bulk_send(*, shop: Shop, customers: QuerySet[Customer], body: str, send_key: str, user=None) -> BulkPlan:
-    """Schedule one text per reachable customer, all or nothing."""
-    _ensure_can_send(shop)
-    key = _checked_key(send_key)
-    if not body or not body.strip():
-        raise _empty_error()
-    rendering.validate(body, event=CUSTOM)
-    plan = bulk_plan(shop=shop, customers=customers, body=body)
-    if not plan.recipients:
-        raise ValidationError(_("None of the selected customers can be texted."), code="no_recipients")
-    if plan.too_long:
-        raise ValidationError({"body": [ngettext(
-            "For %(count)d customer the text takes up to %(segments)d SMS; your shop allows %(max)d parts. "
-            "Shorten the text or raise the limit in your SMS settings.",
-            "For %(count)d customers the text takes up to %(segments)d SMS; your shop allows %(max)d parts. "
-            "Shorten the text or raise the limit in your SMS settings.",
-            plan.too_long) % {"count": plan.too_long, "segments": plan.segments, "max": plan.max_segments}]},
-            code="too_many_segments")
-    if not plan.affordable:
-        raise SendBlocked(
-            _("This send costs %(cost)s credits and the balance is %(balance)s. Buy credits or select fewer customers.")
-            % {"cost": format_number(plan.credits), "balance": format_number(plan.balance)},
-            code="insufficient_credits")
-    written = [
-        outbox.message_schedule(shop=shop, to=recipient.number, body=recipient.text, kind=Kind.BULK, user=user,
-                                customer=recipient.customer, dedupe_key=f"bulk:{key}:customer:{recipient.customer.pk}",
-                                ring=False)
-        for recipient in plan.recipients
-    ]
-    outbox.messages_ring(message_ids=[m.pk for m in written if m.status == Status.SCHEDULED], lane=Lane.MARKETING)
-    return plan

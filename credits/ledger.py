@@ -36,7 +36,7 @@ from smsnotify.models import Message
 
 from . import signals
 from .estimate import sms_estimate
-from .models import CreditAccount, EntryKind, LedgerEntry
+from .models import CreditAccount, CreditHold, EntryKind, LedgerEntry
 
 _ACCOUNT_FIELDS = ("pk", "shop_id", "balance", "low_balance_threshold", "low_balance_armed", "low_balance_alerts")
 
@@ -158,7 +158,7 @@ def messages_charge(*, messages: list[Message]) -> set[int]:
         return set()
     try:
         with transaction.atomic():
-            return _charge_shops(wanted)
+            return _charge_shops(wanted, holds=_open_holds(messages))
     except IntegrityError:
         # A concurrent charge of one of these messages in the same cycle (only possible if a
         # claim was broken by hand): charge one by one, where each such clash means "paid".
@@ -167,24 +167,60 @@ def messages_charge(*, messages: list[Message]) -> set[int]:
             for row in rows:
                 try:
                     with transaction.atomic():
-                        unpaid |= _charge_shops({shop_id: [row]})
+                        unpaid |= _charge_shops({shop_id: [row]}, holds=_open_holds([row[0]]))
                 except IntegrityError:
                     pass
         return unpaid
 
 
-def _charge_shops(wanted: dict[int, list[tuple[Message, int, str, int]]]) -> set[int]:
+def _open_holds(messages: list[Message]) -> dict[tuple[int, str], int]:
+    """The open holds that pay for these messages: (shop id, batch reference) → hold id."""
+    references = {m.batch_ref for m in messages if m.batch_ref}
+    if not references:
+        return {}
+    rows = CreditHold.objects.filter(shop_id__in={m.shop_id for m in messages}, reference__in=references,
+                                     status=CreditHold.Status.OPEN).values_list("shop_id", "reference", "pk")
+    return {(shop_id, reference): pk for shop_id, reference, pk in rows}
+
+
+def _charge_shops(wanted: dict[int, list[tuple[Message, int, str, int]]],
+                  holds: dict[tuple[int, str], int] | None = None) -> set[int]:
     unpaid: set[int] = set()
+    holds = holds or {}
     entries, charged_by_cost = [], defaultdict(list)
     for shop_id in sorted(wanted):  # one lock order for every worker: no deadlock between batches
         balance = _locked_balance(shop_id)
-        paid, total = [], 0
+        # Under the account's lock a hold cannot be closed or drawn by anyone else: read what is left.
+        its_holds = [pk for (its_shop, _ref), pk in holds.items() if its_shop == shop_id]
+        left = {pk: amount - used - released for pk, amount, used, released in CreditHold.objects.filter(
+            pk__in=its_holds, status=CreditHold.Status.OPEN).values_list("pk", "amount", "used", "released")
+        } if its_holds else {}
+        paid, total, from_holds = [], 0, []
         for message, cost, reason, cycle in wanted[shop_id]:
-            if balance is not None and total + cost <= balance:
+            hold = holds.get((shop_id, message.batch_ref)) if message.batch_ref else None
+            if hold in left and left[hold] >= cost:
+                left[hold] -= cost
+                from_holds.append((message, cost, reason, cycle, hold))
+            elif balance is not None and total + cost <= balance:
                 paid.append((message, cost, reason, cycle))
                 total += cost
             else:
                 unpaid.add(message.pk)
+        if from_holds:
+            account_id = CreditAccount.objects.filter(shop_id=shop_id).values_list("pk", flat=True).get()
+            used: dict[int, int] = defaultdict(int)
+            for message, cost, reason, cycle, hold in from_holds:
+                with translation.override(message.shop.language):
+                    reason = _("%(reason)s, paid from held credits") % {"reason": reason}
+                # The credits left the balance when the hold was taken: this row moves nothing.
+                entries.append(LedgerEntry(shop_id=shop_id, account_id=account_id, kind=EntryKind.CHARGE, amount=0,
+                                           balance_after=balance, message_id=message.pk, cycle=cycle, hold_id=hold,
+                                           reason=reason[:500]))
+                charged_by_cost[cost].append(message.pk)
+                message.credits_charged = cost
+                used[hold] += cost
+            for hold, amount in used.items():
+                CreditHold.objects.filter(pk=hold).update(used=F("used") + amount)
         if not total:
             continue
         account = _debit(shop_id=shop_id, amount=total)  # cannot fail: the row is locked and the balance read
@@ -210,11 +246,15 @@ def messages_refund(*, messages: list[Message], reason: str) -> set[int]:
     for message_id, cycle, amount in (LedgerEntry.objects.filter(message_id__in=ids, kind=EntryKind.CHARGE)
                                       .order_by("message_id", "cycle").values_list("message_id", "cycle", "amount")):
         charges[message_id] = (cycle, -amount)  # the latest cycle wins
+    from_holds = [pk for pk, (_cycle, amount) in charges.items() if amount == 0]
+    if from_holds:  # paid from a hold (a row of 0): what it cost is on the message; it goes back to the balance
+        for pk, cost in Message.objects.filter(pk__in=from_holds).values_list("pk", "credits_charged"):
+            charges[pk] = (charges[pk][0], cost)
     refunded = set(LedgerEntry.objects.filter(message_id__in=ids, kind=EntryKind.REFUND)
                    .values_list("message_id", "cycle"))
     due: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     for message in messages:
-        if message.pk in charges and (message.pk, charges[message.pk][0]) not in refunded:
+        if message.pk in charges and charges[message.pk][1] > 0 and (message.pk, charges[message.pk][0]) not in refunded:
             cycle, amount = charges[message.pk]
             due[message.shop_id].append((message.pk, cycle, amount))
     if not due:
@@ -242,6 +282,51 @@ def messages_refund(*, messages: list[Message], reason: str) -> set[int]:
         if message.pk in done:
             message.credits_charged = 0
     return done
+
+
+# --- holds: credits set aside for a batch of messages ------------------------------------------
+
+
+class InsufficientCredits(ValidationError):
+    """The balance cannot pay for what was asked; nothing was taken."""
+
+
+def credits_hold(*, shop: Shop, amount: int, reference: str, reason: str = "", user=None) -> CreditHold:
+    """Set ``amount`` credits aside for the messages whose ``batch_ref`` is ``reference``. Runs in
+    the caller's transaction (the caller writes its batch with it, all or nothing); raises
+    ``InsufficientCredits`` when the balance cannot cover it, having taken nothing."""
+    if amount <= 0:
+        raise ValidationError(_("A hold sets credits aside: give a positive number."), code="not_positive")
+    with transaction.atomic():
+        account = _debit(shop_id=shop.pk, amount=amount)
+        if account is None:
+            balance = CreditAccount.objects.filter(shop=shop).values_list("balance", flat=True).first() or 0
+            raise InsufficientCredits(
+                _("This costs %(cost)s credits and the balance is %(balance)s.") % {
+                    "cost": f"{amount:,}", "balance": f"{balance:,}"}, code="insufficient_credits")
+        hold = CreditHold.objects.create(shop=shop, reference=reference, amount=amount)
+        _entry(account, kind=EntryKind.HOLD, amount=-amount, hold=hold, reason=reason[:500], user=user)
+    return hold
+
+
+def hold_release(*, hold: CreditHold, reason: str = "", user=None) -> int:
+    """Close ``hold`` and give back what its messages did not use, in one RELEASE row; returns how
+    much. A closed hold releases nothing (a second call is harmless); a message charged later is
+    paid from the balance."""
+    with transaction.atomic():
+        _locked_balance(hold.shop_id)  # charges from the hold take this lock too: none in between
+        row = CreditHold.objects.filter(pk=hold.pk, status=CreditHold.Status.OPEN).values_list(
+            "amount", "used", "released").first()
+        if row is None:
+            return 0
+        left = row[0] - row[1] - row[2]
+        CreditHold.objects.filter(pk=hold.pk).update(status=CreditHold.Status.CLOSED, released=F("released") + left,
+                                                     closed_at=timezone.now())
+        if left:
+            account = _credit(shop_id=hold.shop_id, amount=left)
+            _entry(account, kind=EntryKind.RELEASE, amount=left, hold_id=hold.pk, reason=reason[:500], user=user)
+    hold.refresh_from_db()
+    return left
 
 
 # --- bonuses and adjustments -------------------------------------------------------------------

@@ -208,6 +208,47 @@ class EntryKind(models.TextChoices):
     CHARGE = "charge", _("SMS charge")
     REFUND = "refund", _("Refund")
     ADJUSTMENT = "adjustment", _("Adjustment")
+    HOLD = "hold", _("Credits held")
+    RELEASE = "release", _("Held credits released")
+
+
+class CreditHold(models.Model):
+    """Credits set aside for a batch of messages (a bulk send), so it cannot run dry halfway.
+
+    Taking a hold debits the balance (a HOLD row in the ledger, so balance == sum(ledger) still
+    holds); the batch's messages are then paid from it (their CHARGE rows carry the hold and an
+    amount of 0: the credits left the balance when the hold was taken); a refund goes back to the
+    balance; closing the hold gives back what was not used in one RELEASE row. ``reference`` is
+    the batch's ``Message.batch_ref``: how a charge finds the hold without knowing who wrote it.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(_("reference"), max_length=40)
+    amount = models.PositiveBigIntegerField(_("credits held"))
+    used = models.PositiveBigIntegerField(_("credits used"), default=0)
+    released = models.PositiveBigIntegerField(_("credits released"), default=0)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("credit hold")
+        verbose_name_plural = _("credit holds")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "reference"], name="credithold_one_per_reference"),
+            models.CheckConstraint(condition=Q(used__lte=models.F("amount")), name="credithold_used_within_amount"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference}: {self.amount}"
+
+    @property
+    def remaining(self) -> int:
+        return self.amount - self.used - self.released
 
 
 class LedgerEntry(models.Model):
@@ -230,6 +271,8 @@ class LedgerEntry(models.Model):
                                 on_delete=models.RESTRICT,
                                 related_name="ledger_entries", db_index=False)
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=0)
+    hold = models.ForeignKey(CreditHold, verbose_name=_("hold"), null=True, blank=True, on_delete=models.RESTRICT,
+                             related_name="entries", db_index=False)
     purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
                                  on_delete=models.RESTRICT,
                                  related_name="ledger_entries", db_index=False)
@@ -250,10 +293,15 @@ class LedgerEntry(models.Model):
                                     name="ledger_once_per_message_kind_cycle"),
             models.UniqueConstraint(fields=["purchase", "kind"], condition=Q(purchase__isnull=False),
                                     name="ledger_once_per_purchase_kind"),
+            models.UniqueConstraint(fields=["hold", "kind"], condition=Q(kind__in=["hold", "release"]),
+                                    name="ledger_once_per_hold_kind"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
             models.CheckConstraint(
                 condition=(
                     Q(kind="charge", amount__lt=0, message__isnull=False)
+                    | Q(kind="charge", amount=0, message__isnull=False, hold__isnull=False)  # paid from a hold
+                    | Q(kind="hold", amount__lt=0, hold__isnull=False)
+                    | Q(kind="release", amount__gt=0, hold__isnull=False)
                     | Q(kind="refund", amount__gt=0, message__isnull=False)
                     | Q(kind="purchase", amount__gt=0, purchase__isnull=False)
                     | Q(kind="bonus", amount__gt=0)

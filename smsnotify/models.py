@@ -68,6 +68,7 @@ class Kind(models.TextChoices):
     TICKET_ANSWERED = "ticket_answered", _("Ticket answered")
     MANUAL = "manual", _("Sent by hand")
     BULK = "bulk", _("Bulk send")
+    BULK_SERVICE = "bulk_service", _("Bulk send (service)")
     MERCHANT_ALERT = "merchant_alert", _("Alert to the merchant")
     DATE_CAMPAIGN = "date_campaign", _("Date campaign")
     ABANDONED_CART = "abandoned_cart", _("Abandoned cart")
@@ -138,6 +139,10 @@ class Message(models.Model):
                                 on_delete=models.SET_NULL, related_name="+")
     # Makes every automatic send idempotent: "order:42:status:shipped" is texted once per shop.
     dedupe_key = models.CharField(_("deduplication key"), max_length=120, null=True, blank=True)
+    # The batch a message was written in ("bulk:12"), named by its writer: a bulk send's progress
+    # counts its messages by it, and credits finds the hold that pays for them by it. A string
+    # (owner + id), not a foreign key: the message core cannot point at the layers above it.
+    batch_ref = models.CharField(_("batch"), max_length=40, null=True, blank=True, editable=False)
 
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     send_at = models.DateTimeField(_("send at"), default=timezone.now)
@@ -177,6 +182,9 @@ class Message(models.Model):
             models.Index(fields=["gateway", "provider_id"], name="message_provider_idx"),
             # the frequency cap: what one number was sent lately; an inbound text's shop by who texted it last
             models.Index(fields=["recipient", "-sent_at"], name="message_recipient_sent_idx"),
+            # a bulk send's progress: its messages by status (only batch messages are indexed)
+            models.Index(fields=["batch_ref", "status"], condition=Q(batch_ref__isnull=False),
+                         name="message_batch_idx"),
         ]
 
     def __str__(self):

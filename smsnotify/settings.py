@@ -240,6 +240,7 @@ CELERY_BEAT_SCHEDULE = {
     "date-campaigns": {"task": "campaigns.date_campaigns_run", "schedule": 300.0},
     "abandoned-carts": {"task": "campaigns.abandoned_carts_run", "schedule": 300.0},
     "expire-pending-purchases": {"task": "credits.expire_pending_purchases", "schedule": 300.0},
+    "finish-bulk-sends": {"task": "campaigns.bulk_sends_finish", "schedule": 30.0},
 }
 
 # --- Email (low-balance alerts when SMS is off, password resets) ------------------------

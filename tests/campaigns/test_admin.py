@@ -1,10 +1,14 @@
 """The send pages: one text from an order or customer page (with its per-recipient preview),
 and the bulk action on customers."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from django.urls import reverse
 
 from campaigns import sending
+from campaigns.models import BulkSend
 from campaigns.sending import send_target
 from credits.estimate import sms_estimate
 from smsnotify.models import Message, SmsSettings, Status
@@ -178,15 +182,21 @@ def test_bulk_action_confirmation_then_send(merchant, funded, sms_outbox, django
     selected = [c.pk for c in customers_of(funded)]
     page = merchant.post(url, {"action": "send_sms_selected", "_selected_action": selected})
     assert page.status_code == 200
-    assert page.context["plan"].skipped
+    assert page.context["plan"].excluded == {"no_consent": 1}
     key = page.context["form"]["send_key"].value()
     data = {"action": "send_sms_selected", "_selected_action": selected, "body": "Sale today", "send_key": key,
             "confirm": "1"}
     with django_capture_on_commit_callbacks(execute=True):
         response = merchant.post(url, data)
         merchant.post(url, data)  # the browser re-submits
+    sent = BulkSend.objects.get()  # one, whatever the double submit
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:campaigns_bulksend_change", args=[sent.pk])
     assert sorted(sms.to for sms in sms_outbox) == sorted(str(c.phone) for c in customers)
+    page = merchant.get(response["Location"])
+    assert page.status_code == 200 and 'id="bulk-progress"' in page.content.decode()
+    progress = merchant.get(reverse("admin:campaigns_bulksend_progress", args=[sent.pk])).json()
+    assert (progress["percent"], progress["sent"], progress["status"]) == (100, 2, "finished")
 
 
 def test_bulk_page_shows_the_estimated_cost_of_each_number(merchant, funded):
@@ -227,3 +237,85 @@ def test_the_operator_gets_no_link_to_a_purchase_page_they_cannot_use(admin_clie
     shop = make_shop()
     page = admin_client.get(reverse("admin:shop_order_change", args=[OrderFactory(shop=shop).pk])).content.decode()
     assert "Not enough credits" in page and "buy-credits-link" not in page
+
+
+@pytest.mark.usefixtures("daytime")
+def test_select_all_matching_sends_to_the_filtered_list_without_listing_ids(merchant, funded, sms_outbox,
+                                                                             django_capture_on_commit_callbacks):
+    ann = consenting(funded, first_name="Ann")
+    consenting(funded, first_name="Bob")
+    others = [consenting(funded, first_name="Ann") for _ in range(2)]  # on another page, say
+    url = reverse("admin:shop_customer_changelist") + "?q=Ann"
+    page = merchant.post(url, {"action": "send_sms_selected", "select_across": "1", "_selected_action": [ann.pk]})
+    assert page.context["plan"].count == 3
+    html = page.content.decode()
+    assert 'name="select_across" value="1"' in html
+    data = {"action": "send_sms_selected", "select_across": "1", "_selected_action": [ann.pk], "body": "Sale",
+            "confirm": "1",
+            "send_key": page.context["form"]["send_key"].value()}
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(url, data)
+    assert sorted(sms.to for sms in sms_outbox) == sorted(str(c.phone) for c in [ann, *others])  # not Bob
+
+
+def test_the_order_list_sends_to_the_orders_numbers_as_a_service_text(merchant, funded,
+                                                                      django_capture_on_commit_callbacks):
+    orders = [OrderFactory(shop=funded) for _ in range(2)]
+    url = reverse("admin:shop_order_changelist")
+    data = {"action": "send_sms_selected", "_selected_action": [o.pk for o in orders], "purpose": "service",
+            "body": "Order {order_id}: we ship tomorrow", "send_key": sending.send_key_new()}
+    page = merchant.post(url, data)
+    assert page.context["plan"].count == 2
+    assert f"Order {orders[0].number}: we ship tomorrow" in page.content.decode()  # the first recipients' texts
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(url, {**data, "confirm": "1"})
+    sent = BulkSend.objects.get()
+    assert (sent.source, sent.purpose, sent.recipients) == ("orders", "service", 2)
+    assert set(Message.objects.values_list("order", flat=True)) == {o.pk for o in orders}
+
+
+def test_a_send_time_is_read_in_the_shops_time_zone(merchant, funded, django_capture_on_commit_callbacks):
+    funded.time_zone = "Europe/Warsaw"
+    funded.save(update_fields=["time_zone"])
+    consenting(funded)
+    url = reverse("admin:shop_customer_changelist")
+    data = {"action": "send_sms_selected", "_selected_action": [c.pk for c in customers_of(funded)], "body": "Sale",
+            "send_key": sending.send_key_new(), "send_at": "2099-06-01T09:00", "confirm": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant.post(url, data)
+    assert BulkSend.objects.get().send_at.isoformat() == "2099-06-01T07:00:00+00:00"
+    past = merchant.post(url, {**data, "send_at": "2001-01-01T09:00", "send_key": sending.send_key_new()})
+    assert past.status_code == 200 and past.context["form"].errors["send_at"]
+
+
+def test_a_bulk_send_the_balance_cannot_cover_is_refused_on_the_page(merchant, funded):
+    for _ in range(3):
+        consenting(funded)
+    from credits.ledger import account_adjust
+    from django.contrib.auth.models import User
+    account_adjust(shop=funded, amount=-980, reason="test", user=User.objects.first())
+    url = reverse("admin:shop_customer_changelist")
+    data = {"action": "send_sms_selected", "_selected_action": [c.pk for c in customers_of(funded)], "body": "Sale",
+            "send_key": sending.send_key_new()}
+    assert "bulk-unaffordable" in merchant.post(url, data).content.decode()
+    page = merchant.post(url, {**data, "confirm": "1"})
+    assert page.status_code == 200 and "36" in str(page.context["form"].non_field_errors())
+    assert not BulkSend.objects.exists()
+
+
+def test_cancel_from_the_bulk_sends_page(merchant, funded, django_capture_on_commit_callbacks):
+    from campaigns import bulk
+
+    for _ in range(2):
+        consenting(funded)
+    sent = bulk.bulk_send_create(shop=funded, selection=customers_of(funded), body="Sale",
+                                 send_key=sending.send_key_new(), send_at=timezone.now() + dt.timedelta(days=1))
+    bulk.bulk_fan_out(bulk_id=sent.pk)
+    url = reverse("admin:campaigns_bulksend_cancel", args=[sent.pk])
+    assert merchant.get(url).status_code == 405
+    response = merchant.post(url)
+    assert response.status_code == 302
+    sent.refresh_from_db()
+    assert sent.status == BulkSend.State.CANCELLED
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.CANCELLED}
+    assert merchant.get(reverse("admin:campaigns_bulksend_changelist")).status_code == 200

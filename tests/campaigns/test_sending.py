@@ -1,6 +1,4 @@
-"""Texts sent by hand (the services): one to an order's or a customer's phone, or in bulk."""
-
-from unittest import mock
+"""Texts sent by hand (the services): one to an order's or a customer's phone (bulk: test_bulk.py)."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -8,9 +6,8 @@ from django.core.exceptions import ValidationError
 from campaigns import sending
 from campaigns.sending import send_target
 from credits.estimate import sms_estimate
-from shop.models import Customer
 from smsnotify.models import Kind, Message, SmsSettings
-from tests.campaigns.conftest import consenting, customers_of
+from tests.campaigns.conftest import consenting
 from tests.factories import CustomerFactory, OrderFactory, fund, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -113,99 +110,13 @@ def test_the_parts_limit_counts_the_real_recipients_text(funded):
                                 body=body, send_key=sending.send_key_new())
 
 
-def test_bulk_plan_skips_and_explains(funded):
-    ok = consenting(funded)
-    consenting(funded, phone=ok.phone)  # same number twice
-    CustomerFactory(shop=funded)  # never asked
-    consenting(funded, phone="")
-    plan = sending.bulk_plan(shop=funded, customers=customers_of(funded), body="Sale: -20% today")
-    assert [r.customer for r in plan.recipients] == [ok]
-    assert sorted(plan.skipped.values()) == [1, 1, 1]
-    assert plan.credits == 12
-
-
-def test_bulk_plan_prices_each_number_with_the_one_estimate(funded):
-    home = consenting(funded)
-    abroad = consenting(funded, phone="+48601234567")
-    plan = sending.bulk_plan(shop=funded, customers=customers_of(funded), body="Sale")
-    assert {r.customer: r.estimate.credits for r in plan.recipients} == {home: 12, abroad: 30}
-    assert plan.credits == 42 == sum(
-        sms_estimate(shop=funded, text="Sale", recipient=r.number).credits for r in plan.recipients)
-
-
-@pytest.mark.usefixtures("daytime")
-def test_bulk_send_schedules_once_per_customer_and_is_idempotent(funded, sms_outbox, on_commit):
-    customers = [consenting(funded) for _ in range(3)]
-    key = sending.send_key_new()
-    with on_commit():
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Sale", send_key=key)
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Sale", send_key=key)
-    assert Message.objects.filter(kind=Kind.BULK).count() == 3
-    assert sorted(sms.to for sms in sms_outbox) == sorted(str(c.phone) for c in customers)
-
-
-def test_bulk_send_refuses_what_the_balance_cannot_pay(db):
-    shop = make_shop()
-    fund(shop, 20)
-    for _ in range(2):
-        consenting(shop)
-    with pytest.raises(sending.SendBlocked) as excinfo:
-        sending.bulk_send(shop=shop, customers=customers_of(shop), body="Sale", send_key=sending.send_key_new())
-    assert "24" in str(excinfo.value)
-    assert Message.objects.count() == 0
-
-
-def test_bulk_send_refuses_a_text_longer_than_the_shops_parts_for_anyone(funded):
-    SmsSettings.objects.filter(shop=funded).update(max_segments=2)
-    consenting(funded, first_name="Al")
-    consenting(funded, first_name="Łucja")  # her text is UCS-2: 3 parts
-    body = "Hi {firstname}! " + "x" * 150
-    plan = sending.bulk_plan(shop=funded, customers=customers_of(funded), body=body)
-    assert (plan.too_long, plan.segments) == (1, 3)
-    with pytest.raises(ValidationError) as excinfo:
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body=body, send_key=sending.send_key_new())
-    assert "allows 2 parts" in excinfo.value.message_dict["body"][0]
-    assert Message.objects.count() == 0
-
-
-def test_bulk_send_never_reaches_another_shops_customers(funded):
-    other = make_shop()
-    consenting(other)
-    mine = consenting(funded)
-    plan = sending.bulk_send(shop=funded, customers=Customer.objects.all(), body="Sale",
-                             send_key=sending.send_key_new())
-    assert [r.customer for r in plan.recipients] == [mine]
-
-
-@pytest.mark.usefixtures("daytime")
-def test_text_is_personalised_per_recipient(funded, sms_outbox, on_commit):
-    ann = consenting(funded, first_name="Ann")
-    bob = consenting(funded, first_name="Bob")
-    with on_commit():
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Hi [[firstname]], -20% today",
-                          send_key=sending.send_key_new())
-    assert {sms.to: sms.body for sms in sms_outbox} == {
-        str(ann.phone): "Hi Ann, -20% today", str(bob.phone): "Hi Bob, -20% today"}
-
-
 def test_unknown_token_is_refused_before_anything_is_sent(funded):
     customer = consenting(funded)
     with pytest.raises(ValidationError) as excinfo:
         sending.sms_send_to_one(target=send_target(customer=customer), body="Hi {frstname}",
                                 send_key=sending.send_key_new())
     assert "frstname" in str(excinfo.value)
-    with pytest.raises(ValidationError):
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Hi {order_id}",
-                          send_key=sending.send_key_new())
     assert Message.objects.count() == 0
-
-
-def test_bulk_cost_counts_each_rendered_text(funded):
-    consenting(funded, first_name="Al")
-    consenting(funded, first_name="Łucja")  # one Polish letter turns her text into UCS-2: 2 parts
-    plan = sending.bulk_plan(shop=funded, customers=customers_of(funded), body="Hi {firstname}! " + "x" * 65)
-    assert plan.credits == 12 + 24
-    assert plan.segments == 2
 
 
 def test_the_preview_of_one_recipient_is_their_estimate(db):
@@ -217,13 +128,3 @@ def test_the_preview_of_one_recipient_is_their_estimate(db):
     assert (preview.text, preview.info, preview.cost) == (estimate.text, estimate.info, estimate.credits)
     assert preview.cost == 30 * 2
     assert preview.as_json()["cost_line"] == "Cost: 60 credits per message"
-
-
-def test_a_bulk_send_rings_the_workers_with_batches_not_a_task_per_text(funded, on_commit, settings):
-    settings.SMS_DISPATCH_BATCH = 2
-    for _ in range(5):
-        consenting(funded)
-    with mock.patch("smsnotify.tasks.deliver.apply_async") as enqueue, on_commit():
-        sending.bulk_send(shop=funded, customers=customers_of(funded), body="Sale", send_key=sending.send_key_new())
-    assert [len(call.args[0][0]) for call in enqueue.call_args_list] == [2, 2, 1]
-    assert {call.kwargs["queue"] for call in enqueue.call_args_list} == {"sms.marketing"}

@@ -41,6 +41,7 @@ from django_celery_beat.models import (
 
 from campaigns.models import (
     AbandonedCartSettings,
+    BulkSend,
     Conversation,
     DateCampaign,
     FailedMessage,
@@ -85,6 +86,9 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Cart: lambda shop: CartItemFactory(cart=CartFactory(shop=shop)).cart,  # with an inline row
     Ticket: lambda shop: TicketFactory(shop=shop),
     MarketingSettings: lambda shop: MarketingSettings.objects.get(shop=shop),  # made with the shop
+    # sending, so that a cancel would really change it
+    BulkSend: lambda shop: BulkSend.objects.create(shop=shop, body="Sale", send_key=uuid.uuid4(), status="sending",
+                                                   recipients=1),
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     BackInStockSubscription: lambda shop: BackInStockSubscriptionFactory(shop=shop),
     # unread and open, so that reading, closing or replying would change it

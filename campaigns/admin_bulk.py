@@ -1,0 +1,102 @@
+"""The bulk sends' pages: a list, and each send's page with its live progress (a JSON endpoint
+its script polls every 2 s) and a button that cancels whatever has not left. Bulk sends are
+made from the customer and order lists (campaigns/admin.py), never here."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
+
+from shop.money import format_number
+from shop.tenancy import ShopScopedAdmin
+from smsnotify import history
+
+from . import bulk
+from .models import BulkSend
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(ShopScopedAdmin):
+    merchant_actions = frozenset({"view"})
+    list_display = ["__str__", "created_at", "purpose", "recipients", "status", "progress_display"]
+    list_filter = ["status", "purpose"]
+    date_hierarchy = "created_at"
+    change_form_template = "admin/campaigns/bulksend/change_form.html"
+    fields = ["purpose", "source", "body", "send_at", "status", "recipients", "left_out_display", "credits_held",
+              "created_by", "created_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/progress/", wrap(self.progress_view), name="campaigns_bulksend_progress"),
+            path("<path:object_id>/cancel/", wrap(self.cancel_view), name="campaigns_bulksend_cancel"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress_display(self, obj):
+        return f"{bulk.bulk_progress(bulk=obj).percent} %"
+
+    @admin.display(description=gettext_lazy("left out"))
+    def left_out_display(self, obj):
+        return "; ".join(f"{reason}: {format_number(count)}" for reason, count in bulk.left_out(obj.excluded)) or "—"
+
+    def _bulk(self, request, object_id) -> BulkSend:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "progress": bulk.bulk_progress(bulk=obj),
+                             "progress_url": reverse("admin:campaigns_bulksend_progress", args=[obj.pk]),
+                             "cancel_url": reverse("admin:campaigns_bulksend_cancel", args=[obj.pk]),
+                             "can_cancel": obj.status in BulkSend.ACTIVE_STATES}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def progress_view(self, request, object_id):
+        obj = self._bulk(request, object_id)
+        progress = bulk.bulk_progress(bulk=obj)
+        bulk.bulk_send_finish(bulk=obj)  # nothing waiting: say "finished" now rather than at beat's next sweep
+        return JsonResponse({
+            "status": obj.status, "status_display": obj.get_status_display(), "percent": progress.percent,
+            "recipients": progress.recipients, "written": progress.written, "sent": progress.sent,
+            "delivered": progress.delivered, "failed": progress.failed, "suppressed": progress.suppressed,
+            "cancelled": progress.cancelled, "waiting": progress.waiting,
+            "can_cancel": obj.status in BulkSend.ACTIVE_STATES,
+            "finished_at": history.in_shop_terms(obj.shop, history.moment_text, obj.finished_at)
+            if obj.finished_at else "",
+        })
+
+    def cancel_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._bulk(request, object_id)
+        if obj.status not in BulkSend.ACTIVE_STATES:
+            messages.warning(request, _("This bulk send is over already; nothing was cancelled."))
+        else:
+            count = bulk.bulk_send_cancel(bulk=obj, user=request.user)
+            messages.success(request, ngettext(
+                "Bulk send cancelled: %(count)s text message that had not left was cancelled and the credits "
+                "not used were given back.",
+                "Bulk send cancelled: %(count)s text messages that had not left were cancelled and the credits "
+                "not used were given back.", count) % {"count": format_number(count)})
+        return HttpResponseRedirect(reverse("admin:campaigns_bulksend_change", args=[obj.pk]))
