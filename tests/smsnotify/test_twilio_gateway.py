@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
-from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from smsnotify.gateways import twilio as twilio_gateway
 from smsnotify.gateways.base import (
@@ -67,6 +67,10 @@ class _SettingsOverrides:
     def __setattr__(self, name, value):
         self._saved.setdefault(name, getattr(self._target, name, self._missing))
         setattr(self._target, name, value)
+
+    def __delattr__(self, name):
+        self._saved.setdefault(name, getattr(self._target, name, self._missing))
+        delattr(self._target, name)
 
     def restore(self):
         for name, value in self._saved.items():
@@ -479,6 +483,28 @@ def test_public_url_refuses_a_base_url_with_a_path(dj_settings):
         public_url("/twilio/status/")
 
 
+def test_public_url_without_the_setting_at_all_falls_back_to_none(dj_settings):
+    dj_settings.PUBLIC_BASE_URL = "https://sms.example.com"
+    del dj_settings.PUBLIC_BASE_URL
+
+    assert public_url("/twilio/status/") is None
+
+
+@pytest.mark.parametrize("base", ["ftp://sms.example.com", "sms.example.com", "https://"])
+def test_public_url_refuses_a_base_url_that_is_not_an_http_origin(dj_settings, base):
+    dj_settings.PUBLIC_BASE_URL = base
+
+    with pytest.raises(ImproperlyConfigured):
+        public_url("/twilio/status/")
+
+
+def test_public_url_accepts_a_plain_http_origin_and_a_path_without_its_slash(dj_settings):
+    # A developer's tunnel or a test server may speak plain http; its signatures are checked the same.
+    dj_settings.PUBLIC_BASE_URL = " http://localhost:8000/ "
+
+    assert public_url("twilio/status/?shop=7") == "http://localhost:8000/twilio/status/?shop=7"
+
+
 # --- Configuration -----------------------------------------------------------------------------
 
 
@@ -601,3 +627,86 @@ def test_find_sent_ignores_an_inbound_message_with_the_same_text(twilio_server):
     twilio_server.messages[sid]["direction"] = "inbound"
 
     assert gateway.find_sent(make_sms(), since=since) is None
+
+
+# --- What a failed lookup and a status callback tell the operator ----------------------------------
+
+
+def test_a_refused_poll_keeps_twilios_words_and_code(twilio_server):
+    sid = make_gateway(twilio_server).send(make_sms()).provider_id
+    with pytest.raises(TransientGatewayError) as caught:
+        make_gateway(twilio_server, auth_token="wrong").fetch_reports([SentRef(provider_id=sid, to=TO)])
+    assert caught.value.code == "20003"
+    assert "Authentication Error" in caught.value.text
+
+
+@pytest.mark.parametrize(("exc", "text", "code"), [
+    (twilio_gateway.TwilioRestException(503, "/Messages.json", msg="Service unavailable"), "Service unavailable", "503"),
+    (twilio_gateway.TwilioRestException(404, "/Messages.json", msg="", code=20404), "", "20404"),
+    (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429, detail="Slow down"),
+     "Slow down", "20429"),
+    (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429), "Too Many Requests", "20429"),
+])
+def test_a_failed_lookup_says_what_twilio_said(exc, text, code):
+    error = twilio_gateway._lookup_error(exc)
+    assert isinstance(error, TransientGatewayError)
+    assert (error.text, error.code) == (text, code)
+
+
+def test_a_lookup_that_failed_before_twilio_answered_says_so():
+    error = twilio_gateway._lookup_error(requests.exceptions.ConnectionError("connection refused"))
+    assert isinstance(error, TransientGatewayError)
+    assert (error.text, error.code) == ("Twilio lookup failed: connection refused", "lookup")
+
+
+def test_a_status_callback_names_its_message_by_message_sid_or_the_older_sms_sid():
+    sid, other = "SM" + "a" * 32, "SM" + "b" * 32
+    assert parse_status_callback({"MessageSid": sid, "MessageStatus": "delivered"}).provider_id == sid
+    assert parse_status_callback({"SmsSid": sid, "SmsStatus": "delivered"}).provider_id == sid
+    assert parse_status_callback({"MessageSid": sid, "SmsSid": other, "MessageStatus": "sent"}).provider_id == sid
+
+
+def test_a_status_callback_reads_the_older_sms_status_when_there_is_no_message_status():
+    sid = "SM" + "a" * 32
+    assert parse_status_callback({"MessageSid": sid, "SmsStatus": "delivered"}).status == "delivered"
+    assert parse_status_callback({"MessageSid": sid, "MessageStatus": "failed", "SmsStatus": "sent"}).status == "failed"
+    report = parse_status_callback({"MessageSid": sid})
+    assert (report.status, report.extra["twilio_status"]) == ("", "")
+
+
+def test_a_status_callback_keeps_twilios_error_words_and_the_fields_that_help_diagnose_it():
+    sid, service = "SM" + "a" * 32, "MG" + "c" * 32
+    report = parse_status_callback({
+        "MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30007",
+        "ErrorMessage": "Message filtered by the carrier", "MessagingServiceSid": service,
+        "RawDlrDoneDate": "2611290130", "ApiVersion": "2010-04-01", "AccountSid": "", "Body": "Hello",
+    })
+    assert (report.error_code, report.error_text, report.billed) == ("30007", "Message filtered by the carrier", True)
+    assert report.extra == {"twilio_status": "undelivered", "MessagingServiceSid": service,
+                            "RawDlrDoneDate": "2611290130", "ApiVersion": "2010-04-01"}
+
+
+def test_a_status_callback_without_an_error_has_no_error_code():
+    report = parse_status_callback({"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "ErrorCode": ""})
+    assert (report.error_code, report.error_text, report.billed) == ("", "", True)
+
+
+def test_an_error_that_wraps_itself_in_a_loop_is_still_classified():
+    # A wrapper chain can loop (a cause that points back at its wrapper): classification
+    # must end, and what it found on the way still counts.
+    dropped = ProtocolError("Connection aborted.")
+    wrapper = requests.exceptions.ConnectionError(dropped)
+    dropped.__cause__ = wrapper
+    assert type(classify_send_error(wrapper)) is AmbiguousGatewayError
+    refused = NewConnectionError(None, "Connection refused")
+    looping = requests.exceptions.ConnectionError(refused)
+    refused.__cause__ = looping
+    assert type(classify_send_error(looping)) is TransientGatewayError
+
+
+def test_a_failure_wrapped_twice_beside_a_refused_connect_is_still_transient():
+    # The same inner error listed twice must not stop the search for the one that proves
+    # nothing was sent.
+    other = OSError("noise")
+    exc = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"), other, other)
+    assert type(classify_send_error(exc)) is TransientGatewayError
