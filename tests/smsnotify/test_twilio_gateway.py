@@ -9,6 +9,8 @@ import datetime as dt
 import http.client
 import socket
 import time
+import types
+from email.utils import parsedate_to_datetime as parse_rfc2822
 
 import pytest
 import requests
@@ -709,4 +711,130 @@ def test_a_failure_wrapped_twice_beside_a_refused_connect_is_still_transient():
     # nothing was sent.
     other = OSError("noise")
     exc = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"), other, other)
+    assert type(classify_send_error(exc)) is TransientGatewayError
+
+
+# --- Polling: every message of the poll gets its report ------------------------------------------
+
+
+def test_a_poll_skips_an_unknown_message_or_status_and_still_reports_the_rest(twilio_server, caplog):
+    gateway = make_gateway(twilio_server)
+    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(4)]
+    twilio_server.set_status(sids[0], "partially_delivered")
+    twilio_server.set_status(sids[1], "received")
+    twilio_server.set_status(sids[2], "delivered")
+    twilio_server.set_status(sids[3], "undelivered", error_code=30003)
+    unknown = "SM" + "f" * 32
+    refs = [SentRef(provider_id=sid, to=TO) for sid in [unknown, *sids]]
+
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"):
+        reports = gateway.fetch_reports(refs)
+
+    assert [(r.provider_id, r.status, r.billed) for r in reports] == [
+        (sids[2], "delivered", True),
+        (sids[3], "undelivered", False),  # 30003: the handset cannot be reached; the merchant is not charged
+    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "smsnotify.gateways.twilio"] == [
+        f"Twilio does not know message {unknown}; skipped.",
+        f"Unknown Twilio status 'partially_delivered' for {sids[0]}; ignored.",  # an inbound status is not news
+    ]
+
+
+def test_a_poll_reports_a_failed_message_as_not_billed_and_a_delivered_one_as_billed(twilio_server):
+    gateway = make_gateway(twilio_server)
+    failed, delivered = (gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(2))
+    twilio_server.set_status(failed, "failed", error_code=30008)
+    twilio_server.set_status(delivered, "delivered")
+    reports = gateway.fetch_reports([SentRef(provider_id=sid, to=TO) for sid in (failed, delivered)])
+    assert [(r.status, r.billed) for r in reports] == [("failed", False), ("delivered", True)]
+
+
+def test_a_polled_report_keeps_what_twilio_said_about_the_message(twilio_server):
+    gateway = make_gateway(twilio_server, messaging_service_sid=SERVICE, from_number="")
+    sid = gateway.send(make_sms()).provider_id  # the service has not picked a sender yet
+    record = twilio_server.messages[sid]
+
+    [report] = gateway.fetch_reports([SentRef(provider_id=sid, to=TO)])
+
+    assert report.status == "sent"
+    assert report.extra == {
+        "twilio_status": "accepted", "to": TO, "from": "", "account_sid": twilio_server.account_sid,
+        "num_segments": "0", "price": "", "price_unit": "USD",
+        "date_updated": parse_rfc2822(record["date_updated"]).isoformat(),
+    }
+
+
+def test_a_polled_record_with_missing_fields_reads_as_empty_text_never_none():
+    bare = types.SimpleNamespace(status=None, to=None, from_=None, account_sid=None, num_segments=None,
+                                 price=None, price_unit=None, date_updated=None)
+    assert twilio_gateway._message_extra(bare) == {
+        "twilio_status": "", "to": "", "from": "", "account_sid": "", "num_segments": "", "price": "",
+        "price_unit": "",
+    }
+
+
+# --- What a refusal says -------------------------------------------------------------------------
+
+
+def test_a_refusal_in_the_newer_problem_format_keeps_its_detail_or_at_least_its_title():
+    detailed = twilio_gateway.TwilioServiceException("about:blank", "Bad Request", 400, 21211, detail="Invalid 'To'")
+    titled = twilio_gateway.TwilioServiceException("about:blank", "Bad Request", 400, 21211)
+    assert (classify_send_error(detailed).text, classify_send_error(detailed).code) == ("Invalid 'To'", "21211")
+    assert classify_send_error(titled).text == "Bad Request"
+
+
+def test_a_refusal_without_a_status_or_code_is_ambiguous_with_code_zero():
+    error = classify_send_error(twilio_gateway.TwilioRestException(None, "/Messages.json", msg="???"))
+    assert (type(error), error.code, error.text) == (AmbiguousGatewayError, "0", "???")
+
+
+def test_a_refusal_without_words_has_empty_text_and_reads_as_its_code():
+    silent = classify_send_error(twilio_gateway.TwilioRestException(400, "/Messages.json", msg="", code=21211))
+    untitled = classify_send_error(twilio_gateway.TwilioServiceException("about:blank", "", 400, 21211))
+    for error in (silent, untitled):
+        assert (type(error), error.text, str(error)) == (PermanentGatewayError, "", "21211")
+
+
+def test_a_refusal_without_a_code_is_named_by_its_http_status():
+    error = classify_send_error(twilio_gateway.TwilioRestException(400, "/Messages.json", msg="Bad request"))
+    assert (type(error), error.code) == (PermanentGatewayError, "400")
+
+
+def _rest(status, code=None, msg="Twilio's words"):
+    return twilio_gateway.TwilioRestException(status, "/Messages.json", msg=msg, code=code)
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected", "code", "text"),
+    [
+        pytest.param(_rest(429, 20429), TransientGatewayError, "20429", "Twilio's words", id="rate-limited"),
+        pytest.param(_rest(400, 21611), TransientGatewayError, "21611", "Twilio's words", id="queue-full"),
+        pytest.param(_rest(401, 20003), TransientGatewayError, "20003", "Twilio's words", id="credentials"),
+        pytest.param(_rest(400, 21211), PermanentGatewayError, "21211", "Twilio's words", id="invalid-to"),
+        pytest.param(_rest(500, 30001), AmbiguousGatewayError, "30001", "Twilio's words", id="500-wins-over-a-code"),
+        pytest.param(_rest(500), AmbiguousGatewayError, "500", "Twilio's words", id="500"),
+        pytest.param(_rest(302), AmbiguousGatewayError, "302", "Twilio's words", id="redirect"),
+        pytest.param(requests.exceptions.InvalidURL("bad url"), TransientGatewayError, "url",
+                     "Twilio request not sent: bad url", id="never-prepared"),
+        pytest.param(requests.exceptions.ConnectTimeout("connect timed out"), TransientGatewayError, "connect",
+                     "Could not connect to Twilio: connect timed out", id="connect-timeout"),
+        pytest.param(requests.exceptions.ReadTimeout("read timed out"), AmbiguousGatewayError, "timeout",
+                     "No answer from Twilio in time: read timed out", id="read-timeout"),
+        pytest.param(requests.exceptions.ChunkedEncodingError("truncated"), AmbiguousGatewayError, "connection",
+                     "Connection to Twilio failed after sending: truncated", id="truncated"),
+        pytest.param(ValueError("not JSON"), AmbiguousGatewayError, "response",
+                     "Unreadable answer from Twilio: not JSON", id="unreadable"),
+        pytest.param(RuntimeError("surprise"), AmbiguousGatewayError, "unexpected",
+                     "Unexpected error talking to Twilio: RuntimeError('surprise')", id="unknown"),
+    ],
+)
+def test_each_failure_keeps_what_the_merchant_reads_in_the_history(exc, expected, code, text):
+    error = classify_send_error(exc)
+    assert (type(error), error.code, error.text) == (expected, code, text)
+
+
+def test_a_connect_failure_raised_from_a_refused_connection_is_transient():
+    # ``raise ConnectionError(...) from ConnectionRefusedError()``: the cause proves nothing was sent.
+    exc = requests.exceptions.ConnectionError("could not reach api.twilio.com")
+    exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
     assert type(classify_send_error(exc)) is TransientGatewayError
