@@ -998,3 +998,68 @@ def test_find_sent_finds_a_message_created_exactly_at_the_clock_skew_limit(twili
     twilio_server.messages[sid]["date_created"] = rfc2822(since - twilio_gateway.CLOCK_SKEW)
 
     assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid)
+
+
+# --- Sending: connections, logging and a success without a SID -----------------------------------
+
+
+def test_a_send_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
+    gateway = make_gateway(twilio_server)
+    gateway.send(make_sms(body="one"))
+    gateway.send(make_sms(body="two"))
+    assert gateway._session is None  # nothing left open between sends
+    assert len({post.client for post in twilio_server.posts}) == 2
+
+
+def test_a_lookup_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid)
+    assert gateway.fetch_reports([SentRef(provider_id=sid, to=TO)])[0].provider_id == sid
+    assert gateway._session is None
+
+
+def test_a_batch_that_ends_closes_its_connection_and_a_second_open_keeps_the_first(twilio_server):
+    gateway = make_gateway(twilio_server)
+    gateway.open()
+    session = gateway._session
+    gateway.open()
+    assert gateway._session is session
+    gateway.send(make_sms())
+    gateway.close()
+    assert gateway._session is None and gateway._client is None
+    gateway.close()  # closing twice is harmless
+
+
+def test_a_region_or_edge_in_the_environment_does_not_move_a_custom_api_base_url(twilio_server, monkeypatch):
+    monkeypatch.setenv("TWILIO_REGION", "ie1")
+    monkeypatch.setenv("TWILIO_EDGE", "dublin")
+    make_gateway(twilio_server).send(make_sms())
+    assert len(twilio_server.posts) == 1
+
+
+def test_a_success_without_a_message_sid_is_ambiguous(twilio_server):
+    twilio_server.script(Reply(status=201, body=b'{"sid": null, "status": "queued"}'))
+    with pytest.raises(AmbiguousGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+    assert caught.value.code == "response"
+
+
+def test_a_failed_send_is_logged_with_its_message_recipient_and_answer(twilio_server, caplog):
+    twilio_server.script(Reply(status=400, code=21211))
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"), pytest.raises(PermanentGatewayError):
+        make_gateway(twilio_server).send(make_sms(reference="msg-7"))
+    [record] = [r for r in caplog.records if r.name == "smsnotify.gateways.twilio"]
+    assert record.getMessage() == f"Twilio send msg-7 to {TO} failed: PermanentGatewayError 21211"
+    assert not record.exc_info  # an answer from Twilio needs no traceback
+
+
+def test_an_unexpected_send_failure_is_logged_with_its_traceback(twilio_server, caplog, monkeypatch):
+    gateway = make_gateway(twilio_server)
+    monkeypatch.setattr(twilio_gateway, "Client", lambda *args, **kwargs: (_ for _ in ()).throw(KeyError("sdk bug")))
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"), pytest.raises(AmbiguousGatewayError):
+        gateway.send(make_sms())
+    [record] = [r for r in caplog.records if r.name == "smsnotify.gateways.twilio"]
+    assert record.getMessage().endswith("failed: AmbiguousGatewayError unexpected")
+    assert record.exc_info is not None
