@@ -62,7 +62,7 @@ def test_sandbox_busy_number_answers_too_many_requests_every_time():
     for _ in range(2):
         with pytest.raises(TransientGatewayError) as excinfo:
             SandboxGateway().send(sms(sandbox.ALWAYS_BUSY))
-        assert excinfo.value.code == "20429"
+        assert (excinfo.value.code, excinfo.value.text) == ("20429", "Too many requests.")
 
 
 def test_sandbox_accepts_any_other_number_each_under_its_own_provider_id():
@@ -170,7 +170,7 @@ def test_a_backend_that_fails_to_open_is_closed_and_the_error_raised():
 
 def test_the_base_backend_can_neither_send_nor_look_up_and_polls_nothing():
     gateway = BaseGateway()
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match="must override send"):
         gateway.send(sms())
     with pytest.raises(NotImplementedError):
         gateway.find_sent(sms(), since=timezone.now())
@@ -225,3 +225,19 @@ def test_send_many_calls_a_backend_on_the_callers_thread_when_nothing_runs_along
     gateway = Threaded(max_in_flight)
     gateway.send_many(numbered(count))
     assert gateway.threads == {threading.current_thread().name}
+
+
+def test_sandbox_reports_a_due_message_even_after_one_that_is_not_due_yet():
+    now = timezone.now()
+    refs = [SentRef(provider_id="SB-new", to="+12025550123", sent_at=now),
+            SentRef(provider_id="SB-old", to="+12025550123", sent_at=now - dt.timedelta(minutes=1))]
+    assert [r.provider_id for r in SandboxGateway(delivery_seconds=30).fetch_reports(refs)] == ["SB-old"]
+
+
+def test_repeated_delivery_runs_reuse_their_threads_instead_of_piling_up_new_ones():
+    # Starting threads for every batch would cost more than the calls they make to a fast provider.
+    counts = []
+    for _ in range(3):
+        Threaded(11).send_many(numbered(11))
+        counts.append(threading.active_count())
+    assert counts[2] == counts[0]
