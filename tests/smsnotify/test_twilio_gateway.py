@@ -496,7 +496,7 @@ def test_public_url_without_the_setting_at_all_falls_back_to_none(dj_settings):
 def test_public_url_refuses_a_base_url_that_is_not_an_http_origin(dj_settings, base):
     dj_settings.PUBLIC_BASE_URL = base
 
-    with pytest.raises(ImproperlyConfigured):
+    with pytest.raises(ImproperlyConfigured, match="PUBLIC_BASE_URL"):
         public_url("/twilio/status/")
 
 
@@ -645,6 +645,7 @@ def test_a_refused_poll_keeps_twilios_words_and_code(twilio_server):
 @pytest.mark.parametrize(("exc", "text", "code"), [
     (twilio_gateway.TwilioRestException(503, "/Messages.json", msg="Service unavailable"), "Service unavailable", "503"),
     (twilio_gateway.TwilioRestException(404, "/Messages.json", msg="", code=20404), "", "20404"),
+    (twilio_gateway.TwilioRestException(None, "/Messages.json", msg="No status"), "No status", ""),
     (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429, detail="Slow down"),
      "Slow down", "20429"),
     (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429), "Too Many Requests", "20429"),
@@ -706,11 +707,12 @@ def test_an_error_that_wraps_itself_in_a_loop_is_still_classified():
     assert type(classify_send_error(looping)) is TransientGatewayError
 
 
-def test_a_failure_wrapped_twice_beside_a_refused_connect_is_still_transient():
-    # The same inner error listed twice must not stop the search for the one that proves
-    # nothing was sent.
+def test_a_failure_met_again_before_a_refused_connect_does_not_end_the_search():
+    # The search meets the wrapper a second time (through the noise's cause) before it
+    # reaches the refused connection: an error seen before is skipped, not the end.
     other = OSError("noise")
-    exc = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"), other, other)
+    exc = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"), other)
+    other.__cause__ = exc
     assert type(classify_send_error(exc)) is TransientGatewayError
 
 
@@ -721,7 +723,7 @@ def test_a_poll_skips_an_unknown_message_or_status_and_still_reports_the_rest(tw
     gateway = make_gateway(twilio_server)
     sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(4)]
     twilio_server.set_status(sids[0], "partially_delivered")
-    twilio_server.set_status(sids[1], "received")
+    twilio_server.set_status(sids[1], "receiving")
     twilio_server.set_status(sids[2], "delivered")
     twilio_server.set_status(sids[3], "undelivered", error_code=30003)
     unknown = "SM" + "f" * 32
