@@ -1,10 +1,17 @@
 """The simple backends and the factory that loads SMS_GATEWAY."""
 
+import datetime as dt
 import io
+import threading
+import time
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from smsnotify.gateways import OutboundSms, PermanentGatewayError, TransientGatewayError, get_gateway
+from smsnotify.gateways import sandbox
+from smsnotify.gateways.base import BaseGateway, DeliveryReport, GatewayError, SendResult, SentRef, report_billed
 from smsnotify.gateways.console import ConsoleGateway
 from smsnotify.gateways.sandbox import SandboxGateway
 
@@ -38,3 +45,199 @@ def test_sandbox_refuses_its_test_numbers_like_a_provider(to, code):
 def test_sandbox_busy_number_is_transient():
     with pytest.raises(TransientGatewayError):
         SandboxGateway().send(sms("+15005550012"))
+
+
+# --- The sandbox: behaves like a provider, so the demo shows what production would -------------
+
+
+@pytest.mark.parametrize("to", sorted(sandbox.REFUSED))
+def test_sandbox_refuses_each_documented_test_number_with_its_code_and_words(to):
+    code, words = sandbox.REFUSED[to]
+    with pytest.raises(PermanentGatewayError) as excinfo:
+        SandboxGateway().send(sms(to))
+    assert (excinfo.value.code, excinfo.value.text) == (code, words)
+
+
+def test_sandbox_busy_number_answers_too_many_requests_every_time():
+    for _ in range(2):
+        with pytest.raises(TransientGatewayError) as excinfo:
+            SandboxGateway().send(sms(sandbox.ALWAYS_BUSY))
+        assert (excinfo.value.code, excinfo.value.text) == ("20429", "Too many requests.")
+
+
+def test_sandbox_accepts_any_other_number_each_under_its_own_provider_id():
+    gateway = SandboxGateway()
+    first, second = gateway.send(sms()), gateway.send(sms())
+    assert first.status == "sent"
+    assert first.provider_id.startswith("SB") and len(first.provider_id) == 34
+    assert first.provider_id != second.provider_id
+
+
+def test_sandbox_reports_nothing_before_its_delivery_delay_then_delivered():
+    gateway = SandboxGateway(delivery_seconds=5)
+    with time_machine.travel(timezone.now(), tick=False):
+        sent_at = timezone.now()
+        ref = SentRef(provider_id="SB1", to="+12025550123", sent_at=sent_at)
+        assert gateway.fetch_reports([ref]) == []
+        with time_machine.travel(sent_at + dt.timedelta(seconds=4.999), tick=False):
+            assert gateway.fetch_reports([ref]) == []
+        with time_machine.travel(sent_at + dt.timedelta(seconds=5), tick=False):
+            assert gateway.fetch_reports([ref]) == [DeliveryReport("SB1", "delivered")]
+
+
+def test_sandbox_reports_a_message_without_a_sending_time_at_once():
+    ref = SentRef(provider_id="SB1", to="+12025550123", sent_at=None)
+    [report] = SandboxGateway(delivery_seconds=60).fetch_reports([ref])
+    assert (report.provider_id, report.status, report.error_code, report.billed) == ("SB1", "delivered", "", True)
+
+
+def test_sandbox_reports_each_message_of_a_poll():
+    long_ago = timezone.now() - dt.timedelta(minutes=1)
+    refs = [SentRef(provider_id=f"SB{n}", to="+12025550123", sent_at=long_ago) for n in range(3)]
+    assert [r.provider_id for r in SandboxGateway().fetch_reports(refs)] == ["SB0", "SB1", "SB2"]
+
+
+@pytest.mark.parametrize("to,status,code,words", [
+    ("+15005550010", "undelivered", "30003", "Unreachable destination handset."),
+    ("+15005550011", "failed", "30008", "Unknown error."),
+])
+def test_sandbox_reports_its_undeliverable_numbers_as_not_billed(to, status, code, words):
+    ref = SentRef(provider_id="SB1", to=to, sent_at=timezone.now() - dt.timedelta(minutes=1))
+    [report] = SandboxGateway().fetch_reports([ref])
+    assert report == DeliveryReport("SB1", status, error_code=code, error_text=words, billed=False)
+
+
+def test_sandbox_delivery_delay_comes_from_the_setting_and_paces_its_polling(settings):
+    settings.SANDBOX_DELIVERY_SECONDS = 7
+    assert SandboxGateway().poll_reports_after == dt.timedelta(seconds=7)
+    del settings.SANDBOX_DELIVERY_SECONDS
+    assert SandboxGateway().poll_reports_after == dt.timedelta(seconds=2)
+    assert SandboxGateway(delivery_seconds=0).poll_reports_after == dt.timedelta(0)
+
+
+# --- The contract every backend shares ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("status,code,billed", [
+    ("delivered", "", True),
+    ("sent", "", True),
+    ("undelivered", "30007", True),  # any other carrier failure stays paid for
+    ("undelivered", "30003", False),
+    ("undelivered", "30005", False),
+    ("undelivered", "30006", False),
+    ("failed", "", False),
+    ("failed", "30008", False),
+])
+def test_a_report_leaves_the_message_paid_for_unless_the_provider_does_not_bill_it(status, code, billed):
+    assert report_billed(status, code) is billed
+
+
+def test_a_gateway_error_without_words_says_its_code():
+    error = TransientGatewayError(code=20429)
+    assert (str(error), error.code, error.text) == ("20429", "20429", "")
+    error = PermanentGatewayError("Invalid number", code="21211")
+    assert (str(error), error.code, error.text) == ("Invalid number", "21211", "Invalid number")
+    assert GatewayError().code == ""
+
+
+class Recording(BaseGateway):
+    def __init__(self, *, fail_open=False, **kwargs):
+        super().__init__(**kwargs)
+        self.fail_open, self.calls = fail_open, []
+
+    def open(self):
+        self.calls.append("open")
+        if self.fail_open:
+            raise ConnectionError("no route")
+
+    def close(self):
+        self.calls.append("close")
+
+
+def test_a_backend_used_as_a_context_manager_opens_then_closes():
+    with Recording() as gateway:
+        assert gateway.calls == ["open"]
+    assert gateway.calls == ["open", "close"]
+
+
+def test_a_backend_that_fails_to_open_is_closed_and_the_error_raised():
+    gateway = Recording(fail_open=True)
+    with pytest.raises(ConnectionError):
+        with gateway:
+            pytest.fail("the body must not run")
+    assert gateway.calls == ["open", "close"]
+
+
+def test_the_base_backend_can_neither_send_nor_look_up_and_polls_nothing():
+    gateway = BaseGateway()
+    with pytest.raises(NotImplementedError, match="must override send"):
+        gateway.send(sms())
+    with pytest.raises(NotImplementedError):
+        gateway.find_sent(sms(), since=timezone.now())
+    assert gateway.fetch_reports([SentRef(provider_id="X", to="+12025550123")]) == []
+    assert gateway.max_in_flight == 1 and gateway.poll_reports_after is None
+
+
+class Threaded(BaseGateway):
+    """Answers each SMS after a short wait, failing those to a number ending in 0; records threads."""
+
+    def __init__(self, max_in_flight, **kwargs):
+        super().__init__(**kwargs)
+        self.max_in_flight = max_in_flight
+        self.lock, self.in_flight, self.most, self.threads = threading.Lock(), 0, 0, set()
+
+    def send(self, message):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.threads.add(threading.current_thread().name)
+        time.sleep(0.05)
+        with self.lock:
+            self.in_flight -= 1
+        if message.to.endswith("0"):
+            raise PermanentGatewayError("Invalid number", code="21211")
+        return SendResult(provider_id=f"P{message.reference}")
+
+
+def numbered(count):
+    return [OutboundSms(reference=str(n), to=f"+1202555012{n}", body="Hello") for n in range(count)]
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 3])
+def test_send_many_answers_in_order_with_the_error_in_place_of_a_failed_message(max_in_flight):
+    answers = Threaded(max_in_flight).send_many(numbered(5))
+    assert isinstance(answers[0], PermanentGatewayError)
+    assert answers[1:] == [SendResult(provider_id=f"P{n}") for n in range(1, 5)]
+
+
+def test_send_many_keeps_at_most_max_in_flight_calls_at_once_on_its_own_threads():
+    gateway = Threaded(3)
+    gateway.send_many(numbered(9))
+    assert gateway.most == 3
+    assert threading.current_thread().name not in gateway.threads
+    assert all(name.startswith("sms-send") for name in gateway.threads)
+
+
+@pytest.mark.parametrize("max_in_flight,count", [(1, 4), (3, 1)])
+def test_send_many_calls_a_backend_on_the_callers_thread_when_nothing_runs_alongside(max_in_flight, count):
+    # A backend that allows one call at a time need not be thread-safe (Django's connections
+    # and a plain requests.Session are per thread); one message is not worth a thread either.
+    gateway = Threaded(max_in_flight)
+    gateway.send_many(numbered(count))
+    assert gateway.threads == {threading.current_thread().name}
+
+
+def test_sandbox_reports_a_due_message_even_after_one_that_is_not_due_yet():
+    now = timezone.now()
+    refs = [SentRef(provider_id="SB-new", to="+12025550123", sent_at=now),
+            SentRef(provider_id="SB-old", to="+12025550123", sent_at=now - dt.timedelta(minutes=1))]
+    assert [r.provider_id for r in SandboxGateway(delivery_seconds=30).fetch_reports(refs)] == ["SB-old"]
+
+
+def test_repeated_delivery_runs_reuse_their_threads_instead_of_piling_up_new_ones():
+    # Starting threads for every batch would cost more than the calls they make to a fast provider.
+    counts = []
+    for _ in range(3):
+        Threaded(11).send_many(numbered(11))
+        counts.append(threading.active_count())
+    assert counts[2] == counts[0]

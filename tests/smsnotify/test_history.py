@@ -237,3 +237,125 @@ def test_the_history_names_who_acted_without_linking_to_user_accounts(client, db
     message = outbox.message_schedule(shop=shop, to="+12025550123", body="Hi", kind="manual", user=anna)
     page = client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
     assert "anna" in page and "/admin/auth/user/" not in page
+
+
+# --- Every branch of the wording, on events built by hand ----------------------------------------
+
+
+def said(type_, event_status=Status.SENT, **parameters) -> str:
+    with translation.override("en"), timezone.override("UTC"):
+        return history.event_text(MessageEvent(type=type_, status=event_status, parameters=parameters))
+
+
+def test_a_provider_error_reads_as_code_and_words_or_whichever_it_gave():
+    assert said(EventType.REFUSED, code="21211", text="Invalid number") == "Refused by the provider: 21211: Invalid number."
+    assert said(EventType.REFUSED, code="21211") == "Refused by the provider: 21211."
+    assert said(EventType.REFUSED, text="Invalid number") == "Refused by the provider: Invalid number."
+    assert said(EventType.REFUSED) == "Refused by the provider: no details."
+
+
+def test_a_report_names_the_status_and_any_error():
+    assert said(EventType.REPORT, status="delivered") == "The provider reports it delivered."
+    assert said(EventType.REPORT, status="failed", code="30008") == "The provider reports it failed. (30008)"
+    assert said(EventType.REPORT, status="failed", text="Unknown error") == \
+        "The provider reports it failed. (Unknown error)"
+    # a status the core does not know is shown as the provider wrote it
+    assert said(EventType.REPORT, status="read") == "The provider reports it read."
+    assert said(EventType.REPORT) == "The provider reports it ."
+
+
+def test_a_cancel_or_send_again_by_the_system_names_no_one():
+    assert said(EventType.CANCELLED) == "Cancelled."
+    assert said(EventType.SEND_AGAIN) == "Sent again."
+
+
+def test_a_scheduled_event_reads_as_created_written_or_scheduled_for():
+    at = "2026-01-15T12:34:00+00:00"
+    assert said(EventType.SCHEDULED) == "Created."
+    assert said(EventType.SCHEDULED, send_at=at) == "Scheduled for Jan. 15, 2026, 12:34 p.m.."
+    assert said(EventType.SCHEDULED, user="anna") == "Written by anna."
+    assert said(EventType.SCHEDULED, user="anna", send_at=at) == \
+        "Written by anna, to be sent at Jan. 15, 2026, 12:34 p.m.."
+
+
+def test_a_time_that_cannot_be_read_is_shown_as_written():
+    assert said(EventType.HELD, until="soon", reason="") == "Held until soon: "
+    assert said(EventType.RETRY, at="", attempt=2, code="20429") == "Temporary failure (20429); attempt 2 at ."
+
+
+def test_a_note_reads_as_its_detail_or_at_least_the_status():
+    assert said(EventType.NOTE, detail="Checked by phone.") == "Checked by phone."
+    assert said(EventType.NOTE, event_status=Status.DELIVERED) == "Delivered"
+    assert said(EventType.NOTE, event_status="gone") == ""
+
+
+def test_an_event_whose_parameters_do_not_fit_its_sentence_reads_as_its_label():
+    assert said(EventType.ATTEMPT) == "Handed to the gateway"
+    assert said(EventType.ACCEPTED, provider_id="SM1") == "Accepted by the provider as SM1."
+
+
+def test_an_event_type_from_a_later_version_reads_as_its_code():
+    assert said("forwarded") == "forwarded"
+
+
+def test_a_reason_the_history_does_not_know_reads_as_its_code_and_one_with_missing_parameters_as_its_sentence():
+    with translation.override("en"):
+        assert history.reason_text("no_such_reason", {"x": 1}) == "no_such_reason"
+        assert history.reason_text("cancelled") == "Cancelled before it was sent."
+        assert history.reason_text("cancelled", None) == "Cancelled before it was sent."
+    with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.RefuseMarked)]), translation.override("en"):
+        assert history.reason_text("refused_marked", {}) == "Not sent: %(phone)s replied STOP."
+        assert history.reason_text("refused_marked", {"phone": "+12025550123"}) == "Not sent: +12025550123 replied STOP."
+
+
+def test_a_stopped_event_reads_as_its_reason_with_its_parameters():
+    with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.RefuseMarked)]):
+        assert said(EventType.STOPPED, reason="refused_marked", phone="+12025550123") == \
+            "Not sent: +12025550123 replied STOP."
+        assert said(EventType.STOPPED) == ""
+
+
+def test_the_error_of_a_message_stopped_twice_reads_with_the_latest_parameters(shop):
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(status=Status.SUPPRESSED, error_code="refused_marked",
+                                                 error_text="raw words")
+    message.refresh_from_db()
+    with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.RefuseMarked)]), translation.override("en"):
+        assert history.error_text(message) == "Not sent: %(phone)s replied STOP."  # no stop event yet
+        for phone in ("+12025550100", "+12025550199"):
+            MessageEvent.objects.create(message=message, type=EventType.STOPPED, status=Status.SUPPRESSED,
+                                        parameters={"reason": "refused_marked", "phone": phone})
+        MessageEvent.objects.create(message=message, type=EventType.NOTE, status=Status.SUPPRESSED,
+                                    parameters={"reason": "refused_marked", "phone": "+12025550111"})
+        assert history.error_text(message) == "Not sent: +12025550199 replied STOP."
+
+
+def test_a_providers_error_is_shown_in_its_own_words(shop):
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(error_code="30003", error_text="Unreachable handset")
+    message.refresh_from_db()
+    assert history.error_text(message) == "Unreachable handset"
+
+
+def test_a_core_reason_is_put_into_words_too(shop):
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(error_code="expired", error_text="raw")
+    message.refresh_from_db()
+    with translation.override("en"):
+        assert history.error_text(message) == "Not sent: it was due too long ago."
+
+
+def test_a_moment_reads_to_the_second_in_the_active_zone():
+    moment = dt.datetime(2026, 1, 15, 3, 30, 5, tzinfo=dt.UTC)
+    with translation.override("en"), timezone.override("America/New_York"):
+        assert history.moment_text(moment) == "01/14/2026 22:30:05"
+
+
+def test_in_shop_terms_renders_in_the_shops_language_and_zone():
+    shop = make_shop(language="pl", time_zone="Europe/Warsaw")
+    seen = history.in_shop_terms(shop, lambda a, b: (translation.get_language(), str(timezone.get_current_timezone()), a, b), 1, 2)
+    assert seen == ("pl", "Europe/Warsaw", 1, 2)
+
+
+def test_an_event_time_is_stored_as_iso_text():
+    assert history.iso(dt.datetime(2026, 1, 15, 3, 30, 5, tzinfo=dt.UTC)) == "2026-01-15T03:30:05+00:00"

@@ -5,13 +5,22 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from credits.pricing import forget_rates
 from smsnotify import outbox
 from smsnotify.history import reason_text
 from smsnotify.models import Message, SmsSettings, Status
-from smsnotify.policies import DeliveryBatch, Refuse, SmsSwitchedOff, policy_reasons
+from smsnotify.policies import (
+    DeliveryBatch,
+    DeliveryPolicy,
+    Hold,
+    Refuse,
+    SmsSwitchedOff,
+    delivery_policies,
+    policy_reasons,
+)
 from tests.factories import make_shop
 from tests.smsnotify.helpers import schedule
 from tests.smsnotify.policies import RefuseMarked, path
@@ -64,3 +73,32 @@ def test_the_reasons_of_every_configured_policy_are_known_to_the_history(setting
         assert set(reasons) >= {"sms_inactive", "insufficient_credits", "refused_marked"}
         assert reason_text("refused_marked", {"phone": "+12025550123"}) == "Not sent: +12025550123 replied STOP."
     assert "refused_marked" not in policy_reasons()  # the list follows the setting
+
+
+def test_a_shop_without_sms_settings_sends_nothing(shop):
+    # No settings row means the merchant never switched SMS on: refusing is the safe side.
+    message = schedule(shop)
+    batch = claimed_batch([message])
+    batch.sms_settings.clear()
+    assert SmsSwitchedOff().before_send(batch) == {message.pk: Refuse(status=Status.CANCELLED, code="sms_inactive")}
+
+
+def test_a_policy_that_overrides_nothing_lets_every_message_pass_and_settles_nothing(shop):
+    policy = DeliveryPolicy()
+    assert policy.before_send(claimed_batch([schedule(shop)])) == {}
+    assert policy.settle([]) is None
+    assert policy.reasons == {}
+
+
+def test_a_verdict_without_parameters_has_empty_ones():
+    until = timezone.now()
+    assert Hold(until=until, code="quiet_hours").params == {}
+    assert Refuse(status=Status.CANCELLED, code="sms_inactive").params == {}
+
+
+def test_changing_another_setting_keeps_the_loaded_policies():
+    loaded = delivery_policies()
+    with override_settings(SMS_DISPATCH_BATCH=7):
+        assert delivery_policies() is loaded
+    with override_settings(SMS_DELIVERY_POLICIES=list(settings.SMS_DELIVERY_POLICIES)):
+        assert delivery_policies() is not loaded

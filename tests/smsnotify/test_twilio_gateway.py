@@ -9,11 +9,13 @@ import datetime as dt
 import http.client
 import socket
 import time
+import types
+from email.utils import parsedate_to_datetime as parse_rfc2822
 
 import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
-from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from smsnotify.gateways import twilio as twilio_gateway
 from smsnotify.gateways.base import (
@@ -68,6 +70,10 @@ class _SettingsOverrides:
     def __setattr__(self, name, value):
         self._saved.setdefault(name, getattr(self._target, name, self._missing))
         setattr(self._target, name, value)
+
+    def __delattr__(self, name):
+        self._saved.setdefault(name, getattr(self._target, name, self._missing))
+        delattr(self._target, name)
 
     def restore(self):
         for name, value in self._saved.items():
@@ -488,6 +494,28 @@ def test_public_url_refuses_a_base_url_with_a_path(dj_settings):
         public_url("/twilio/status/")
 
 
+def test_public_url_without_the_setting_at_all_falls_back_to_none(dj_settings):
+    dj_settings.PUBLIC_BASE_URL = "https://sms.example.com"
+    del dj_settings.PUBLIC_BASE_URL
+
+    assert public_url("/twilio/status/") is None
+
+
+@pytest.mark.parametrize("base", ["ftp://sms.example.com", "sms.example.com", "https://"])
+def test_public_url_refuses_a_base_url_that_is_not_an_http_origin(dj_settings, base):
+    dj_settings.PUBLIC_BASE_URL = base
+
+    with pytest.raises(ImproperlyConfigured, match="PUBLIC_BASE_URL"):
+        public_url("/twilio/status/")
+
+
+def test_public_url_accepts_a_plain_http_origin_and_a_path_without_its_slash(dj_settings):
+    # A developer's tunnel or a test server may speak plain http; its signatures are checked the same.
+    dj_settings.PUBLIC_BASE_URL = " http://localhost:8000/ "
+
+    assert public_url("twilio/status/?shop=7") == "http://localhost:8000/twilio/status/?shop=7"
+
+
 # --- Configuration -----------------------------------------------------------------------------
 
 
@@ -610,3 +638,439 @@ def test_find_sent_ignores_an_inbound_message_with_the_same_text(twilio_server):
     twilio_server.messages[sid]["direction"] = "inbound"
 
     assert gateway.find_sent(make_sms(), since=since) is None
+
+
+# --- What a failed lookup and a status callback tell the operator ----------------------------------
+
+
+def test_a_refused_poll_keeps_twilios_words_and_code(twilio_server):
+    sid = make_gateway(twilio_server).send(make_sms()).provider_id
+    with pytest.raises(TransientGatewayError) as caught:
+        make_gateway(twilio_server, auth_token="wrong").fetch_reports([SentRef(provider_id=sid, to=TO)])
+    assert caught.value.code == "20003"
+    assert "Authentication Error" in caught.value.text
+
+
+@pytest.mark.parametrize(("exc", "text", "code"), [
+    (twilio_gateway.TwilioRestException(503, "/Messages.json", msg="Service unavailable"), "Service unavailable", "503"),
+    (twilio_gateway.TwilioRestException(404, "/Messages.json", msg="", code=20404), "", "20404"),
+    (twilio_gateway.TwilioRestException(None, "/Messages.json", msg="No status"), "No status", ""),
+    (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429, detail="Slow down"),
+     "Slow down", "20429"),
+    (twilio_gateway.TwilioServiceException("about:blank", "Too Many Requests", 429, 20429), "Too Many Requests", "20429"),
+])
+def test_a_failed_lookup_says_what_twilio_said(exc, text, code):
+    error = twilio_gateway._lookup_error(exc)
+    assert isinstance(error, TransientGatewayError)
+    assert (error.text, error.code) == (text, code)
+
+
+def test_a_lookup_that_failed_before_twilio_answered_says_so():
+    error = twilio_gateway._lookup_error(requests.exceptions.ConnectionError("connection refused"))
+    assert isinstance(error, TransientGatewayError)
+    assert (error.text, error.code) == ("Twilio lookup failed: connection refused", "lookup")
+
+
+def test_a_status_callback_names_its_message_by_message_sid_or_the_older_sms_sid():
+    sid, other = "SM" + "a" * 32, "SM" + "b" * 32
+    assert parse_status_callback({"MessageSid": sid, "MessageStatus": "delivered"}).provider_id == sid
+    assert parse_status_callback({"SmsSid": sid, "SmsStatus": "delivered"}).provider_id == sid
+    assert parse_status_callback({"MessageSid": sid, "SmsSid": other, "MessageStatus": "sent"}).provider_id == sid
+
+
+def test_a_status_callback_reads_the_older_sms_status_when_there_is_no_message_status():
+    sid = "SM" + "a" * 32
+    assert parse_status_callback({"MessageSid": sid, "SmsStatus": "delivered"}).status == "delivered"
+    assert parse_status_callback({"MessageSid": sid, "MessageStatus": "failed", "SmsStatus": "sent"}).status == "failed"
+    report = parse_status_callback({"MessageSid": sid})
+    assert (report.status, report.extra["twilio_status"]) == ("", "")
+
+
+def test_a_status_callback_keeps_twilios_error_words_and_the_fields_that_help_diagnose_it():
+    sid, service = "SM" + "a" * 32, "MG" + "c" * 32
+    report = parse_status_callback({
+        "MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30007",
+        "ErrorMessage": "Message filtered by the carrier", "MessagingServiceSid": service,
+        "RawDlrDoneDate": "2611290130", "ApiVersion": "2010-04-01", "AccountSid": "", "Body": "Hello",
+    })
+    assert (report.error_code, report.error_text, report.billed) == ("30007", "Message filtered by the carrier", True)
+    assert report.extra == {"twilio_status": "undelivered", "MessagingServiceSid": service,
+                            "RawDlrDoneDate": "2611290130", "ApiVersion": "2010-04-01"}
+
+
+def test_a_status_callback_without_an_error_has_no_error_code():
+    report = parse_status_callback({"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "ErrorCode": ""})
+    assert (report.error_code, report.error_text, report.billed) == ("", "", True)
+
+
+def test_an_error_that_wraps_itself_in_a_loop_is_still_classified():
+    # A wrapper chain can loop (a cause that points back at its wrapper): classification
+    # must end, and what it found on the way still counts.
+    dropped = ProtocolError("Connection aborted.")
+    wrapper = requests.exceptions.ConnectionError(dropped)
+    dropped.__cause__ = wrapper
+    assert type(classify_send_error(wrapper)) is AmbiguousGatewayError
+    refused = NewConnectionError(None, "Connection refused")
+    looping = requests.exceptions.ConnectionError(refused)
+    refused.__cause__ = looping
+    assert type(classify_send_error(looping)) is TransientGatewayError
+
+
+def test_a_failure_met_again_before_a_refused_connect_does_not_end_the_search():
+    # The search meets the wrapper a second time (through the noise's cause) before it
+    # reaches the refused connection: an error seen before is skipped, not the end.
+    other = OSError("noise")
+    exc = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"), other)
+    other.__cause__ = exc
+    assert type(classify_send_error(exc)) is TransientGatewayError
+
+
+# --- Polling: every message of the poll gets its report ------------------------------------------
+
+
+def test_a_poll_skips_an_unknown_message_or_status_and_still_reports_the_rest(twilio_server, caplog):
+    gateway = make_gateway(twilio_server)
+    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(4)]
+    twilio_server.set_status(sids[0], "partially_delivered")
+    twilio_server.set_status(sids[1], "receiving")
+    twilio_server.set_status(sids[2], "delivered")
+    twilio_server.set_status(sids[3], "undelivered", error_code=30003)
+    unknown = "SM" + "f" * 32
+    refs = [SentRef(provider_id=sid, to=TO) for sid in [unknown, *sids]]
+
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"):
+        reports = gateway.fetch_reports(refs)
+
+    assert [(r.provider_id, r.status, r.billed) for r in reports] == [
+        (sids[2], "delivered", True),
+        (sids[3], "undelivered", False),  # 30003: the handset cannot be reached; the merchant is not charged
+    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "smsnotify.gateways.twilio"] == [
+        f"Twilio does not know message {unknown}; skipped.",
+        f"Unknown Twilio status 'partially_delivered' for {sids[0]}; ignored.",  # an inbound status is not news
+    ]
+
+
+def test_a_poll_reports_a_failed_message_as_not_billed_and_a_delivered_one_as_billed(twilio_server):
+    gateway = make_gateway(twilio_server)
+    failed, delivered = (gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(2))
+    twilio_server.set_status(failed, "failed", error_code=30008)
+    twilio_server.set_status(delivered, "delivered")
+    reports = gateway.fetch_reports([SentRef(provider_id=sid, to=TO) for sid in (failed, delivered)])
+    assert [(r.status, r.billed) for r in reports] == [("failed", False), ("delivered", True)]
+
+
+def test_a_polled_report_keeps_what_twilio_said_about_the_message(twilio_server):
+    gateway = make_gateway(twilio_server, messaging_service_sid=SERVICE, from_number="")
+    sid = gateway.send(make_sms()).provider_id  # the service has not picked a sender yet
+    record = twilio_server.messages[sid]
+
+    [report] = gateway.fetch_reports([SentRef(provider_id=sid, to=TO)])
+
+    assert report.status == "sent"
+    assert report.extra == {
+        "twilio_status": "accepted", "to": TO, "from": "", "account_sid": twilio_server.account_sid,
+        "num_segments": "0", "price": "", "price_unit": "USD",
+        "date_updated": parse_rfc2822(record["date_updated"]).isoformat(),
+    }
+
+
+def test_a_polled_record_with_missing_fields_reads_as_empty_text_never_none():
+    bare = types.SimpleNamespace(status=None, to=None, from_=None, account_sid=None, num_segments=None,
+                                 price=None, price_unit=None, date_updated=None)
+    assert twilio_gateway._message_extra(bare) == {
+        "twilio_status": "", "to": "", "from": "", "account_sid": "", "num_segments": "", "price": "",
+        "price_unit": "",
+    }
+
+
+# --- What a refusal says -------------------------------------------------------------------------
+
+
+def test_a_refusal_in_the_newer_problem_format_keeps_its_detail_or_at_least_its_title():
+    detailed = twilio_gateway.TwilioServiceException("about:blank", "Bad Request", 400, 21211, detail="Invalid 'To'")
+    titled = twilio_gateway.TwilioServiceException("about:blank", "Bad Request", 400, 21211)
+    assert (classify_send_error(detailed).text, classify_send_error(detailed).code) == ("Invalid 'To'", "21211")
+    assert classify_send_error(titled).text == "Bad Request"
+
+
+def test_a_refusal_without_a_status_or_code_is_ambiguous_with_code_zero():
+    error = classify_send_error(twilio_gateway.TwilioRestException(None, "/Messages.json", msg="???"))
+    assert (type(error), error.code, error.text) == (AmbiguousGatewayError, "0", "???")
+
+
+def test_a_refusal_without_words_has_empty_text_and_reads_as_its_code():
+    silent = classify_send_error(twilio_gateway.TwilioRestException(400, "/Messages.json", msg="", code=21211))
+    untitled = classify_send_error(twilio_gateway.TwilioServiceException("about:blank", "", 400, 21211))
+    for error in (silent, untitled):
+        assert (type(error), error.text, str(error)) == (PermanentGatewayError, "", "21211")
+
+
+def test_a_refusal_without_a_code_is_named_by_its_http_status():
+    error = classify_send_error(twilio_gateway.TwilioRestException(400, "/Messages.json", msg="Bad request"))
+    assert (type(error), error.code) == (PermanentGatewayError, "400")
+
+
+def _rest(status, code=None, msg="Twilio's words"):
+    return twilio_gateway.TwilioRestException(status, "/Messages.json", msg=msg, code=code)
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected", "code", "text"),
+    [
+        pytest.param(_rest(429, 20429), TransientGatewayError, "20429", "Twilio's words", id="rate-limited"),
+        pytest.param(_rest(400, 21611), TransientGatewayError, "21611", "Twilio's words", id="queue-full"),
+        pytest.param(_rest(401, 20003), TransientGatewayError, "20003", "Twilio's words", id="credentials"),
+        pytest.param(_rest(400, 21211), PermanentGatewayError, "21211", "Twilio's words", id="invalid-to"),
+        pytest.param(_rest(500, 30001), AmbiguousGatewayError, "30001", "Twilio's words", id="500-wins-over-a-code"),
+        pytest.param(_rest(500), AmbiguousGatewayError, "500", "Twilio's words", id="500"),
+        pytest.param(_rest(302), AmbiguousGatewayError, "302", "Twilio's words", id="redirect"),
+        pytest.param(requests.exceptions.InvalidURL("bad url"), TransientGatewayError, "url",
+                     "Twilio request not sent: bad url", id="never-prepared"),
+        pytest.param(requests.exceptions.ConnectTimeout("connect timed out"), TransientGatewayError, "connect",
+                     "Could not connect to Twilio: connect timed out", id="connect-timeout"),
+        pytest.param(requests.exceptions.ReadTimeout("read timed out"), AmbiguousGatewayError, "timeout",
+                     "No answer from Twilio in time: read timed out", id="read-timeout"),
+        pytest.param(requests.exceptions.ChunkedEncodingError("truncated"), AmbiguousGatewayError, "connection",
+                     "Connection to Twilio failed after sending: truncated", id="truncated"),
+        pytest.param(ValueError("not JSON"), AmbiguousGatewayError, "response",
+                     "Unreadable answer from Twilio: not JSON", id="unreadable"),
+        pytest.param(RuntimeError("surprise"), AmbiguousGatewayError, "unexpected",
+                     "Unexpected error talking to Twilio: RuntimeError('surprise')", id="unknown"),
+    ],
+)
+def test_each_failure_keeps_what_the_merchant_reads_in_the_history(exc, expected, code, text):
+    error = classify_send_error(exc)
+    assert (type(error), error.code, error.text) == (expected, code, text)
+
+
+def test_a_connect_failure_raised_from_a_refused_connection_is_transient():
+    # ``raise ConnectionError(...) from ConnectionRefusedError()``: the cause proves nothing was sent.
+    exc = requests.exceptions.ConnectionError("could not reach api.twilio.com")
+    exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert type(classify_send_error(exc)) is TransientGatewayError
+
+
+# --- Configuration a deployment may leave out ---------------------------------------------------
+
+_TWILIO_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER",
+                    "TWILIO_API_BASE_URL", "TWILIO_TIMEOUT", "TWILIO_MAX_IN_FLIGHT")
+
+
+def _unset(dj_settings, *names):
+    for name in names:
+        setattr(dj_settings, name, None)  # recorded, so that the test restores it
+        delattr(dj_settings, name)
+
+
+def test_without_optional_settings_the_gateway_talks_to_twilio_itself_for_10_seconds_32_calls_at_once(dj_settings):
+    _configure(dj_settings)
+    _unset(dj_settings, "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE_URL", "TWILIO_TIMEOUT", "TWILIO_MAX_IN_FLIGHT")
+    gateway = TwilioGateway()
+    assert (gateway.timeout, gateway.max_in_flight) == (10.0, 32)
+    assert gateway._sender_kwargs(make_sms()) == {"from_": FROM}  # no Messaging Service
+    with gateway:
+        assert gateway._client.api.base_url == "https://api.twilio.com"
+
+
+@pytest.mark.parametrize("name", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"])
+def test_a_credential_left_out_of_the_settings_is_improperly_configured(dj_settings, name):
+    _configure(dj_settings)
+    _unset(dj_settings, name)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        TwilioGateway()
+
+
+def test_without_any_sender_setting_the_gateway_is_improperly_configured(dj_settings):
+    _configure(dj_settings)
+    _unset(dj_settings, "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER")
+    with pytest.raises(ImproperlyConfigured, match="TWILIO_FROM_NUMBER"):
+        TwilioGateway()
+
+
+def test_an_empty_api_base_url_means_twilio_itself(dj_settings):
+    _configure(dj_settings, TWILIO_API_BASE_URL=None)
+    with TwilioGateway() as gateway:
+        assert gateway._client.api.base_url == "https://api.twilio.com"
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+def test_a_timeout_that_is_not_positive_is_improperly_configured(dj_settings, timeout):
+    _configure(dj_settings, TWILIO_TIMEOUT=timeout)
+    with pytest.raises(ImproperlyConfigured, match="TWILIO_TIMEOUT"):
+        TwilioGateway()
+
+
+def test_a_timeout_under_a_second_is_allowed(dj_settings):
+    _configure(dj_settings, TWILIO_TIMEOUT=0.5)
+    assert TwilioGateway().timeout == 0.5
+
+
+@pytest.mark.parametrize("url", ["https://twilio.example.com", "http://127.0.0.1:8080"])
+def test_an_http_or_https_api_base_url_is_accepted(dj_settings, url):
+    _configure(dj_settings, TWILIO_API_BASE_URL=url + "/")
+    with TwilioGateway() as gateway:
+        assert gateway._client.api.base_url == url
+
+
+@pytest.mark.parametrize("url", ["ftp://twilio.example.com", "twilio.example.com"])
+def test_an_api_base_url_that_is_not_http_is_improperly_configured(dj_settings, url):
+    _configure(dj_settings, TWILIO_API_BASE_URL=url)
+    with pytest.raises(ImproperlyConfigured, match="TWILIO_API_BASE_URL"):
+        TwilioGateway()
+
+
+def test_explicit_arguments_win_over_the_settings(dj_settings, twilio_server):
+    _configure(dj_settings, TWILIO_ACCOUNT_SID="AC" + "9" * 32, TWILIO_AUTH_TOKEN="other",
+               TWILIO_MESSAGING_SERVICE_SID=SERVICE, TWILIO_FROM_NUMBER="+15550001111",
+               TWILIO_API_BASE_URL="http://127.0.0.1:9", TWILIO_TIMEOUT=1)
+    gateway = make_gateway(twilio_server, timeout=4)
+    gateway.send(make_sms())
+    assert gateway.timeout == 4.0
+    [post] = twilio_server.posts
+    assert post.path.startswith(f"/2010-04-01/Accounts/{twilio_server.account_sid}/")
+    assert post.form_lists["From"] == [FROM] and "MessagingServiceSid" not in post.form_lists
+
+
+@pytest.mark.parametrize("scheme", ["https://", "http://"])
+def test_no_request_is_ever_retried_by_the_http_library_on_either_scheme(scheme):
+    # A retry after a read timeout would post the message twice; the caller's backoff retries instead.
+    gateway = TwilioGateway(account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="",
+                            from_number=FROM, api_base_url="", timeout=5)
+    gateway.max_in_flight = 7
+    with gateway:
+        adapter = gateway._session.get_adapter(scheme + "api.twilio.com/")
+        retries = adapter.max_retries
+        assert (retries.total, retries.connect, retries.read, retries.redirect, retries.status) == (0, 0, False, 0, 0)
+        assert adapter._pool_maxsize == 7  # one pooled connection per call in flight
+
+
+def test_find_sent_with_a_messaging_service_finds_a_record_whose_service_field_is_blank(twilio_server):
+    # Older records and some API versions give "" rather than null: that is no other service.
+    gateway = service_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.messages[sid]["messaging_service_sid"] = ""
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid, status="sent")
+
+
+def test_find_sent_takes_a_naive_start_as_utc(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.set_status(sid, "sent")
+
+    assert gateway.find_sent(make_sms(), since=since.replace(tzinfo=None)) == SendResult(provider_id=sid)
+    # naive and an hour later (in UTC) than the message: not this one
+    assert gateway.find_sent(make_sms(), since=(since + dt.timedelta(hours=1)).replace(tzinfo=None)) is None
+
+
+def test_find_sent_keeps_the_instant_of_a_start_given_in_another_time_zone(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.set_status(sid, "sent")
+    east = since.astimezone(dt.timezone(dt.timedelta(hours=5)))  # the same instant, read in UTC+5
+
+    assert gateway.find_sent(make_sms(), since=east) == SendResult(provider_id=sid)
+
+
+def test_find_sent_is_sure_a_message_is_absent_when_the_recent_history_is_shorter_than_the_limit(twilio_server,
+                                                                                                monkeypatch):
+    monkeypatch.setattr(twilio_gateway, "FIND_SCAN_LIMIT", 3)
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    for n in range(2):
+        gateway.send(make_sms(body=f"Other message {n}"))
+
+    assert gateway.find_sent(make_sms(), since=since) is None
+
+
+def test_find_sent_reads_no_further_back_than_the_limit(twilio_server, monkeypatch):
+    # Our message waits in Twilio's queue (no date_sent) behind three newer ones: past the limit
+    # the answer is "cannot tell", never a guess from an unbounded scan.
+    monkeypatch.setattr(twilio_gateway, "FIND_SCAN_LIMIT", 3)
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    gateway.send(make_sms())
+    for n in range(3):
+        gateway.send(make_sms(body=f"Other message {n}"))
+
+    with pytest.raises(TransientGatewayError) as caught:
+        gateway.find_sent(make_sms(), since=since)
+
+    assert caught.value.code == "inconclusive"
+
+
+def test_find_sent_finds_a_message_created_exactly_at_the_clock_skew_limit(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.messages[sid]["date_created"] = rfc2822(since - twilio_gateway.CLOCK_SKEW)
+
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid)
+
+
+# --- Sending: connections, logging and a success without a SID -----------------------------------
+
+
+def test_a_send_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
+    gateway = make_gateway(twilio_server)
+    gateway.send(make_sms(body="one"))
+    gateway.send(make_sms(body="two"))
+    assert gateway._session is None  # nothing left open between sends
+    assert len({post.client for post in twilio_server.posts}) == 2
+
+
+def test_a_lookup_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid)
+    assert gateway.fetch_reports([SentRef(provider_id=sid, to=TO)])[0].provider_id == sid
+    assert gateway._session is None
+
+
+def test_a_batch_that_ends_closes_its_connection_and_a_second_open_keeps_the_first(twilio_server):
+    gateway = make_gateway(twilio_server)
+    gateway.open()
+    session = gateway._session
+    gateway.open()
+    assert gateway._session is session
+    gateway.send(make_sms())
+    gateway.close()
+    assert gateway._session is None and gateway._client is None
+    gateway.close()  # closing twice is harmless
+
+
+def test_a_region_or_edge_in_the_environment_does_not_move_a_custom_api_base_url(twilio_server, monkeypatch):
+    monkeypatch.setenv("TWILIO_REGION", "ie1")
+    monkeypatch.setenv("TWILIO_EDGE", "dublin")
+    make_gateway(twilio_server).send(make_sms())
+    assert len(twilio_server.posts) == 1
+
+
+def test_a_success_without_a_message_sid_is_ambiguous(twilio_server):
+    twilio_server.script(Reply(status=201, body=b'{"sid": null, "status": "queued"}'))
+    with pytest.raises(AmbiguousGatewayError) as caught:
+        make_gateway(twilio_server).send(make_sms())
+    assert caught.value.code == "response"
+
+
+def test_a_failed_send_is_logged_with_its_message_recipient_and_answer(twilio_server, caplog):
+    twilio_server.script(Reply(status=400, code=21211))
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"), pytest.raises(PermanentGatewayError):
+        make_gateway(twilio_server).send(make_sms(reference="msg-7"))
+    [record] = [r for r in caplog.records if r.name == "smsnotify.gateways.twilio"]
+    assert record.getMessage() == f"Twilio send msg-7 to {TO} failed: PermanentGatewayError 21211"
+    assert not record.exc_info  # an answer from Twilio needs no traceback
+
+
+def test_an_unexpected_send_failure_is_logged_with_its_traceback(twilio_server, caplog, monkeypatch):
+    gateway = make_gateway(twilio_server)
+    monkeypatch.setattr(twilio_gateway, "Client", lambda *args, **kwargs: (_ for _ in ()).throw(KeyError("sdk bug")))
+    with caplog.at_level("WARNING", logger="smsnotify.gateways.twilio"), pytest.raises(AmbiguousGatewayError):
+        gateway.send(make_sms())
+    [record] = [r for r in caplog.records if r.name == "smsnotify.gateways.twilio"]
+    assert record.getMessage().endswith("failed: AmbiguousGatewayError unexpected")
+    assert record.exc_info is not None
