@@ -30,7 +30,7 @@ from smsnotify import history
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
-from templates_sms.tokens import CART_ABANDONED, CUSTOM, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
+from templates_sms.tokens import CART_ABANDONED, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
 from . import admin_bulk, admin_inbox, admin_lists  # noqa: F401 - registers bulk sends, the inbox, the lists
 from . import bulk, selectors, sending

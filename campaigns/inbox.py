@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import F, QuerySet, Sum
-from django.utils import timezone
 
 from shop.models import Customer, Order, Shop
 from smsnotify.models import Kind, Message

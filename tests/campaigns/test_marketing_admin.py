@@ -6,7 +6,7 @@ from django.urls import reverse
 from campaigns.models import MarketingSettings, OptOut
 from shop.models import MarketingConsent
 from smsnotify.models import Direction, Kind, Message
-from tests.factories import CustomerFactory, make_merchant, make_shop
+from tests.factories import CustomerFactory, make_shop
 
 pytestmark = pytest.mark.django_db
 

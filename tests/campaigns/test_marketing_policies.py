@@ -6,7 +6,7 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.utils import timezone, translation
+from django.utils import translation
 
 from campaigns.models import CapAction, MarketingSettings
 from campaigns.quiet_hours import next_allowed_moment, recipient_zone

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.utils import timezone, translation
+from django.utils import translation
 
 from smsnotify import history, pacing
 from smsnotify.gateways.locmem import LocmemGateway
