@@ -1,16 +1,16 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from credits.signals import low_balance
+from shop import events
+
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
 
     def ready(self):
-        from credits.signals import low_balance
-        from shop import events
-
-        from . import receivers
+        from . import receivers  # imports models: only once the app registry is ready
 
         for signal, receiver in (
             (events.shop_created, receivers.marketing_settings_create),

@@ -265,13 +265,14 @@ def test_a_provider_refusal_because_the_number_opted_out_joins_the_shops_list(te
 
 def test_an_inbound_webhook_repeated_with_its_idempotency_token_is_handled_once(client, texting_shop):
     shop = texting_shop()
-    params = inbound("HELP")
-    signature = sign(URL, params, "test-auth-token")
-    for _ in range(2):  # the MessageSid alone would also keep it to one
-        response = client.post(reverse("webhooks:twilio-inbound"), params, HTTP_X_TWILIO_SIGNATURE=signature,
+    for sid in ("SM" + "1" * 32, "SM" + "2" * 32):  # a different MessageSid: only the token says "seen"
+        params = inbound("HELP", sid=sid)
+        response = client.post(reverse("webhooks:twilio-inbound"), params,
+                               HTTP_X_TWILIO_SIGNATURE=sign(URL, params, "test-auth-token"),
                                HTTP_I_TWILIO_IDEMPOTENCY_TOKEN="in-tok-1")
         assert response.status_code == 200 and response.content.decode().endswith("<Response />")
     assert len(replies(shop)) == 1
+    assert Message.objects.filter(direction=Direction.INBOUND).count() == 1
 
 
 def test_a_number_sender_is_one_shops_and_a_reply_is_never_given_to_another(client, texting_shop):
