@@ -131,6 +131,21 @@ def _estimate(shop: Shop, text: str, number: str | None, sms_settings: SmsSettin
     return sms_estimate(shop=shop, text=text, recipient=number, sms_settings=sms_settings)
 
 
+def _affordable(shop: Shop, text: str, number: str) -> SmsEstimate:
+    """The text's estimate to ``number``; refused when it takes more parts than the shop allows
+    or costs more than the balance."""
+    sms_settings = sms_settings_for(shop)
+    estimate = _estimate(shop, text, number, sms_settings)
+    if estimate.segments > sms_settings.max_segments:
+        raise _too_long_error(estimate.segments, sms_settings.max_segments)
+    balance = credit_balance(shop)
+    if balance < estimate.credits:
+        raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
+                          % {"cost": format_number(estimate.credits), "balance": format_number(balance)},
+                          code="insufficient_credits")
+    return estimate
+
+
 # --- one recipient ---------------------------------------------------------------------------------
 
 
@@ -171,15 +186,7 @@ def sms_send_to_one(*, target: SendTarget, body: str, send_key: str, user=None) 
     text = manual_text_render(target=target, body=body)
     if not text:
         raise _empty_error()
-    sms_settings = sms_settings_for(shop)
-    estimate = _estimate(shop, text, number, sms_settings)
-    if estimate.segments > sms_settings.max_segments:
-        raise _too_long_error(estimate.segments, sms_settings.max_segments)
-    balance = credit_balance(shop)
-    if balance < estimate.credits:
-        raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
-                          % {"cost": format_number(estimate.credits), "balance": format_number(balance)},
-                          code="insufficient_credits")
+    _affordable(shop, text, number)
     return outbox.message_schedule(shop=shop, to=number, body=text, kind=Kind.MANUAL, customer=target.customer,
                                    order=target.order, dedupe_key=f"manual:{key}", user=user)
 
@@ -210,15 +217,7 @@ def sms_reply_send(*, conversation: Conversation, body: str, send_key: str, user
     text = body.strip()
     if not text:
         raise _empty_error()
-    sms_settings = sms_settings_for(shop)
-    estimate = _estimate(shop, text, conversation.phone, sms_settings)
-    if estimate.segments > sms_settings.max_segments:
-        raise _too_long_error(estimate.segments, sms_settings.max_segments)
-    balance = credit_balance(shop)
-    if balance < estimate.credits:
-        raise SendBlocked(_("This text costs %(cost)s credits and the balance is %(balance)s.")
-                          % {"cost": format_number(estimate.credits), "balance": format_number(balance)},
-                          code="insufficient_credits")
+    _affordable(shop, text, conversation.phone)
     message = outbox.message_schedule(shop=shop, to=conversation.phone, body=text, kind=Kind.REPLY,
                                       customer=conversation.customer, dedupe_key=dedupe_key, user=user)
     inbox.reply_record(conversation=conversation, message=message)
