@@ -74,8 +74,7 @@ class BulkSendAdmin(ShopScopedAdmin):
 
     def progress_view(self, request, object_id):
         obj = self._bulk(request, object_id)
-        progress = bulk.bulk_progress(bulk=obj)
-        bulk.bulk_send_finish(bulk=obj)  # nothing waiting: say "finished" now rather than at beat's next sweep
+        progress = bulk.bulk_progress(bulk=obj)  # reads only: delivery finishes the send (BulkSendFinishing)
         return JsonResponse({
             "status": obj.status, "status_display": obj.get_status_display(), "percent": progress.percent,
             "recipients": progress.recipients, "written": progress.written, "sent": progress.sent,

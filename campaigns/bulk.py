@@ -8,9 +8,9 @@
    ``BulkRecipient`` rows (``bulk_create`` per chunk) and the whole cost is held in the
    ledger (``credits.ledger.credits_hold``); a balance that cannot cover it rolls everything
    back, so nothing is written. The fan-out task is enqueued once this commits.
-3. **Fan-out** (``bulk_fan_out``, a Celery task): chunk by chunk, each recipient's text is
-   rendered and the chunk's messages are written at once (``outbox.messages_schedule_batch``,
-   each keyed ``bulk:<id>:customer:<id>``) and rung to the lane of the bulk's kind. It checks
+3. **Fan-out** (``bulk_fan_out``, a Celery task): chunk by chunk, the texts rendered when it
+   was confirmed are written at once (``outbox.messages_schedule_many``, each keyed
+   ``bulk:<id>:customer:<id>``) and rung to the lane of the bulk's kind. It checks
    the bulk's status under its row lock before each chunk, so a cancel stops it, and goes on
    from its cursor after a crash (the dedupe keys make a re-run write nothing twice).
 4. **Finish / cancel**: once nothing is waiting, or when the merchant cancels (whatever has
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Count, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
@@ -39,11 +39,12 @@ from credits.estimate import sms_estimate
 from credits.ledger import InsufficientCredits, credits_hold, hold_release
 from credits.models import CreditHold
 from credits.selectors import credit_balance, send_block
-from shop.models import Customer, MarketingConsent, Order, Shop
+from shop.models import MarketingConsent, Order, Shop
 from shop.money import format_number
 from smsnotify import outbox
 from smsnotify.models import EventType, Message, Status
-from smsnotify.outbox import BatchText
+from smsnotify.outbox import PreparedMessage
+from smsnotify.policies import DeliveryPolicy, Outcome
 from smsnotify.phones import InvalidPhoneNumber, to_e164
 from smsnotify.selectors import sms_settings_for
 from smsnotify.transitions import messages_transition
@@ -116,6 +117,7 @@ class _Recipient:
     customer_id: int | None
     order_id: int | None
     number: str
+    text: str  # as rendered for them
 
 
 def _chunks(queryset: QuerySet) -> Iterator[list]:
@@ -157,6 +159,12 @@ def _plan_rows(*, shop: Shop, selection: QuerySet, body: str, purpose: str, plan
     renderable = bool(body.strip()) and not rendering.token_errors(body, event=event)
     promotional = purpose == BulkSend.Purpose.PROMOTIONAL
     seen: set[str] = set()  # numbers only (strings): the one thing kept across chunks
+    with translation.override(shop.language):  # once, not once per text rendered
+        yield from _plan_chunks(shop=shop, selection=selection, body=body, promotional=promotional, plan=plan,
+                                event=event, renderable=renderable, seen=seen, sms_settings=sms_settings)
+
+
+def _plan_chunks(*, shop, selection, body, promotional, plan, event, renderable, seen, sms_settings):
     for rows in _chunks(_selection(shop, selection)):
         numbers = {}
         for row in rows:
@@ -197,7 +205,7 @@ def _plan_rows(*, shop: Shop, selection: QuerySet, body: str, purpose: str, plan
                 plan.previews.append(PreviewRow(name=name, number=number, text=estimate.text,
                                                 segments=estimate.segments, credits=estimate.credits))
             yield _Recipient(customer_id=customer.pk if customer is not None else None,
-                             order_id=row.pk if isinstance(row, Order) else None, number=number)
+                             order_id=row.pk if isinstance(row, Order) else None, number=number, text=text)
 
 
 def bulk_event(selection: QuerySet) -> str:
@@ -264,14 +272,16 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
         return BulkSend.objects.get(shop=shop, send_key=key)
     plan = BulkPlan(purpose=purpose, max_segments=sms_settings_for(shop).max_segments)
     batch = []
+    personal = rendering.TOKEN_RE.search(body) is not None  # else everyone gets the bulk's own text
     for recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
                                 event=bulk.event):
         batch.append(BulkRecipient(bulk=bulk, customer_id=recipient.customer_id, order_id=recipient.order_id,
-                                   phone=recipient.number))
+                                   phone=recipient.number, text=recipient.text if personal else ""))
         if len(batch) >= CHUNK:
             BulkRecipient.objects.bulk_create(batch)
             batch = []
     BulkRecipient.objects.bulk_create(batch)
+    _analyze_recipients(plan.count)
     if not plan.count:
         raise ValidationError(_("None of the selected customers can be texted."), code="no_recipients")
     if plan.too_long:
@@ -291,6 +301,14 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
     return bulk
 
 
+def _analyze_recipients(count: int) -> None:
+    """After a large freeze, PostgreSQL's statistics still describe the table before it: without
+    fresh ones the fan-out's reads (next chunk by id) sort all that is left, chunk after chunk."""
+    if count >= 10 * CHUNK and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {BulkRecipient._meta.db_table}")
+
+
 def _enqueue_fan_out(bulk_id: int) -> None:
     from .tasks import bulk_fan_out_task  # the task module imports this one
 
@@ -308,19 +326,6 @@ def bulk_sends_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) ->
 # --- fan-out ---------------------------------------------------------------------------------------
 
 
-def _holders(bulk: BulkSend, rows: list[tuple]) -> dict | None:
-    """The customers (or orders) whose tokens this chunk renders; None when the text has none."""
-    if rendering.TOKEN_RE.search(bulk.body) is None:
-        return None
-    if bulk.source == BulkSend.Source.ORDERS:
-        orders = Order.objects.filter(pk__in=[row[2] for row in rows if row[2]]).select_related("customer")
-        return {("order", order.pk): order for order in orders}
-    # Only the fields customer tokens read (a token needing another loads it, one query each).
-    customers = Customer.objects.filter(pk__in=[row[1] for row in rows if row[1]]).only(
-        "pk", "shop_id", "first_name", "last_name")
-    return {("customer", customer.pk): customer for customer in customers}
-
-
 def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
     """Write one chunk of the bulk's messages; False when there is nothing more to do."""
     with transaction.atomic():
@@ -329,27 +334,20 @@ def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
         bulk = BulkSend.objects.select_for_update().select_related("shop").filter(pk=bulk_id).first()
         if bulk is None or bulk.status != BulkSend.State.FANNING_OUT:
             return False
-        shop = bulk.shop
-        # Plain values, not models: a model (and a PhoneNumber) per row costs more than the rest.
+        # Plain values, not models: the texts were rendered and the numbers checked when it was confirmed.
         rows = list(BulkRecipient.objects.filter(bulk=bulk, pk__gt=bulk.cursor).order_by("pk")
-                    .values_list("pk", "customer_id", "order_id", "phone")[:chunk])
+                    .values_list("pk", "customer_id", "order_id", "phone", "text")[:chunk])
         if not rows:
             BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.State.FANNING_OUT).update(status=BulkSend.State.SENDING)
             return False
-        holders = _holders(bulk, rows)
-        texts = []
-        for pk, customer_id, order_id, phone in rows:
-            if holders is None:  # no tokens: the same text for everyone
-                text = bulk.body.strip()
-            else:
-                holder = holders.get(("order", order_id) if order_id else ("customer", customer_id))
-                text = rendering.render(bulk.body, _context(shop, holder), event=bulk.event).strip() \
-                    if holder is not None else ""
-            who = f"customer:{customer_id}" if customer_id else f"order:{order_id}"
-            texts.append(BatchText(to=phone, body=text, dedupe_key=f"{bulk.batch_ref}:{who}",
-                                   customer_id=customer_id, order_id=order_id))
-        outbox.messages_schedule_batch(shop=shop, kind=bulk.kind, texts=texts, batch_ref=bulk.batch_ref,
-                                      send_at=bulk.send_at, user=bulk.created_by)
+        body = bulk.body.strip()
+        outbox.messages_schedule_many(
+            shop=bulk.shop, kind=bulk.kind, batch_ref=bulk.batch_ref, send_at=bulk.send_at, user=bulk.created_by,
+            numbers_checked=True, ring=True,
+            rows=[PreparedMessage(to=phone, body=text or body, customer_id=customer_id, order_id=order_id,
+                                  dedupe_key=f"{bulk.batch_ref}:customer:{customer_id}" if customer_id
+                                  else f"{bulk.batch_ref}:order:{order_id}")
+                  for _pk, customer_id, order_id, phone, text in rows])
         BulkSend.objects.filter(pk=bulk.pk).update(cursor=rows[-1][0])
     return True
 
@@ -418,6 +416,18 @@ def bulk_send_finish(*, bulk: BulkSend) -> bool:
         _release(bulk, gettext_lazy("%(bulk)s finished"))
     bulk.refresh_from_db()
     return True
+
+
+class BulkSendFinishing(DeliveryPolicy):
+    """Finishes a bulk send when a delivery run sends (or stops) its last waiting message, so the
+    merchant sees it finished, and what the hold did not pay back in the balance, at once rather
+    than at beat's next sweep. Listed first: it settles last, after the charge's refunds."""
+
+    def settle(self, outcomes: list[Outcome]) -> None:
+        refs = {o.message.batch_ref for o in outcomes if (o.message.batch_ref or "").startswith("bulk:")}
+        ids = [int(ref.removeprefix("bulk:")) for ref in refs if ref.removeprefix("bulk:").isdigit()]
+        for bulk in BulkSend.objects.filter(pk__in=ids, status=BulkSend.State.SENDING).select_related("shop"):
+            bulk_send_finish(bulk=bulk)
 
 
 def bulk_sends_finish() -> int:

@@ -518,6 +518,9 @@ class BulkRecipient(models.Model):
     order = models.ForeignKey("shop.Order", verbose_name=_("order"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+", db_index=False)
     phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164"))
+    # Rendered once, when the send is confirmed (its cost is counted on it): the fan-out writes it
+    # as it is. Empty when the text has no tokens: the bulk send's own text, for everyone.
+    text = models.TextField(_("text"), blank=True)
 
     class Meta:
         verbose_name = _("bulk send recipient")

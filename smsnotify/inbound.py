@@ -29,14 +29,14 @@ log = logging.getLogger(__name__)
 
 def inbound_shop(*, sms: InboundSms) -> Shop | None:
     """Whose text this is: the shop that sends from the number it was sent to, else (a number
-    shared by shops) the shop that last texted this customer."""
+    shared by shops) the shop whose text last left for this customer."""
     owners = list(SmsSettings.objects.filter(sender=sms.to).exclude(sender="").values_list("shop_id", flat=True)[:2])
     if len(owners) == 1:  # a number is one shop's (SmsSettings.clean); never guess between two
         return Shop.objects.get(pk=owners[0])
-    texted = Message.objects.filter(direction=Direction.OUTBOUND, recipient=sms.sender)
+    texted = Message.objects.filter(direction=Direction.OUTBOUND, recipient=sms.sender, sent_at__isnull=False)
     if owners:
         texted = texted.filter(shop_id__in=owners)
-    last = texted.order_by("-created_at", "-pk").select_related("shop").first()
+    last = texted.order_by("-sent_at", "-pk").select_related("shop").first()
     return last.shop if last is not None else None
 
 

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -59,7 +60,9 @@ def _ring(pks: list[int], lane: str) -> None:
 
     for start in range(0, len(pks), settings.SMS_DISPATCH_BATCH):
         try:
-            deliver.apply_async((pks[start : start + settings.SMS_DISPATCH_BATCH],), queue=delivery_queue(lane))
+            batch = pks[start : start + settings.SMS_DISPATCH_BATCH]
+            # argsrepr: Celery would otherwise build a safe repr of every id list it sends.
+            deliver.apply_async((batch,), queue=delivery_queue(lane), argsrepr=f"({len(batch)} message ids)")
         except Exception:  # noqa: BLE001 - any broker failure; the rows stay due in the database
             log.warning("Could not enqueue delivery of %s; dispatch will retry.", pks, exc_info=True)
             return
@@ -152,115 +155,146 @@ def message_schedule(
 
 
 @dataclass(frozen=True, slots=True)
-class BatchText:
-    """One text of a batch written at once (``messages_schedule_batch``)."""
+class PreparedMessage:
+    """One text of many written at once (``messages_schedule_many``), already rendered for its recipient."""
 
     to: str
     body: str
     dedupe_key: str
+    send_at: dt.datetime | None = None
     customer_id: int | None = None
     order_id: int | None = None
+    cart_id: int | None = None
+    product_id: int | None = None
 
 
-# A number already in E.164 (as a batch's writer stores the numbers it validated with to_e164):
-# re-parsing 100,000 of them with phonenumbers would cost seconds for nothing.
+# A number already in E.164, as to_e164 writes it: when the caller validated its numbers (a bulk
+# send's freeze does), re-parsing 100,000 of them with phonenumbers would cost seconds for nothing.
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-def messages_schedule_batch(*, shop: Shop, kind: str, texts: Iterable[BatchText], batch_ref: str,
-                           send_at: dt.datetime | None = None, user=None, ring: bool = True) -> list[int]:
-    """Write a batch of messages (one chunk of a bulk send) with one INSERT of messages and one
-    of events, in the caller's transaction; returns the ids written. message_schedule's rules
-    hold: numbers must be E.164 (others are parsed as in message_schedule; an invalid one is
-    skipped), an empty text is skipped, the shop's "replace special characters" applies, parts
-    are counted on the text as sent, and with SMS switched off they are written cancelled with
-    the reason. Unlike message_schedule, a key already taken is skipped *whatever its status*:
-    re-running a batch (after a crash, or after it was cancelled) writes nothing twice."""
-    texts = list(texts)
-    if not texts:
-        return []
+def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMessage], batch_ref: str | None = None,
+                           send_at: dt.datetime | None = None, user=None, numbers_checked: bool = False,
+                           ring: bool = False) -> dict[str, int]:
+    """Write many messages of one shop at once (a campaign scan's chunk, a bulk send's chunk) in
+    the caller's transaction, under message_schedule's rules: numbers validated (an invalid one is
+    skipped and logged; with ``numbers_checked`` an E.164 number is taken as it is), an empty text
+    skipped, the shop's "replace special characters" applied, parts counted on the text as sent,
+    and with SMS switched off they are written cancelled with the reason. Each row is due at its
+    own ``send_at``, else at ``send_at``, else now; ``user`` is who wrote them (kept in their history).
+
+    Unlike message_schedule, a key already taken is skipped *whatever its status*: a repeated or
+    concurrent scan, or a bulk chunk run again after a crash, writes nothing twice. Returns
+    {dedupe key: id} of the rows this call wrote.
+
+    ``ring``: hand the due ones to their lane's workers on commit (a bulk send). A scan does not:
+    beat's dispatch takes its thousands of texts at the pace the queue allows."""
     now = timezone.now()
     sms_settings = sms_settings_for(shop)
     active = sms_settings.active
-    taken: set[str] = set()  # keys already in the database are skipped by the INSERT itself (ON CONFLICT)
     lane = lane_of(kind)
-    # Plain tuples (recipient, body, encoding, segments, customer, order, key): a model per row
-    # would cost more than writing it.
-    rows = []
-    for text in texts:
-        if text.dedupe_key in taken or not text.body or not text.body.strip():
+    prepared: dict[str, tuple] = {}  # key → (recipient, body, encoding, segments, send_at, customer, order, cart, product)
+    for row in rows:
+        if row.dedupe_key in prepared or not row.body or not row.body.strip():
             continue
-        recipient = text.to if _E164.fullmatch(text.to or "") else None
+        recipient = row.to if numbers_checked and _E164.fullmatch(row.to or "") else None
         if recipient is None:
             try:
-                recipient = to_e164(text.to, region=shop.country)
+                recipient = to_e164(row.to, region=shop.country)
             except InvalidPhoneNumber:
+                log.warning("Invalid phone %r for %s; no SMS scheduled.", str(row.to), row.dedupe_key)
                 continue
-        taken.add(text.dedupe_key)
-        body = sendable_text(sms_settings, text.body)
+        body = sendable_text(sms_settings, row.body)
         info = segment_info(body)
-        rows.append((recipient, body, info.encoding, info.segments, text.customer_id, text.order_id, text.dedupe_key))
-    if not rows:
-        return []
-    common = dict(shop_id=shop.pk, kind=kind, lane=lane, batch_ref=batch_ref, send_at=send_at or now,
+        prepared[row.dedupe_key] = (recipient, body, info.encoding, info.segments, row.send_at or send_at or now,
+                                    row.customer_id, row.order_id, row.cart_id, row.product_id)
+    if not prepared:
+        return {}
+    common = dict(shop_id=shop.pk, kind=kind, lane=lane, batch_ref=batch_ref,
                   status=Status.SCHEDULED if active else Status.CANCELLED,
                   error_code="" if active else "sms_inactive",
                   error_text="" if active else "SMS is switched off for this shop.", created_at=now, updated_at=now)
+    if connection.vendor == "postgresql":
+        written = _insert_many_postgresql(prepared, common)
+    else:
+        written = _insert_many_orm(prepared, common)
+    who = {"user": user.get_username()} if user is not None else {}
     if active:
-        params = {"send_at": iso(send_at)} if send_at and send_at > now else {}
+        params = lambda key: {"send_at": iso(prepared[key][4]), **who} if prepared[key][4] > now else who  # noqa: E731
         event_type = EventType.SCHEDULED
     else:
-        params, event_type = {"reason": "sms_inactive"}, EventType.STOPPED
-    if user is not None:
-        params = {**params, "user": user.get_username()}
-    if connection.vendor == "postgresql":
-        written = _insert_many_postgresql(rows, common, event_type=event_type, params=params, user=user)
-    else:
-        # ignore_conflicts: keys already taken (a re-run, a concurrent run) are skipped.
-        Message.objects.bulk_create([
-            Message(recipient=recipient, body=body, encoding=encoding, segments=segments, customer_id=customer_id,
-                    order_id=order_id, dedupe_key=key, **common)
-            for recipient, body, encoding, segments, customer_id, order_id, key in rows],
-            ignore_conflicts=True, batch_size=500)
-        written = list(Message.objects.filter(shop=shop, dedupe_key__in=[row[6] for row in rows], created_at=now,
-                                              batch_ref=batch_ref).values_list("pk", flat=True))
+        params, event_type = lambda key: {"reason": "sms_inactive", **who}, EventType.STOPPED  # noqa: E731
+    _insert_events([(pk, params(key)) for key, pk in written.items()], type=event_type, status=common["status"],
+                   user=user, created_at=now)
+    if ring and active:
+        messages_ring(message_ids=[pk for key, pk in written.items() if prepared[key][4] <= now], lane=lane)
+    return written
+
+
+def _insert_many_orm(prepared: dict[str, tuple], common: dict) -> dict[str, int]:
+    """Without RETURNING for only the rows written: the keys already taken are left out first;
+    ignore_conflicts skips those a concurrent writer takes meanwhile, and the rows this call
+    wrote are those of its keys stamped with its moment (the other writer's has its own)."""
+    mine = Message.objects.filter(shop_id=common["shop_id"], dedupe_key__in=list(prepared))
+    taken = set(mine.values_list("dedupe_key", flat=True))
+    Message.objects.bulk_create([
+        Message(recipient=recipient, body=body, encoding=encoding, segments=segments, send_at=due,
+                customer_id=customer_id, order_id=order_id, cart_id=cart_id, product_id=product_id, dedupe_key=key,
+                **common)
+        for key, (recipient, body, encoding, segments, due, customer_id, order_id, cart_id, product_id)
+        in prepared.items() if key not in taken], ignore_conflicts=True, batch_size=500)
+    return dict(mine.exclude(dedupe_key__in=taken).filter(created_at=common["created_at"])
+                .values_list("dedupe_key", "pk"))
+
+
+def _insert_many_postgresql(prepared: dict[str, tuple], common: dict) -> dict[str, int]:
+    """The rows bulk_create would write, as one statement fed with arrays (``unnest``): a chunk of
+    a 100,000-text bulk send costs the database's time, not the ORM's building of each row's SQL.
+    ON CONFLICT DO NOTHING + RETURNING: only the rows this call wrote come back (keys already
+    taken are skipped, as bulk_create's ignore_conflicts does)."""
+    columns = [list(prepared), *(list(column) for column in zip(*prepared.values()))]
+    return dict(_execute_binary(
+        f"""INSERT INTO {Message._meta.db_table} (shop_id, direction, kind, lane, recipient, sender, body, encoding,
+                segments, credits_charged, customer_id, order_id, cart_id, product_id, dedupe_key, batch_ref,
+                status, send_at, attempts, gateway, provider_id, error_code, error_text, created_at, updated_at)
+            SELECT %s, %s, %s, %s, r.recipient, '', r.body, r.encoding, r.segments, 0, r.customer_id, r.order_id,
+                   r.cart_id, r.product_id, r.dedupe_key, %s, %s, r.send_at, 0, '', '', %s, %s, %s, %s
+            FROM unnest(%b::varchar[], %b::varchar[], %b::text[], %b::varchar[], %b::int[], %b::timestamptz[],
+                        %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
+                 AS r(dedupe_key, recipient, body, encoding, segments, send_at, customer_id, order_id, cart_id,
+                      product_id)
+            ON CONFLICT DO NOTHING RETURNING dedupe_key, id""",
+        [common["shop_id"], Direction.OUTBOUND, common["kind"], common["lane"], common["batch_ref"],
+         common["status"], common["error_code"], common["error_text"], common["created_at"], common["updated_at"],
+         *columns]))
+
+
+def _insert_events(events: list[tuple[int, dict]], *, type: str, status: str, user, created_at: dt.datetime) -> None:
+    """One event of ``type`` per (message id, parameters), with one INSERT."""
+    if not events:
+        return
+    if connection.vendor != "postgresql":
         MessageEvent.objects.bulk_create([
-            MessageEvent(message_id=pk, type=event_type, status=common["status"], parameters=params, user=user,
-                         created_at=now) for pk in written], batch_size=500)
-    if ring and active and (send_at is None or send_at <= now):
-        messages_ring(message_ids=written, lane=lane)
-    return written
+            MessageEvent(message_id=pk, type=type, status=status, parameters=params, user=user, created_at=created_at)
+            for pk, params in events], batch_size=500)
+        return
+    _execute_binary(
+        f"""INSERT INTO {MessageEvent._meta.db_table} (message_id, type, status, parameters, user_id, created_at)
+            SELECT e.message_id, %s, %s, e.parameters::jsonb, %s, %s
+            FROM unnest(%b::bigint[], %b::text[]) AS e(message_id, parameters)""",
+        [type, status, user.pk if user is not None else None, created_at,
+         [pk for pk, _params in events], [json.dumps(params) for _pk, params in events]])
 
 
-def _insert_many_postgresql(rows: list[tuple], common: dict, *, event_type: str, params: dict,
-                            user) -> list[int]:
-    """The same rows and events as bulk_create would write, as two statements fed with arrays
-    (``unnest``): a chunk of a 100,000-text bulk send costs the database's time, not the ORM's
-    building of each row's SQL. ON CONFLICT DO NOTHING + RETURNING: only the rows this call
-    wrote come back (keys already taken are skipped, as bulk_create's ignore_conflicts does)."""
-    message_table, event_table = Message._meta.db_table, MessageEvent._meta.db_table
-    columns = list(zip(*rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {message_table} (shop_id, direction, kind, lane, recipient, sender, body, encoding, segments,
-                    credits_charged, customer_id, order_id, dedupe_key, batch_ref, status, send_at, attempts, gateway,
-                    provider_id, error_code, error_text, created_at, updated_at)
-                SELECT %s, %s, %s, %s, r.recipient, '', r.body, r.encoding, r.segments, 0, r.customer_id, r.order_id,
-                       r.dedupe_key, %s, %s, %s, 0, '', '', %s, %s, %s, %s
-                FROM unnest(%s::varchar[], %s::text[], %s::varchar[], %s::int[], %s::bigint[], %s::bigint[],
-                            %s::varchar[]) AS r(recipient, body, encoding, segments, customer_id, order_id, dedupe_key)
-                ON CONFLICT DO NOTHING RETURNING id""",
-            [common["shop_id"], Direction.OUTBOUND, common["kind"], common["lane"], common["batch_ref"],
-             common["status"], common["send_at"], common["error_code"], common["error_text"], common["created_at"],
-             common["updated_at"], *(list(column) for column in columns)])
-        written = [pk for (pk,) in cursor.fetchall()]
-        if written:
-            cursor.execute(
-                f"""INSERT INTO {event_table} (message_id, type, status, parameters, user_id, created_at)
-                    SELECT unnest(%s::bigint[]), %s, %s, %s::jsonb, %s, %s""",
-                [written, event_type, common["status"], json.dumps(params), user.pk if user is not None else None,
-                 common["created_at"]])
-    return written
+def _execute_binary(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` on Django's connection (and transaction) with its %b parameters sent in binary:
+    Django's cursor quotes every element of an array into the SQL text, which for a chunk of a
+    bulk send costs more than the INSERT itself. Returns the rows it returns."""
+    connection.ensure_connection()
+    # Wrapped as Django wraps its own cursors, so query logging and execute_wrapper() see it.
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
@@ -279,79 +313,6 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
         if its_lane == Lane.MARKETING and pacing.marketing_paced():
             continue
         transaction.on_commit(functools.partial(_ring, pks, its_lane))
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedMessage:
-    """One text of a scan, already rendered for its recipient (see ``messages_schedule_many``)."""
-
-    to: str
-    body: str
-    dedupe_key: str
-    send_at: dt.datetime | None = None
-    customer_id: int | None = None
-    order_id: int | None = None
-    cart_id: int | None = None
-    product_id: int | None = None
-
-
-def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMessage]) -> dict[str, int]:
-    """Write many messages of one shop with one INSERT (a campaign scan's chunk), under the
-    same rules as ``message_schedule``: numbers validated (an invalid one is skipped and logged),
-    the shop's "replace special characters" applied, parts counted per text, cancelled rows when
-    SMS is switched off, and each key written once (a row whose key exists is left out, so a
-    concurrent or repeated scan writes nothing twice). Returns {dedupe key: id} of the rows this
-    call wrote, in the caller's transaction; a key an earlier text took is never reused here.
-
-    It rings nobody: beat's dispatch hands due rows to the workers within SMS_DISPATCH_INTERVAL,
-    at the pace the queue allows, which a scan's thousands of texts need."""
-    now = timezone.now()
-    sms_settings = sms_settings_for(shop)
-    active = sms_settings.active
-    messages: dict[str, Message] = {}
-    for row in rows:
-        if row.dedupe_key in messages:
-            continue
-        try:
-            recipient = to_e164(row.to, region=shop.country)
-        except InvalidPhoneNumber:
-            log.warning("Invalid phone %r for %s; no SMS scheduled.", str(row.to), row.dedupe_key)
-            continue
-        body = sendable_text(sms_settings, row.body)
-        if not body.strip():
-            continue
-        info = segment_info(body)
-        messages[row.dedupe_key] = Message(
-            shop=shop, kind=kind, lane=lane_of(kind), recipient=recipient, body=body, encoding=info.encoding,
-            segments=info.segments, dedupe_key=row.dedupe_key, send_at=row.send_at or now, customer_id=row.customer_id,
-            order_id=row.order_id, cart_id=row.cart_id, product_id=row.product_id,
-            status=Status.SCHEDULED if active else Status.CANCELLED,
-            error_code="" if active else "sms_inactive",
-            error_text="" if active else "SMS is switched off for this shop.",
-            created_at=now, updated_at=now,
-        )
-    taken = set(Message.objects.filter(shop=shop, dedupe_key__in=list(messages)).values_list("dedupe_key", flat=True))
-    for key in taken:
-        del messages[key]
-    if not messages:
-        return {}
-    # A concurrent writer may still take a key between that read and this write: its row stays.
-    Message.objects.bulk_create(messages.values(), ignore_conflicts=True)
-    # Ours are the rows of these keys stamped with this call's moment (a concurrent writer's has its own).
-    written = dict(Message.objects.filter(shop=shop, dedupe_key__in=list(messages), created_at=now)
-                   .values_list("dedupe_key", "pk"))
-    events = []
-    for key, pk in written.items():
-        message = messages[key]
-        if active:
-            params = {"send_at": iso(message.send_at)} if message.send_at > now else {}
-            events.append(MessageEvent(message_id=pk, type=EventType.SCHEDULED, status=Status.SCHEDULED,
-                                       parameters=params, created_at=now))
-        else:
-            events.append(MessageEvent(message_id=pk, type=EventType.STOPPED, status=Status.CANCELLED,
-                                       parameters={"reason": "sms_inactive"}, created_at=now))
-    MessageEvent.objects.bulk_create(events)
-    return written
 
 
 def sendable_text(sms_settings: SmsSettings, body: str) -> str:

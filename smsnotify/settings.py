@@ -147,6 +147,7 @@ SMS_INBOUND_HANDLER = "campaigns.keywords.inbound_handle"
 # Before the gateway, in order: each may hold or refuse a batch's messages; the charge goes last
 # (it pays only for what will be sent). After the answer, each settles in reverse (refunds).
 SMS_DELIVERY_POLICIES = [
+    "campaigns.bulk.BulkSendFinishing",  # first, so it settles last (after the refunds)
     "smsnotify.policies.SmsSwitchedOff",
     "campaigns.policies.OptedOut",
     "campaigns.policies.OrderStatusStillCurrent",

@@ -197,6 +197,9 @@ def test_bulk_action_confirmation_then_send(merchant, funded, sms_outbox, django
     assert page.status_code == 200 and 'id="bulk-progress"' in page.content.decode()
     progress = merchant.get(reverse("admin:campaigns_bulksend_progress", args=[sent.pk])).json()
     assert (progress["percent"], progress["sent"], progress["status"]) == (100, 2, "finished")
+    BulkSend.objects.filter(pk=sent.pk).update(status=BulkSend.State.SENDING)
+    merchant.get(reverse("admin:campaigns_bulksend_progress", args=[sent.pk]))
+    assert BulkSend.objects.get(pk=sent.pk).status == BulkSend.State.SENDING  # reading the progress writes nothing
 
 
 def test_bulk_page_shows_the_estimated_cost_of_each_number(merchant, funded):

@@ -105,11 +105,14 @@ def test_a_text_to_a_number_no_shop_uses_is_dropped_without_error(client, textin
 
 
 def test_a_shared_number_routes_the_reply_to_the_shop_that_texted_the_customer_last(client, texting_shop):
-    first, second = texting_shop(number=""), texting_shop(number="")
-    message_schedule(shop=first, to=CUSTOMER, body="old", kind=Kind.MANUAL)
-    message_schedule(shop=second, to=CUSTOMER, body="newer", kind=Kind.MANUAL)
+    first, second, third = texting_shop(number=""), texting_shop(number=""), texting_shop(number="")
+    now = timezone.now()
+    for shop, body, sent_at in [(first, "old", now - dt.timedelta(hours=2)), (second, "newer", now - dt.timedelta(hours=1))]:
+        sent = message_schedule(shop=shop, to=CUSTOMER, body=body, kind=Kind.MANUAL)
+        Message.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=sent_at)
+    message_schedule(shop=third, to=CUSTOMER, body="written last, never left", kind=Kind.MANUAL)
     post(client, inbound("STOP", to="+15005550006"))
-    assert list(OptOut.objects.values_list("shop", flat=True)) == [second.pk]
+    assert list(OptOut.objects.values_list("shop", flat=True)) == [second.pk]  # the last text the customer got
 
 
 @pytest.mark.parametrize("language, stop, start, help_word", [
@@ -286,7 +289,8 @@ def test_a_number_sender_is_one_shops_and_a_reply_is_never_given_to_another(clie
         settings_row.full_clean()
     assert "another shop" in str(refused.value)
     SmsSettings.objects.filter(shop=other).update(sender=SHOP_NUMBER)  # a legacy duplicate, written around it
-    message_schedule(shop=owner, to=CUSTOMER, body="yours", kind=Kind.MANUAL)
+    sent = message_schedule(shop=owner, to=CUSTOMER, body="yours", kind=Kind.MANUAL)
+    Message.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
     post(client, inbound("STOP"))
     assert list(OptOut.objects.values_list("shop", flat=True)) == [owner.pk]  # the one that texted them
 

@@ -1,12 +1,13 @@
 """outbox.messages_schedule_many: a scan's chunk written with one INSERT, under message_schedule's rules."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 import time_machine
 from django.utils import timezone
 
-from smsnotify.models import EventType, Kind, Message, SmsSettings, Status
+from smsnotify.models import EventType, Kind, Lane, Message, SmsSettings, Status
 from smsnotify.outbox import PreparedMessage, message_schedule, messages_schedule_many
 from tests.factories import CustomerFactory, make_shop
 
@@ -93,3 +94,33 @@ def test_nothing_is_rung_the_dispatch_takes_them(shop, sms_outbox, on_commit):
 def test_nothing_to_write_makes_no_query(shop, django_assert_num_queries):
     with django_assert_num_queries(1):  # the shop's SMS settings
         assert messages_schedule_many(shop=shop, kind=Kind.DATE_CAMPAIGN, rows=[]) == {}
+
+
+def test_a_bulk_chunk_carries_its_batch_its_lane_and_who_wrote_it(shop, admin_user, on_commit):
+    later = NOW + dt.timedelta(hours=3)
+    with mock.patch("smsnotify.outbox._ring") as ring, on_commit(), time_machine.travel(NOW, tick=False):
+        written = messages_schedule_many(
+            shop=shop, kind=Kind.BULK_SERVICE, batch_ref="bulk:1", user=admin_user, numbers_checked=True, ring=True,
+            rows=[PreparedMessage(to="+12025550101", body="Now", dedupe_key="bulk:1:customer:1"),
+                  PreparedMessage(to="+12025550102", body="Later", dedupe_key="bulk:1:customer:2", send_at=later)])
+    now, due_later = Message.objects.get(pk=written["bulk:1:customer:1"]), Message.objects.get(
+        pk=written["bulk:1:customer:2"])
+    assert {now.batch_ref, due_later.batch_ref} == {"bulk:1"}
+    assert (now.lane, now.kind) == (Lane.SERVICE, Kind.BULK_SERVICE)
+    event = now.events.get()
+    assert (event.user, event.parameters) == (admin_user, {"user": admin_user.get_username()})
+    assert due_later.events.get().parameters == {"send_at": later.isoformat(), "user": admin_user.get_username()}
+    ring.assert_called_once_with([now.pk], Lane.SERVICE)  # only the one due now is rung
+
+
+def test_checked_numbers_in_e164_are_taken_as_they_are_others_are_still_read(shop):
+    rows = [PreparedMessage(to="+1202555010", body="Hi", dedupe_key="e164"),
+            PreparedMessage(to="(202) 555-0102", body="Hi", dedupe_key="national"),
+            PreparedMessage(to="12", body="Hi", dedupe_key="bad")]
+    with time_machine.travel(NOW, tick=False):
+        checked = messages_schedule_many(shop=shop, kind=Kind.BULK, rows=rows, numbers_checked=True)
+        unchecked = messages_schedule_many(shop=make_shop(), kind=Kind.BULK, rows=rows)
+    assert Message.objects.get(pk=checked["national"]).recipient == "+12025550102"
+    assert set(checked) == {"e164", "national"}
+    # +1 202 555 010 (a digit short) is no valid number: only a caller that checked its numbers skips that check
+    assert set(unchecked) == {"national"}
