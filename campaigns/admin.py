@@ -33,7 +33,8 @@ from templates_sms.selectors import active_template, editor_context
 from templates_sms.tokens import CART_ABANDONED, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
 from . import admin_bulk, admin_inbox, admin_lists  # noqa: F401 - registers bulk sends, the inbox, the lists
-from . import bulk, selectors, sending
+from . import bulk, satisfaction, selectors, sending
+from .admin_ratings import local_moment, rating_text  # also registers the ratings' list
 from .bulk import bulk_event
 from .forms import BulkSmsForm, DateCampaignAdminForm, SmsTextForm
 from .keywords import consent_request_send
@@ -224,7 +225,11 @@ class OrderAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.OrderAdmin):
                      "note": history.in_shop_terms(obj.shop, history.event_text, list(message.events.all())[-1])
                      if message.events.all() else ""}
                     for message in selectors.order_messages(order=obj)]
-            extra_context = {**(extra_context or {}), "show_order_messages": True, "order_messages": rows}
+            ratings = [{"rating": rating, "text": rating_text(rating), "at": local_moment(obj.shop, rating.created_at),
+                        "answered_at": local_moment(obj.shop, rating.answered_at) if rating.changed else ""}
+                       for rating in satisfaction.order_ratings(order=obj)]
+            extra_context = {**(extra_context or {}), "show_order_messages": True, "order_messages": rows,
+                             "order_ratings": ratings}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -385,7 +390,8 @@ class DateCampaignAdmin(RuleAdmin):
     discount code made for each customer if the merchant wants."""
 
     form = DateCampaignAdminForm
-    list_display = ["name", "trigger", "delay_display", "hour_display", "active", "sends", "discount_display"]
+    list_display = ["name", "trigger", "delay_display", "hour_display", "active", "sends", "survey",
+                    "discount_display"]
     list_filter = ["trigger", "active"]
     search_fields = ["name"]
     list_select_related = ["template", "shop"]
@@ -395,6 +401,10 @@ class DateCampaignAdmin(RuleAdmin):
                 "description": gettext_lazy(
                     "Each customer who agreed to marketing texts is texted once per date, at the hour you choose "
                     "in your shop's time zone. A campaign texts the dates that fall due after you switch it on.")}),
+        (gettext_lazy("Satisfaction survey"), {"fields": ["ask_rating"], "description": gettext_lazy(
+            "Ask how the order went: the customer replies with a number from 1 to 5, and the answer is shown "
+            "in the inbox, on the order and under Satisfaction ratings. Best a few days after an order was "
+            "shipped. The text must ask for the number.")}),
         (gettext_lazy("Discount code"), {"fields": ["discount_kind", "discount_value", "discount_valid_days"],
                                          "description": gettext_lazy(
                                              "Each customer gets a code of their own, valid once; the text shows it "
@@ -416,6 +426,10 @@ class DateCampaignAdmin(RuleAdmin):
     @admin.display(description=gettext_lazy("sends"), boolean=True)
     def sends(self, obj):
         return obj.active and obj.text_template() is not None
+
+    @admin.display(description=gettext_lazy("asks for a rating"), boolean=True, ordering="ask_rating")
+    def survey(self, obj):
+        return obj.ask_rating
 
     @admin.display(description=gettext_lazy("discount"))
     def discount_display(self, obj):

@@ -25,7 +25,8 @@ from shop.money import format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop, scope
 from smsnotify.admin import may_simulate_inbound
 
-from . import inbox, sending
+from . import inbox, satisfaction, sending
+from .admin_ratings import rating_text
 from .forms import SmsTextForm
 from .models import WEEKDAYS, Conversation, InboxSettings
 
@@ -213,11 +214,16 @@ class ConversationAdmin(ShopScopedAdmin):
         shop = conversation.shop
         inbox.conversation_customer_link(conversation=conversation)
         opted_out = inbox.conversation_opted_out(conversation=conversation)
+        thread = list(inbox.conversation_thread(conversation=conversation).select_related("shop"))
+        ratings = satisfaction.ratings_by_answer(shop=shop, number=conversation.phone)
+        for message in thread:
+            rating = ratings.get(message.pk)
+            message.rating_text = rating_text(rating) if rating is not None else ""
         return {
             **self.admin_site.each_context(request),
             "title": _("Conversation with %(who)s") % {"who": conversation},
             "opts": self.opts, "original": conversation, "conversation": conversation, "shop": shop,
-            "thread": list(inbox.conversation_thread(conversation=conversation).select_related("shop")),
+            "thread": thread,
             "customer": conversation.customer, "opted_out": opted_out,
             "orders": inbox.conversation_orders(conversation=conversation),
             "form": form, "estimate_line": estimate,

@@ -21,6 +21,10 @@ Idempotent: every text's dedupe key names the campaign and the occasion
 ``date:3:after_first_order:customer:9``), excluded by the query and unique per shop in the database;
 running the scan twice, concurrently, or again after a crash, texts nobody twice.
 
+Surveys. A campaign that asks for a rating (``ask_rating``, dates of an order only) writes, in
+the same transaction, a ``SatisfactionSurvey`` row per text (one INSERT per chunk), by which a
+reply of 1 to 5 is later read as the rating of that order (satisfaction.py).
+
 Who. Customers who granted marketing consent and have a phone (the customer's, else the
 order's). The delivery policies check consent, opt-outs and quiet hours again when the text
 leaves.
@@ -45,7 +49,7 @@ from templates_sms.models import SmsTemplate
 from templates_sms.rendering import render
 from templates_sms.tokens import COUPON_CODE_LENGTH, RenderContext
 
-from .models import DateCampaign, Trigger
+from .models import DateCampaign, SatisfactionSurvey, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +203,12 @@ def _write_chunk(campaign: DateCampaign, template: SmsTemplate, chunk: list, now
             written = messages_schedule_many(shop=shop, kind=Kind.DATE_CAMPAIGN, rows=rows)
             # Only the texts this run wrote get their codes: a text another run wrote keeps its own.
             Coupon.objects.bulk_create([coupons[key] for key in written if key in coupons])
+            if campaign.ask_rating:
+                orders = {row.dedupe_key: row.order_id for row in rows}
+                SatisfactionSurvey.objects.bulk_create([
+                    SatisfactionSurvey(shop_id=campaign.shop_id, message_id=pk, campaign_id=campaign.pk,
+                                       order_id=orders[key])
+                    for key, pk in written.items() if orders.get(key) is not None])
     except IntegrityError:
         # Two random codes met (about one chance in 10^15 per pair): nothing of this chunk was
         # written; the campaign's window stays where it was, so the next run, with new codes,

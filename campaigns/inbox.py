@@ -3,8 +3,9 @@
 A conversation is opened (or reopened) by every text that comes in (``inbound_record``, called by
 ``keywords.inbound_handle`` after the words were read), counts as unread until the merchant opens
 it, and is answered from the thread page (``sending.sms_reply_send``). Outside the opening hours
-of ``InboxSettings`` an ordinary text (never STOP, START or HELP) gets the shop's automatic answer,
-through the outbox like any text: charged and in the history, at most once in 12 hours per number.
+of ``InboxSettings`` an ordinary text (never STOP, START, HELP or a satisfaction rating) gets the
+shop's automatic answer, through the outbox like any text: charged and in the history, at most
+once in 12 hours per number.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def inbox_settings_for(shop: Shop) -> InboxSettings:
 def inbound_record(*, message: Message, keyword: bool) -> Conversation:
     """File an incoming text in its number's conversation: created or reopened, one more
     unread; the customer linked when the number is theirs. ``keyword``: the text was STOP,
-    START, HELP or a YES to a consent request, which is answered by its own reply."""
+    START, HELP or a YES to a consent request, which is answered by its own reply, or a
+    satisfaction rating, which wants no answer: neither gets the automatic one."""
     shop, now = message.shop, message.created_at
     conversation, _created = Conversation.objects.get_or_create(
         shop=shop, phone=message.recipient, defaults={"last_message_at": now})

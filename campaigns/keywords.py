@@ -27,6 +27,7 @@ from smsnotify.phones import InvalidPhoneNumber
 
 from .inbox import inbound_record
 from .models import MarketingSettings, OptOut
+from .satisfaction import satisfaction_rating_record
 
 # Twilio's defaults, and local words of the shops' languages.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -100,8 +101,11 @@ def help_text(shop: Shop) -> str:
 
 def inbound_handle(*, message: Message, opt_out_type: str = "") -> str | None:
     """Act on an incoming text, then file it in the inbox; returns what it meant ("stop",
-    "start", "help", "consent") or None for an ordinary text."""
+    "start", "help", "consent", "rating") or None for an ordinary text. A keyword wins: a text
+    that is one is never read as an answer to a satisfaction survey."""
     meaning = keyword_handle(message=message, opt_out_type=opt_out_type)
+    if meaning is None and satisfaction_rating_record(message=message) is not None:
+        meaning = "rating"
     inbound_record(message=message, keyword=meaning is not None)
     return meaning
 

@@ -4,6 +4,7 @@ rules for marketing texts (hours, frequency) and the opt-out list; and the two l
 merchant works with: the ones waiting to leave and the ones that did not reach anyone."""
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -327,6 +328,20 @@ class Trigger(models.TextChoices):
     BIRTHDAY = BIRTHDAY, _("Birthday")
 
 
+# The triggers whose date is an order's: only their texts can ask for a rating of that order.
+ORDER_TRIGGERS = frozenset({Trigger.AFTER_SHIPPED, Trigger.AFTER_FIRST_ORDER, Trigger.AFTER_LAST_ORDER})
+
+# A number 1 and a number 5 in the text ("Reply 1-5", "od 1 do 5", "de 1 a 5"): the text tells
+# the customer the scale, in whatever words and language the merchant wrote it.
+_SCALE_ONE = re.compile(r"(?<!\d)1(?!\d)")
+_SCALE_FIVE = re.compile(r"(?<!\d)5(?!\d)")
+
+
+def asks_for_rating(body: str) -> bool:
+    """Whether a survey text names the scale of the answer (the numbers 1 and 5)."""
+    return bool(_SCALE_ONE.search(body) and _SCALE_FIVE.search(body))
+
+
 class DateCampaign(ShopOwned):
     """A text sent to each customer who agreed to marketing texts, ``delay_days`` after a date
     of theirs (an order shipped, their first or last order, their registration, their birthday),
@@ -334,6 +349,9 @@ class DateCampaign(ShopOwned):
 
     The periodic scan (date_campaigns.py) texts those whose date falls due after the campaign
     was switched on, each once (the dedupe key names the campaign and the date's occasion).
+
+    With ``ask_rating`` (dates of an order only) the text is a satisfaction survey: a reply of
+    1 to 5 is recorded as the customer's rating of the order (campaigns/satisfaction.py).
     """
 
     name = models.CharField(_("name"), max_length=120)
@@ -350,6 +368,10 @@ class DateCampaign(ShopOwned):
         help_text=_("A template written for this kind of date; empty: the standard one for it, while it is on "
                     "(marketing templates start off)."),
     )
+    ask_rating = models.BooleanField(
+        _("ask for a rating (reply 1-5)"), default=False,
+        help_text=_("The text asks the customer to rate their order with a number from 1 to 5; an answer within "
+                    "7 days is recorded as their rating of the order. Only for dates of an order."))
     discount_kind = models.CharField(_("discount"), max_length=8, choices=CouponKind.choices, blank=True,
                                      help_text=_("Empty: no discount code."))
     discount_value = models.PositiveIntegerField(
@@ -393,8 +415,14 @@ class DateCampaign(ShopOwned):
                 errors["discount_value"] = _("A percentage is at most 100.")
         elif self.discount_value:
             errors["discount_kind"] = _("Choose whether the discount is a percentage or an amount.")
+        if self.ask_rating and self.trigger not in ORDER_TRIGGERS:
+            errors["ask_rating"] = _("A rating is of an order: ask for one after an order was shipped, or after "
+                                     "the first or last order.")
         if not errors and self.shop_id:
-            errors.update(self._code_errors())
+            template = self._checked_template()
+            if template is not None:
+                for field, message in [*self._code_errors(template), *self._rating_errors(template)]:
+                    errors.setdefault(field, []).append(message)
         if errors:
             raise ValidationError(errors)
 
@@ -404,21 +432,95 @@ class DateCampaign(ShopOwned):
             return self.template
         return active_template(shop=self.shop, event=self.event, audience=Audience.CUSTOMER)
 
-    def _code_errors(self) -> dict:
+    def _checked_template(self) -> SmsTemplate | None:
+        """The text the checks below read: the campaign's own, else its event's standard one."""
+        if self.template_id:
+            return self.template
+        return SmsTemplate.objects.filter(shop_id=self.shop_id, event=self.event, is_standard=True).first()
+
+    def _code_errors(self, template: SmsTemplate) -> list[tuple[str, str]]:
         """A code in the text needs a discount, and a discount needs its code in the text."""
-        template = self.template if self.template_id else (
-            SmsTemplate.objects.filter(shop_id=self.shop_id, event=self.event, is_standard=True).first())
-        if template is None:
-            return {}
         shows_code = "coupon_code" in {match.group("brace") or match.group("bracket")
                                        for match in TOKEN_RE.finditer(template.body)}
         if shows_code and not self.discount_kind:
-            return {"discount_kind": _("The text shows a discount code ({coupon_code}): choose a discount, or "
-                                       "pick a text without the code.")}
+            return [("discount_kind", _("The text shows a discount code ({coupon_code}): choose a discount, or "
+                                        "pick a text without the code."))]
         if self.discount_kind and not shows_code:
-            return {"template": _("The text does not show the discount code: pick a text with {coupon_code}, "
-                                  "or add it to this one under Templates.")}
-        return {}
+            return [("template", _("The text does not show the discount code: pick a text with {coupon_code}, "
+                                   "or add it to this one under Templates."))]
+        return []
+
+    def _rating_errors(self, template: SmsTemplate) -> list[tuple[str, str]]:
+        """A survey's text must tell the customer how to answer, or the answers would not be numbers."""
+        if not self.ask_rating or asks_for_rating(template.body):
+            return []
+        return [("template", _("The text does not ask for a rating: pick a text that asks for a reply from 1 to 5, "
+                               "or write one under Templates, e.g. \"{shop_name}: how was your order {order_id}? "
+                               "Reply with a number from 1 (poor) to 5 (excellent).\""))]
+
+
+# --- satisfaction surveys ---------------------------------------------------------------------------
+
+
+class SatisfactionSurvey(ShopOwned):
+    """A date campaign's text that asked for a rating of ``order``, written by the scan with the
+    text itself: whether a text asked is settled when it is written, so switching the option
+    later changes the texts to come, not how replies to the ones sent are read."""
+
+    message = models.OneToOneField(Message, verbose_name=_("text"), on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(DateCampaign, verbose_name=_("date campaign"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey("shop.Order", verbose_name=_("order"), on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("satisfaction survey text")
+        verbose_name_plural = _("satisfaction survey texts")
+
+    def __str__(self):
+        return gettext("Survey text #%(id)s") % {"id": self.message_id}
+
+
+SCORES = [(score, str(score)) for score in range(1, 6)]
+
+
+class SatisfactionRating(ShopOwned):
+    """A customer's answer, 1 to 5, to a satisfaction survey text: their rating of the order.
+
+    One per survey text (a database constraint): a later answer within the window replaces
+    the score (``message`` is then the latest answer, ``previous_score`` the score it replaced,
+    ``answered_at`` its time); ``created_at`` stays the moment of the first answer."""
+
+    order = models.ForeignKey("shop.Order", verbose_name=_("order"), on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey("shop.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    campaign = models.ForeignKey(DateCampaign, verbose_name=_("date campaign"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    survey_message = models.ForeignKey(Message, verbose_name=_("survey text"), on_delete=models.CASCADE,
+                                       related_name="+", db_index=False)  # the unique constraint indexes it
+    message = models.ForeignKey(Message, verbose_name=_("answer"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    score = models.PositiveSmallIntegerField(_("rating"), choices=SCORES,
+                                             validators=[MinValueValidator(1), MaxValueValidator(5)])
+    previous_score = models.PositiveSmallIntegerField(_("previous rating"), choices=SCORES, null=True, blank=True)
+    created_at = models.DateTimeField(_("rated at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("last answer at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        constraints = [
+            models.UniqueConstraint(fields=["survey_message"], name="rating_one_per_survey_text"),
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["shop", "-created_at"], name="rating_shop_recent_idx")]
+
+    def __str__(self):
+        return gettext("%(score)s/5 for %(order)s") % {"score": self.score, "order": self.order}
+
+    @property
+    def changed(self) -> bool:
+        return self.previous_score is not None
 
 
 class AbandonedCartSettings(models.Model):

@@ -1,15 +1,15 @@
 """Reads about what the campaigns text: which rule and template an order's status uses, an
-order's texts, and what the next one costs."""
+order's texts, and what the next one costs; and the satisfaction ratings, for statistics."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 
 from credits.estimate import SmsEstimate, sms_estimate
-from shop.models import Order, OrderItem
+from shop.models import Order, OrderItem, Shop
 from smsnotify.models import Message, MessageEvent
 from smsnotify.outbox import NEVER_REACHED
 from smsnotify.phones import InvalidPhoneNumber, to_e164
@@ -18,7 +18,8 @@ from templates_sms.models import SmsTemplate
 from templates_sms.selectors import active_template
 from templates_sms.tokens import Audience, RenderContext, order_status_event
 
-from .models import OrderStatusRule
+from .models import DateCampaign, OrderStatusRule, SatisfactionRating, SatisfactionSurvey
+from .satisfaction import SURVEY_REACHED
 
 _STATUS_KEY = ":status:"
 
@@ -96,3 +97,69 @@ def order_status_estimate(*, order: Order) -> SmsEstimate | None:
     except InvalidPhoneNumber:
         return None
     return sms_estimate(shop=order.shop, text=text, recipient=number)
+
+
+# --- satisfaction ratings, for statistics ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SatisfactionSummary:
+    """Ratings given in a period: how many, their average (None without any), and how many of each score."""
+
+    count: int
+    average: float | None
+    by_score: dict[int, int]
+
+
+@dataclass(frozen=True)
+class CampaignSatisfaction:
+    """One survey campaign's period: survey texts that reached customers (``asked``), ratings given."""
+
+    campaign_id: int | None  # None: ratings of a campaign deleted since
+    name: str
+    asked: int
+    count: int
+    average: float | None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.count / self.asked if self.asked else None
+
+
+def _in_period(queryset: QuerySet, field: str, since: dt.datetime | None, until: dt.datetime | None) -> QuerySet:
+    """[since, until): a period's two ends, either open."""
+    if since is not None:
+        queryset = queryset.filter(**{f"{field}__gte": since})
+    if until is not None:
+        queryset = queryset.filter(**{f"{field}__lt": until})
+    return queryset
+
+
+def satisfaction_average(*, shop: Shop, since: dt.datetime | None = None,
+                         until: dt.datetime | None = None) -> SatisfactionSummary:
+    """The shop's ratings first given in [since, until), in one aggregate query."""
+    ratings = _in_period(SatisfactionRating.objects.filter(shop=shop), "created_at", since, until)
+    row = ratings.aggregate(count=Count("pk"), average=Avg("score"),
+                            **{f"score_{score}": Count("pk", filter=Q(score=score)) for score in range(1, 6)})
+    return SatisfactionSummary(count=row["count"], average=row["average"],
+                               by_score={score: row[f"score_{score}"] for score in range(1, 6)})
+
+
+def satisfaction_by_campaign(*, shop: Shop, since: dt.datetime | None = None,
+                             until: dt.datetime | None = None) -> list[CampaignSatisfaction]:
+    """Per survey campaign: the survey texts sent in [since, until) that reached their number,
+    and the ratings first given in it (two grouped queries and one for the names). A campaign
+    that asked nobody and got no rating in the period is left out."""
+    ratings = {row["campaign"]: row for row in
+               _in_period(SatisfactionRating.objects.filter(shop=shop), "created_at", since, until)
+               .values("campaign").annotate(count=Count("pk"), average=Avg("score")).order_by()}
+    surveys = SatisfactionSurvey.objects.filter(shop=shop, message__status__in=SURVEY_REACHED)
+    asked = dict(_in_period(surveys, "message__sent_at", since, until)
+                 .values("campaign").annotate(count=Count("pk")).order_by().values_list("campaign", "count"))
+    ids = set(ratings) | set(asked)
+    names = dict(DateCampaign.objects.filter(shop=shop, pk__in=ids - {None}).values_list("pk", "name"))
+    rows = [CampaignSatisfaction(campaign_id=pk, name=names.get(pk, ""), asked=asked.get(pk, 0),
+                                 count=ratings[pk]["count"] if pk in ratings else 0,
+                                 average=ratings[pk]["average"] if pk in ratings else None)
+            for pk in ids]
+    return sorted(rows, key=lambda row: (row.campaign_id is None, row.name, row.campaign_id or 0))

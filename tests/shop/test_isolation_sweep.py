@@ -49,6 +49,8 @@ from campaigns.models import (
     MarketingSettings,
     OptOut,
     OrderStatusRule,
+    SatisfactionRating,
+    SatisfactionSurvey,
     ScheduledMessage,
 )
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
@@ -73,6 +75,17 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+
+def _rating(shop: Shop) -> SatisfactionRating:
+    """A customer's answer to a survey text about one of the shop's orders."""
+    order = OrderFactory(shop=shop)
+    survey = MessageFactory(shop=shop, kind="date_campaign", order=order, status="delivered", sent_at=timezone.now())
+    SatisfactionSurvey.objects.create(shop=shop, message=survey, order=order)
+    answer = MessageFactory(shop=shop, direction="in", kind="inbound", body="4", status="delivered")
+    return SatisfactionRating.objects.create(shop=shop, order=order, customer=order.customer, survey_message=survey,
+                                             message=answer, score=4)
+
+
 # --- one row per registered admin model -----------------------------------------------------
 # A builder makes one row "of" ``shop``. Tenant-owned models (ShopScopedAdmin) are built for
 # both shops (A's row proves the page opens for its owner); platform models only for B.
@@ -95,6 +108,7 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Conversation: lambda shop: Conversation.objects.create(shop=shop, phone="+12025550177", unread=2,
                                                            customer=CustomerFactory(shop=shop)),
     InboxSettings: lambda shop: InboxSettings.objects.get(shop=shop),  # made with the shop
+    SatisfactionRating: _rating,  # read-only: a POST must change nothing
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     DateCampaign: lambda shop: DateCampaign.objects.create(
