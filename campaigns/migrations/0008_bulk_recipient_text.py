@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0006_bulk_sends'),
+        ('campaigns', '0007_satisfaction_surveys'),
     ]
 
     operations = [
