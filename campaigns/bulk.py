@@ -136,10 +136,11 @@ def _selection(shop: Shop, selection: QuerySet) -> QuerySet:
     """Only the shop's own rows, whatever was posted. The phone comes as the stored text
     (``raw_phone``), not as a PhoneNumber: loading one parses the number, and to_e164 parses
     it again; with 100,000 customers that second parse is seconds."""
-    selection = selection.filter(shop=shop).defer("phone").annotate(raw_phone=Cast("phone", CharField()))
+    selection = selection.filter(shop=shop).annotate(raw_phone=Cast("phone", CharField()))
     if selection.model is Order:
-        return selection.select_related("customer")
-    return selection
+        return selection.defer("phone").select_related("customer")
+    # What the plan and the customer tokens read (a token reading another field loads it: correct, slower).
+    return selection.only("pk", "shop_id", "first_name", "last_name", "email", "marketing_consent")
 
 
 def _context(shop: Shop, row) -> RenderContext:
