@@ -160,12 +160,6 @@ def _plan_rows(*, shop: Shop, selection: QuerySet, body: str, purpose: str, plan
     renderable = bool(body.strip()) and not rendering.token_errors(body, event=event)
     promotional = purpose == BulkSend.Purpose.PROMOTIONAL
     seen: set[str] = set()  # numbers only (strings): the one thing kept across chunks
-    with translation.override(shop.language):  # once, not once per text rendered
-        yield from _plan_chunks(shop=shop, selection=selection, body=body, promotional=promotional, plan=plan,
-                                event=event, renderable=renderable, seen=seen, sms_settings=sms_settings)
-
-
-def _plan_chunks(*, shop, selection, body, promotional, plan, event, renderable, seen, sms_settings):
     for rows in _chunks(_selection(shop, selection)):
         numbers = {}
         for row in rows:
@@ -219,9 +213,10 @@ def bulk_plan(*, shop: Shop, selection: QuerySet, body: str,
               purpose: str = BulkSend.Purpose.PROMOTIONAL) -> BulkPlan:
     """What sending ``body`` to ``selection`` (customers or orders) would do; writes nothing."""
     plan = BulkPlan(purpose=purpose, max_segments=sms_settings_for(shop).max_segments, balance=credit_balance(shop))
-    for _recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
-                                 event=bulk_event(selection)):
-        pass
+    with translation.override(shop.language):  # once, rather than once per text rendered
+        for _recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
+                                     event=bulk_event(selection)):
+            pass
     return plan
 
 
@@ -274,13 +269,14 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
     plan = BulkPlan(purpose=purpose, max_segments=sms_settings_for(shop).max_segments)
     batch = []
     personal = rendering.TOKEN_RE.search(body) is not None  # else everyone gets the bulk's own text
-    for recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
-                                event=bulk.event):
-        batch.append(BulkRecipient(bulk=bulk, customer_id=recipient.customer_id, order_id=recipient.order_id,
-                                   phone=recipient.number, text=recipient.text if personal else ""))
-        if len(batch) >= CHUNK:
-            BulkRecipient.objects.bulk_create(batch)
-            batch = []
+    with translation.override(shop.language):  # once, rather than once per text rendered
+        for recipient in _plan_rows(shop=shop, selection=selection, body=body, purpose=purpose, plan=plan,
+                                    event=bulk.event):
+            batch.append(BulkRecipient(bulk=bulk, customer_id=recipient.customer_id, order_id=recipient.order_id,
+                                       phone=recipient.number, text=recipient.text if personal else ""))
+            if len(batch) >= CHUNK:
+                BulkRecipient.objects.bulk_create(batch)
+                batch = []
     BulkRecipient.objects.bulk_create(batch)
     _analyze_recipients(plan.count)
     if not plan.count:
