@@ -160,7 +160,8 @@ class CustomerImportAdmin(ShopScopedAdmin):
             raise Http404
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
-        report = obj.report or {}
+        report = {key: 0 for key in ("rows", "rows_with_errors", "to_import", "skipped", "numbers_not_imported",
+                                     "consent_unproven")} | (obj.report or {})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts, "original": obj, "title": obj.file_name, "report": report,

@@ -84,7 +84,7 @@ def e164_split(number) -> tuple[str, str]:
     return phonenumbers.national_significant_number(parsed), f"+{parsed.country_code}"
 
 
-_PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]+")
+_PHONE_LIKE = re.compile(r"\(?\+?[\d\s().\-/]+")  # "(+48) 538 506 896" too
 _MIN_DIGITS = 3  # fewer would match most customers' numbers
 
 
@@ -102,7 +102,7 @@ def phone_search_q(term: str, *, region: str | None) -> Q | None:
     digits = re.sub(r"\D", "", term)
     if len(digits) < _MIN_DIGITS:
         return None
-    international = term.startswith("+") or digits.startswith("00")
+    international = "+" in term or digits.startswith("00")
     if digits.startswith("00"):
         digits = digits[2:]
     whole = set()
