@@ -9,6 +9,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import PhoneNumber
 
 # Numbers that cannot receive a text. US and Canadian numbers are FIXED_LINE_OR_MOBILE: allowed.
 NOT_TEXTABLE = frozenset({
@@ -39,10 +40,10 @@ def calling_code_read(text: str) -> int | None:
     return code
 
 
-def mobile_to_e164(number: str, *, calling_code: int | None, region: str) -> str:
-    """A mobile number from a file as E.164: read in the country of ``calling_code``, or in
-    ``region`` (the shop's country) when the file gives none. A number written with its own
-    ``+code`` must agree with the calling code.
+def mobile_parse(number: str, *, calling_code: int | None, region: str) -> phonenumbers.PhoneNumber:
+    """A mobile number from a file: read in the country of ``calling_code``, or in ``region``
+    (the shop's country) when the file gives none. A number written with its own ``+code``
+    must agree with the calling code.
 
     Raises ValidationError with code ``number_invalid``, ``number_not_mobile`` or
     ``calling_code_mismatch``."""
@@ -63,13 +64,36 @@ def mobile_to_e164(number: str, *, calling_code: int | None, region: str) -> str
     if parsed is not None and calling_code is not None and parsed.country_code != calling_code:
         raise ValidationError(_("%(value)s does not belong to calling code +%(code)s."), code="calling_code_mismatch",
                               params={"value": text, "code": calling_code})
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    # number_type is UNKNOWN exactly when is_valid_number is False: one look-up instead of two
+    # (a 50,000-row file is checked twice, at its preview and at its confirmation).
+    kind = phonenumbers.number_type(parsed) if parsed is not None else phonenumbers.PhoneNumberType.UNKNOWN
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise ValidationError(_("%(value)s is not a valid phone number."), code="number_invalid",
                               params={"value": text})
-    if phonenumbers.number_type(parsed) in NOT_TEXTABLE:
+    if kind in NOT_TEXTABLE:
         raise ValidationError(_("%(value)s cannot receive text messages: it is not a mobile number."),
                               code="number_not_mobile", params={"value": text})
-    return phonenumbers.format_number(parsed, _E164)
+    return parsed
+
+
+def mobile_to_e164(number: str, *, calling_code: int | None, region: str) -> str:
+    """``mobile_parse`` in E.164."""
+    return phonenumbers.format_number(mobile_parse(number, calling_code=calling_code, region=region), _E164)
+
+
+class CheckedPhoneNumber(PhoneNumber):
+    """A number already parsed and validated (``mobile_parse``): PhoneNumberField stores it
+    without parsing and validating it twice more (on assignment and on save), which is most
+    of the time of writing 50,000 imported customers."""
+
+    @classmethod
+    def of(cls, parsed: phonenumbers.PhoneNumber) -> CheckedPhoneNumber:
+        number = cls()
+        number.merge_from(parsed)
+        return number
+
+    def is_valid(self) -> bool:
+        return True
 
 
 def e164_split(number) -> tuple[str, str]:
