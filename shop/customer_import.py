@@ -476,7 +476,7 @@ def _existing(customers, field_name: str, values: set[str]) -> Iterator[str]:
     ordered = sorted(values)
     for start in range(0, len(ordered), _QUERY_CHUNK):
         chunk = ordered[start:start + _QUERY_CHUNK]
-        yield from customers.filter(**{f"{field_name}__in": chunk}).values_list(field_name, flat=True)
+        yield from customers.filter(**{f"{field_name}__in": chunk}).order_by().values_list(field_name, flat=True)
 
 
 # --- the services ------------------------------------------------------------------------------
