@@ -89,7 +89,12 @@ class CustomerAdmin(CustomerExportMixin, ShopScopedAdmin):
         by_phone = phone_search_q(search_term, region=shop.country if shop else None)
         if by_phone is None:
             return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(by_phone), False
+        found = queryset.filter(by_phone)
+        if any(character.isspace() for character in search_term.strip()):
+            return found, False
+        # One word of digits ("2024") may also be part of an email or a name.
+        words, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return found | words, may_have_duplicates
 
     def save_model(self, request, obj, form, change):
         if "marketing_consent" in form.changed_data:

@@ -124,6 +124,18 @@ class CustomerImportAdmin(ShopScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a file that waits cancels it; an imported one stays, the record of where its
+        # customers (and their consents) came from.
+        if obj is not None and obj.status == CustomerImportStatus.IMPORTED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would not ask each row whether it may go
+        return actions
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view

@@ -76,6 +76,17 @@ def test_upload_preview_confirm(merchant, polish):
         [("Kowalski", ""), ("Nowak", "+48538506896")]
     assert "2 customers imported." in merchant.get(CHANGELIST).content.decode()
     assert "import-confirm" not in merchant.get(response.url).content.decode()  # done: no second button
+    # the record of where these customers came from stays
+    assert merchant.post(reverse("admin:shop_customerimport_delete", args=[job.pk]), {"post": "yes"}).status_code == 403
+    assert CustomerImport.objects.filter(pk=job.pk).exists()
+
+
+def test_a_waiting_import_can_be_cancelled(merchant, polish):
+    merchant.post(UPLOAD, {"file": csv_upload("538506896,+48,Y,Anna,,,,,,")})
+    job = CustomerImport.objects.get()
+    assert "Cancel this import" in merchant.get(reverse("admin:shop_customerimport_change", args=[job.pk])).content.decode()
+    merchant.post(reverse("admin:shop_customerimport_delete", args=[job.pk]), {"post": "yes"})
+    assert not CustomerImport.objects.exists() and not Customer.objects.exists()
 
 
 def test_a_file_with_errors_shows_them_and_offers_no_confirmation(merchant, polish):
@@ -236,6 +247,12 @@ def test_search_by_name_and_email_still_works(merchant, searchable):
     assert found(merchant, "Nowak") == ["Nowak"]
     assert found(merchant, "anna nowak") == ["Nowak"]
     assert found(merchant, "jan@example.com") == ["Kowalski"]
+
+
+def test_one_word_of_digits_also_finds_emails_and_names(merchant, polish):
+    CustomerFactory(shop=polish, last_name="Year", email="jan2024@example.com", phone="+48601234567")
+    CustomerFactory(shop=polish, last_name="Number", email="x@example.com", phone="+48602024111")
+    assert found(merchant, "2024") == ["Number", "Year"]
 
 
 def test_a_national_number_is_read_in_the_shops_country(client, db):
