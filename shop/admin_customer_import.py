@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from .customer_export import customer_export_csv, customer_export_delimiter
@@ -77,8 +78,8 @@ def _column_help(shop: Shop | None) -> list[tuple[str, str]]:
     help_texts = {
         "phone": _("The number without its calling code, e.g. 538506896 (a number written with its +code is "
                    "read as written)."),
-        "calling_code": _("E.g. +48. Empty: the number is read in the shop's country.")
-        + (f" ({shop.country})" if shop else ""),
+        "calling_code": _("E.g. +48. Empty: the number is read in the shop's country (%(country)s).")
+        % {"country": shop.country} if shop else _("E.g. +48. Empty: the number is read in the shop's country."),
         "member": _("Y: the customer is imported with the number. N: the number is not imported."),
         "first_name": _("Optional."), "last_name": _("Optional."), "email": _("Optional."),
         "birthday": _("Optional: YYYY-MM-DD (or DD.MM.YYYY)."),
@@ -103,8 +104,8 @@ def _shown_rows(report: dict) -> list[dict]:
             "cells": [values["phone"], values["first_name"], values["last_name"], values["email"],
                       values["birthday"], _CONSENT_LABELS.get(values["consent"], values["consent"]),
                       values["consent_at"], values["consent_source"]],
-            "errors": [f"{LABELS[p['column']]}: {problem_text(p)}" for p in row["errors"]],
-            "notes": [f"{LABELS[p['column']]}: {problem_text(p)}" for p in row["notes"]],
+            "errors": [f"{capfirst(LABELS[p['column']])}: {problem_text(p)}" for p in row["errors"]],
+            "notes": [f"{capfirst(LABELS[p['column']])}: {problem_text(p)}" for p in row["notes"]],
         })
     return rows
 

@@ -236,6 +236,7 @@ class RowCheck:
     line: int
     fields: dict = field(default_factory=dict)  # what a Customer would be made of
     number: phonenumbers.PhoneNumber | None = None  # the mobile number, parsed
+    number_as_written: str = ""  # calling code and number as the file has them, shown when wrong
     errors: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     skip: bool = False
@@ -321,6 +322,7 @@ def _phone_check(row: RowCheck, cell, shop: Shop) -> None:
     if not number:
         row.error("phone", "number_missing")
         return
+    row.number_as_written = f"{code_text} {number}".strip()
     try:
         calling_code = phones.calling_code_read(code_text)
         row.number = phones.mobile_parse(number, calling_code=calling_code, region=shop.country)
@@ -421,10 +423,12 @@ class Check:
 def _shown(row: RowCheck, shop: Shop) -> dict:
     fields = row.fields
     at = fields.get("marketing_consent_at")
+    wrong_number = any(p["column"] in ("phone", "calling_code") for p in row.errors)
     return {
         "line": row.line, "errors": row.errors, "notes": row.notes, "skip": row.skip,
         "values": {
-            "phone": str(fields.get("phone") or ""),
+            # what will be stored; for a number in error, what the file says (to find and fix it)
+            "phone": row.number_as_written if wrong_number else str(fields.get("phone") or ""),
             "first_name": fields.get("first_name", ""), "last_name": fields.get("last_name", ""),
             "email": fields.get("email", ""),
             "birthday": fields["birthday"].isoformat() if fields.get("birthday") else "",

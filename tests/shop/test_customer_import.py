@@ -156,6 +156,7 @@ def test_problems_read_as_sentences_naming_the_value(polish):
     texts = [problem_text(p) for row in result.report["shown"] for p in row["errors"]]
     assert texts == ["+999 is not an international calling code.", "1 is not a valid phone number."]
     assert [row["line"] for row in result.report["shown"]] == [2, 3]  # only the rows with errors
+    assert shown(result, 2)["phone"] == "+999 538506896"  # a wrong number as the file has it, to find it
 
 
 def test_reimporting_the_same_file_reports_every_row_as_already_in_the_shop(polish):
