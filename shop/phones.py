@@ -76,11 +76,6 @@ def mobile_parse(number: str, *, calling_code: int | None, region: str) -> phone
     return parsed
 
 
-def mobile_to_e164(number: str, *, calling_code: int | None, region: str) -> str:
-    """``mobile_parse`` in E.164."""
-    return phonenumbers.format_number(mobile_parse(number, calling_code=calling_code, region=region), _E164)
-
-
 class CheckedPhoneNumber(PhoneNumber):
     """A number already parsed and validated (``mobile_parse``): PhoneNumberField stores it
     without parsing and validating it twice more (on assignment and on save), which is most
