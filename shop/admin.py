@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
+from .admin_customer_import import CustomerExportMixin  # also registers the customer imports
 from .forms import OrderAdminForm, ProductAdminForm
 from .money import format_money
 from .models import (
@@ -26,6 +27,7 @@ from .models import (
     StaffMembership,
     Ticket,
 )
+from .phones import phone_search_q
 from .tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
 
 
@@ -72,13 +74,27 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ShopScopedAdmin):
+class CustomerAdmin(CustomerExportMixin, ShopScopedAdmin):
     list_display = ["__str__", "phone", "email", "marketing_consent", "registered_at"]
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "registered_at"
     readonly_fields = ["marketing_consent_at", "marketing_consent_source", "marketing_consent_ip",
                        "marketing_consent_text"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # A number in any format ("+48 538 506 896", "0048538506896", "538506896") finds its
+        # customer; word by word, Django's search would match the parts anywhere in any number.
+        shop = request_shop(request)
+        by_phone = phone_search_q(search_term, region=shop.country if shop else None)
+        if by_phone is None:
+            return super().get_search_results(request, queryset, search_term)
+        found = queryset.filter(by_phone)
+        if any(character.isspace() for character in search_term.strip()):
+            return found, False
+        # One word of digits ("2024") may also be part of an email or a name.
+        words, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return found | words, may_have_duplicates
 
     def save_model(self, request, obj, form, change):
         if "marketing_consent" in form.changed_data:

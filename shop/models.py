@@ -371,3 +371,40 @@ class Coupon(ShopOwned):
         if self.kind == CouponKind.PERCENT:
             return min(subtotal, subtotal * min(self.value, 100) // 100)
         return min(subtotal, self.value)
+
+
+class CustomerImportStatus(models.TextChoices):
+    PREVIEW = "preview", _("Waiting for confirmation")
+    ERRORS = "errors", _("Has errors")
+    IMPORTED = "imported", _("Imported")
+
+
+class CustomerImport(ShopOwned):
+    """A customer file a merchant uploaded: checked and shown before anything is written, then
+    imported whole on confirmation. The file waits here between the two steps (any web process
+    may answer the confirmation) and is dropped once imported; the row stays as the record of
+    who imported how many customers, and when."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    file_name = models.CharField(_("file"), max_length=255)
+    encoding = models.CharField(_("encoding"), max_length=20)
+    content = models.TextField(_("content"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=CustomerImportStatus.choices,
+                              default=CustomerImportStatus.PREVIEW)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    rows_with_errors = models.PositiveIntegerField(_("rows with errors"), default=0)
+    imported = models.PositiveIntegerField(_("customers imported"), default=0)
+    imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+    # What the check found, as codes and values (shop/customer_import.py): rendered in the reader's
+    # language when shown, never stored translated.
+    report = models.JSONField(_("report"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+
+    def __str__(self):
+        return self.file_name

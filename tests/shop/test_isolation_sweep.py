@@ -25,6 +25,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, models, transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve, reverse
@@ -56,7 +57,19 @@ from campaigns.models import (
 from credits.models import CreditAccount, CreditPack, DestinationRate, LedgerEntry, PricingSettings, Purchase
 from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
-from shop.models import BackInStockSubscription, Cart, Coupon, Customer, Order, Product, Shop, StaffMembership, Ticket
+from shop.customer_import import customer_import_preview
+from shop.models import (
+    BackInStockSubscription,
+    Cart,
+    Coupon,
+    Customer,
+    CustomerImport,
+    Order,
+    Product,
+    Shop,
+    StaffMembership,
+    Ticket,
+)
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SenderRate, SmsSettings
 from templates_sms.models import SmsTemplate
@@ -104,6 +117,9 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
                                                    recipients=1),
     OptOut: lambda shop: OptOut.objects.create(shop=shop, phone="+12025550166"),
     BackInStockSubscription: lambda shop: BackInStockSubscriptionFactory(shop=shop),
+    # waiting for its confirmation, so that confirming would write customers
+    CustomerImport: lambda shop: customer_import_preview(shop=shop, upload=SimpleUploadedFile(
+        f"{shop.name}.csv", b"Mobile Number,International Calling Code,Is Member,First Name\n2025550143,+1,Y,Imported\n")),
     # unread and open, so that reading, closing or replying would change it
     Conversation: lambda shop: Conversation.objects.create(shop=shop, phone="+12025550177", unread=2,
                                                            customer=CustomerFactory(shop=shop)),
@@ -423,6 +439,8 @@ def test_every_url_with_a_parameter_is_placed():
 REQUIRED = {
     ("admin:shop_order_send_sms", "shop.Order"),
     ("admin:shop_customer_send_sms", "shop.Customer"),
+    ("admin:shop_customerimport_confirm", "shop.CustomerImport"),
+    ("admin:shop_customerimport_change", "shop.CustomerImport"),
     ("admin:credits_purchase_receipt", "credits.Purchase"),
     ("admin:credits_purchase_confirm", "credits.Purchase"),
     ("admin:credits_purchase_cancel", "credits.Purchase"),
