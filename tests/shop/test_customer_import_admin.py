@@ -23,7 +23,8 @@ EXPORT = reverse("admin:shop_customer_export")
 
 @pytest.fixture
 def polish(db):
-    return make_shop(name="Bałtyk", country="PL", currency="PLN", language="pl", time_zone="Europe/Warsaw")
+    # A Polish shop whose merchant reads English: the assertions below read the English wording.
+    return make_shop(name="Bałtyk", country="PL", currency="PLN", language="en", time_zone="Europe/Warsaw")
 
 
 @pytest.fixture
