@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
+from .admin_accounts import mobile_verified_label  # also registers the storefront accounts' admins
 from .forms import OrderAdminForm, ProductAdminForm
 from .money import format_money
 from .models import (
@@ -73,12 +74,12 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(ShopScopedAdmin):
-    list_display = ["__str__", "phone", "email", "marketing_consent", "registered_at"]
+    list_display = ["__str__", "phone", mobile_verified_label, "email", "marketing_consent", "registered_at"]
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "registered_at"
-    readonly_fields = ["marketing_consent_at", "marketing_consent_source", "marketing_consent_ip",
-                       "marketing_consent_text"]
+    readonly_fields = [mobile_verified_label, "mobile_verified_at", "email_verified_at", "marketing_consent_at",
+                       "marketing_consent_source", "marketing_consent_ip", "marketing_consent_text"]
 
     def save_model(self, request, obj, form, change):
         if "marketing_consent" in form.changed_data:

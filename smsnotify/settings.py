@@ -191,6 +191,15 @@ CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  
 # Django's cache: Redis when REDIS_URL is set, so every web process counts together.
 STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = env_int("STOREFRONT_SIGNUPS_PER_IP_PER_HOUR", 10)
 STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY = env_int("STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY", 5)
+# Storefront accounts' codes (shop/verification.py; the 30 s, 3 an hour per number, 10 minutes and 5
+# tries are the rules themselves): codes issued per visitor's IP address and session in an hour, and
+# different numbers of one range (all digits but the last two) that get codes in an hour.
+STOREFRONT_CODES_PER_IP_PER_HOUR = env_int("STOREFRONT_CODES_PER_IP_PER_HOUR", 10)
+STOREFRONT_CODES_PER_SESSION_PER_HOUR = env_int("STOREFRONT_CODES_PER_SESSION_PER_HOUR", 5)
+STOREFRONT_CODES_PER_RANGE_PER_HOUR = env_int("STOREFRONT_CODES_PER_RANGE_PER_HOUR", 3)
+# Log-in tries per IP address and per number or email in an hour (counted in the cache).
+STOREFRONT_LOGINS_PER_IP_PER_HOUR = env_int("STOREFRONT_LOGINS_PER_IP_PER_HOUR", 30)
+STOREFRONT_LOGINS_PER_ACCOUNT_PER_HOUR = env_int("STOREFRONT_LOGINS_PER_ACCOUNT_PER_HOUR", 10)
 # Behind a proxy every visitor has the proxy's REMOTE_ADDR: trust the address your proxy appends last
 # to X-Forwarded-For (only when a proxy you run always sets it; a visitor can write the header too).
 TRUST_PROXY_FORWARDED_FOR = env_bool("TRUST_PROXY_FORWARDED_FOR", False)
