@@ -163,7 +163,8 @@ def account_authenticate(*, shop: Shop, login: str, password: str) -> Customer |
         account.password = make_password(raw)
         account.save(update_fields=["password"])
 
-    if check_password(password, account.password if account is not None else None, setter=upgrade):
+    # An unusable hash for nobody: Django then runs the hasher once anyway, as a real check would.
+    if check_password(password, account.password if account is not None else make_password(None), setter=upgrade):
         return account
     return None
 
