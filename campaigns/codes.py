@@ -11,6 +11,7 @@ and no code is kept (shop/verification.py).
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -21,9 +22,10 @@ from credits.estimate import sms_estimate
 from credits.selectors import credit_balance
 from shop.models import Shop, VerificationCode
 from shop.verification import CodeUnavailable
-from smsnotify.models import Kind, Message
+from smsnotify.models import Kind, Message, Status
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber, to_e164
+from smsnotify.policies import DeliveryPolicy
 from smsnotify.selectors import sms_settings_for
 from templates_sms.defaults import standard_template
 from templates_sms.rendering import render
@@ -33,6 +35,7 @@ from templates_sms.tokens import Audience, RenderContext
 from .alerts import staff_emails
 
 CODE_EVENT = "signup:code"
+_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +90,17 @@ def code_ceiling_alert_send(*, shop: Shop, limit: int) -> str:
     except Exception:  # noqa: BLE001 - an SMTP outage must not fail the refusal's answer
         log.exception("Could not email the code ceiling alert to %s", recipients)
     return "email"
+
+
+class CodeTextsForgotten(DeliveryPolicy):
+    """Once a code text has been handed over (or has failed for good), its digits are not kept:
+    a code in the message history would let whoever reads it (the shop's staff, a copy of the
+    database) use it in its ten minutes. The history keeps the rest of the text."""
+
+    def settle(self, outcomes):
+        done = [outcome.message for outcome in outcomes
+                if outcome.message.kind == Kind.VERIFICATION_CODE and outcome.status != Status.SCHEDULED]
+        for message in done:
+            hidden = _DIGITS.sub("******", message.body)
+            if hidden != message.body:
+                Message.objects.filter(pk=message.pk).update(body=hidden)

@@ -158,6 +158,7 @@ SMS_DELIVERY_POLICIES = [
     "campaigns.policies.FrequencyCap",
     "smsnotify.pacing.SenderPacing",  # after every check that stops a text, so only what leaves uses the rate
     "credits.policies.ChargeCredits",
+    "campaigns.codes.CodeTextsForgotten",  # settles first: a code's digits are forgotten once it has left
 ]
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up
 SMS_RETRY_BASE_SECONDS = 30  # backoff: 30 s, 60 s, 120 s … capped below

@@ -100,3 +100,16 @@ def test_a_code_leaves_while_a_marketing_blast_is_paced(shop, paced, on_commit, 
     text.refresh_from_db()
     assert text.status == Status.SENT
     assert "+12025550147" in [sms.to for sms in sms_outbox]
+
+
+def test_once_a_code_has_left_its_digits_are_not_kept(shop, sms_outbox):
+    text = request_code(shop)
+    secret = re.search(r"\d{6}", text.body).group()
+    deliver([text.pk])
+    assert secret in sms_outbox[0].body  # the customer got it
+    text.refresh_from_db()
+    assert secret not in text.body and text.body == f"****** is your {shop.name} verification code."
+    other = schedule(shop, to="+12025550148", kind=Kind.ORDER_STATUS, body="Order 123456 shipped", ring=False)
+    deliver([other.pk])
+    other.refresh_from_db()
+    assert other.body == "Order 123456 shipped"  # only code texts are forgotten
