@@ -16,16 +16,16 @@ import re
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from credits.estimate import sms_estimate
 from credits.selectors import credit_balance
 from shop.models import Shop, VerificationCode
-from shop.verification import CodeUnavailable
+from shop.verification import CODE_TTL, CodeUnavailable
 from smsnotify.models import Kind, Message, Status
 from smsnotify.outbox import message_schedule
 from smsnotify.phones import InvalidPhoneNumber, to_e164
-from smsnotify.policies import DeliveryPolicy
+from smsnotify.policies import DeliveryPolicy, Refuse
 from smsnotify.selectors import sms_settings_for
 from templates_sms.defaults import standard_template
 from templates_sms.rendering import render
@@ -92,12 +92,28 @@ def code_ceiling_alert_send(*, shop: Shop, limit: int) -> str:
     return "email"
 
 
+class CodeTextsExpire(DeliveryPolicy):
+    """A code text that could not leave within the code's ten minutes (workers down, a provider
+    outage) is not sent: the code no longer works, and the text would be paid for nothing."""
+
+    reasons = {"code_expired": gettext_lazy("Not sent: the code it carries expired before it could leave.")}
+
+    def before_send(self, batch):
+        too_old = timezone.now() - CODE_TTL
+        return {message.pk: Refuse(status=Status.FAILED, code="code_expired") for message in batch.messages
+                if message.kind == Kind.VERIFICATION_CODE and message.created_at <= too_old}
+
+
 class CodeTextsForgotten(DeliveryPolicy):
     """Once a code text has been handed over (or has failed for good), its digits are not kept:
     a code in the message history would let whoever reads it (the shop's staff, a copy of the
-    database) use it in its ten minutes. The history keeps the rest of the text."""
+    database) use it in its ten minutes. The history keeps the rest of the text. Off while
+    SMS_CODE_TEXTS_FORGOTTEN is (by default with DEBUG, so that a demo's codes can be read in the
+    admin: the sandbox gateway texts nobody)."""
 
     def settle(self, outcomes):
+        if not settings.SMS_CODE_TEXTS_FORGOTTEN:
+            return
         done = [outcome.message for outcome in outcomes
                 if outcome.message.kind == Kind.VERIFICATION_CODE and outcome.status != Status.SCHEDULED]
         for message in done:

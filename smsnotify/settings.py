@@ -156,10 +156,14 @@ SMS_DELIVERY_POLICIES = [
     "campaigns.policies.MarketingConsentRequired",
     "campaigns.policies.QuietHours",
     "campaigns.policies.FrequencyCap",
+    "campaigns.codes.CodeTextsExpire",
     "smsnotify.pacing.SenderPacing",  # after every check that stops a text, so only what leaves uses the rate
     "credits.policies.ChargeCredits",
     "campaigns.codes.CodeTextsForgotten",  # settles first: a code's digits are forgotten once it has left
 ]
+# A code text's digits are blanked in its message once it has left (campaigns.codes.CodeTextsForgotten);
+# kept on a laptop, where the sandbox texts nobody and the admin is where a demo reads its codes.
+SMS_CODE_TEXTS_FORGOTTEN = env_bool("SMS_CODE_TEXTS_FORGOTTEN", not DEBUG)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up
 SMS_RETRY_BASE_SECONDS = 30  # backoff: 30 s, 60 s, 120 s … capped below
 SMS_RETRY_MAX_SECONDS = 3600

@@ -102,7 +102,8 @@ def test_a_code_leaves_while_a_marketing_blast_is_paced(shop, paced, on_commit, 
     assert "+12025550147" in [sms.to for sms in sms_outbox]
 
 
-def test_once_a_code_has_left_its_digits_are_not_kept(shop, sms_outbox):
+def test_once_a_code_has_left_its_digits_are_not_kept(shop, sms_outbox, settings):
+    settings.SMS_CODE_TEXTS_FORGOTTEN = True  # production's default (DEBUG off)
     text = request_code(shop)
     secret = re.search(r"\d{6}", text.body).group()
     deliver([text.pk])
@@ -113,3 +114,26 @@ def test_once_a_code_has_left_its_digits_are_not_kept(shop, sms_outbox):
     deliver([other.pk])
     other.refresh_from_db()
     assert other.body == "Order 123456 shipped"  # only code texts are forgotten
+
+
+def test_on_a_laptop_a_code_text_is_kept_for_the_demo(shop, settings):
+    settings.SMS_CODE_TEXTS_FORGOTTEN = False  # DEBUG's default: the admin shows the sandbox's codes
+    text = request_code(shop)
+    secret = re.search(r"\d{6}", text.body).group()
+    deliver([text.pk])
+    text.refresh_from_db()
+    assert secret in text.body
+
+
+def test_a_code_text_that_could_not_leave_within_ten_minutes_is_not_sent_nor_charged(shop, sms_outbox):
+    with time_machine.travel(START, tick=False):
+        text = request_code(shop)
+    with time_machine.travel(START + dt.timedelta(minutes=10), tick=False):  # the workers were down
+        deliver([text.pk])
+    text.refresh_from_db()
+    assert (text.status, text.error_code, text.credits_charged) == (Status.FAILED, "code_expired", 0)
+    assert sms_outbox == []
+    fresh = request_code(make_shop(credits=1000), number="+12025550148")
+    deliver([fresh.pk])
+    fresh.refresh_from_db()
+    assert fresh.status == Status.SENT
