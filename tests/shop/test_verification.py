@@ -217,7 +217,7 @@ def test_codes_go_only_to_mobile_numbers(shop, clock):
 def test_consecutive_numbers_of_one_range_are_refused(shop, clock, settings):
     settings.STOREFRONT_CODES_PER_RANGE_PER_HOUR = 3
     for last in ("01", "02", "03"):
-        send(shop, f"+120255501{last}", ip=f"203.0.113.{last}")
+        send(shop, f"+120255501{last}", ip=f"203.0.113.{int(last)}")
     fourth = refused(shop, address="+12025550104", ip="198.51.100.4")
     assert fourth.reason == RefusalReason.RANGE and fourth.wait_seconds == 3600
     clock.shift(31)
