@@ -47,10 +47,6 @@ class AccountSettingsAdmin(ShopScopedAdmin):
     def countries_display(self, obj):
         return ", ".join(obj.allowed_countries())
 
-    def get_fields(self, request, obj=None):
-        fields = ["code_countries", "codes_per_hour"]
-        return fields if obj is not None or not self.has_add_permission(request) else ["shop", *fields]
-
     def has_add_permission(self, request):
         return False
 
