@@ -21,6 +21,8 @@ class CampaignsConfig(AppConfig):
             (events.ticket_opened, receivers.alert_ticket_opened),
             (events.ticket_answered, receivers.text_ticket_answered),
             (events.product_back_in_stock, receivers.text_back_in_stock),
+            (events.verification_code_issued, receivers.text_verification_code),
+            (events.code_ceiling_reached, receivers.alert_code_ceiling),
             (low_balance, receivers.alert_low_balance),
         ):
             signal.connect(receiver, sender=None, dispatch_uid=f"campaigns.{receiver.__name__}")

@@ -7,9 +7,9 @@ caused it. They are connected in CampaignsConfig.ready() (``connect``), not by d
 
 from __future__ import annotations
 
-from shop.models import Order, Product, Shop, Ticket
+from shop.models import Order, Product, Shop, Ticket, VerificationCode
 
-from . import service_texts
+from . import codes, service_texts
 from .alerts import low_balance_alert_send
 from .back_in_stock import back_in_stock_texts_schedule
 from .models import InboxSettings, MarketingSettings
@@ -45,6 +45,14 @@ def text_ticket_answered(sender, *, ticket: Ticket, **kwargs) -> None:
 
 def text_back_in_stock(sender, *, product: Product, **kwargs) -> None:
     back_in_stock_texts_schedule(product=product)
+
+
+def text_verification_code(sender, *, code: VerificationCode, secret: str, **kwargs) -> None:
+    codes.verification_code_text_schedule(code=code, secret=secret)
+
+
+def alert_code_ceiling(sender, *, shop: Shop, limit: int, **kwargs) -> None:
+    codes.code_ceiling_alert_send(shop=shop, limit=limit)
 
 
 def alert_low_balance(sender, *, shop_id: int, balance: int, threshold: int, crossing: int, **kwargs) -> None:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import services
 from .admin_customer_import import CustomerExportMixin  # also registers the customer imports
+from .admin_accounts import mobile_verified_label  # also registers the storefront accounts' admins
 from .forms import OrderAdminForm, ProductAdminForm
 from .money import format_money
 from .models import (
@@ -75,12 +76,12 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(CustomerExportMixin, ShopScopedAdmin):
-    list_display = ["__str__", "phone", "email", "marketing_consent", "registered_at"]
+    list_display = ["__str__", "phone", mobile_verified_label, "email", "marketing_consent", "registered_at"]
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     date_hierarchy = "registered_at"
-    readonly_fields = ["marketing_consent_at", "marketing_consent_source", "marketing_consent_ip",
-                       "marketing_consent_text"]
+    readonly_fields = [mobile_verified_label, "mobile_verified_at", "email_verified_at", "marketing_consent_at",
+                       "marketing_consent_source", "marketing_consent_ip", "marketing_consent_text"]
 
     def get_search_results(self, request, queryset, search_term):
         # A number in any format ("+48 538 506 896", "0048538506896", "538506896") finds its

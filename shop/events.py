@@ -21,3 +21,8 @@ ticket_answered = Signal()  # ticket
 customer_registered = Signal()  # customer
 cart_updated = Signal()  # cart
 product_back_in_stock = Signal()  # product
+# A one-time code to text (shop/verification.py): code (a VerificationCode), secret (the digits, never
+# stored). A receiver that cannot send it raises verification.CodeUnavailable: nothing is kept.
+verification_code_issued = Signal()
+# The shop's hourly ceiling of code texts was reached (the first refusal of the hour): shop, limit.
+code_ceiling_reached = Signal()

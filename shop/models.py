@@ -109,6 +109,16 @@ class Customer(ShopOwned):
     # What a storefront form showed when the box was ticked, and from where: the proof of consent.
     marketing_consent_ip = models.GenericIPAddressField(_("marketing consent IP address"), null=True, blank=True)
     marketing_consent_text = models.TextField(_("marketing consent wording"), blank=True)
+    # The storefront account (shop/accounts.py). A customer without a password has no account: the
+    # store knows them from an order or a form. Not editable: only the account's own pages change them.
+    password = models.CharField(_("password"), max_length=128, blank=True, editable=False)
+    # The number and the address as they were when their owner proved them with a code. Kept beside
+    # ``phone`` and ``email`` rather than as a flag: whoever edits those (the merchant, an import)
+    # leaves them unverified without having to know about accounts.
+    verified_mobile = models.CharField(_("verified mobile number"), max_length=20, blank=True, editable=False)
+    mobile_verified_at = models.DateTimeField(_("mobile verified at"), null=True, blank=True, editable=False)
+    verified_email = models.EmailField(_("verified email"), blank=True, editable=False)
+    email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
@@ -118,6 +128,13 @@ class Customer(ShopOwned):
             models.Index(fields=["shop", "phone"]),
             models.Index(fields=["shop", "registered_at"], name="customer_shop_registered_idx"),
         ]
+        constraints = [
+            # One account per verified number and per verified address in a shop: they are log-ins.
+            models.UniqueConstraint(fields=["shop", "verified_mobile"], condition=~models.Q(verified_mobile=""),
+                                    name="customer_verified_mobile_unique_per_shop"),
+            models.UniqueConstraint(fields=["shop", "verified_email"], condition=~models.Q(verified_email=""),
+                                    name="customer_verified_email_unique_per_shop"),
+        ]
 
     def __str__(self):
         return self.full_name or self.email or str(self.phone) or gettext("Customer %(id)s") % {"id": self.pk}
@@ -125,6 +142,20 @@ class Customer(ShopOwned):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def has_account(self) -> bool:
+        """Signed up on the storefront (a password was set)."""
+        return bool(self.password)
+
+    @property
+    def mobile_verified(self) -> bool:
+        """The customer's current number is the one they proved with a code."""
+        return bool(self.verified_mobile) and str(self.phone or "") == self.verified_mobile
+
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.verified_email) and (self.email or "").strip().lower() == self.verified_email
 
 
 class StockStatus(models.TextChoices):
@@ -408,3 +439,119 @@ class CustomerImport(ShopOwned):
 
     def __str__(self):
         return self.file_name
+
+
+# --- storefront accounts: codes and their limits (shop/verification.py) ----------------------
+
+
+class AccountSettings(models.Model):
+    """A shop's rules for the codes its storefront sends (one row per shop, made with the shop)."""
+
+    shop = models.OneToOneField(Shop, verbose_name=_("shop"), on_delete=models.CASCADE,
+                                related_name="account_settings")
+    code_countries = models.JSONField(
+        _("countries codes may be texted to"), default=list, blank=True,
+        help_text=_("Sign-up and password codes are texted only to numbers of these countries. None chosen: "
+                    "only your shop's own country. Allowing a country you do not sell to invites fraud that "
+                    "requests codes to expensive numbers."))
+    codes_per_hour = models.PositiveIntegerField(
+        _("code texts per hour"), default=60,
+        help_text=_("At most this many code texts leave in an hour; past it, code requests are refused and you "
+                    "are alerted. A sudden flood of sign-ups is usually fraud that earns from the texts."))
+
+    class Meta:
+        verbose_name = _("storefront account settings")
+        verbose_name_plural = _("storefront account settings")
+
+    def __str__(self):
+        return gettext("Storefront account settings of %(shop)s") % {"shop": self.shop}
+
+    def allowed_countries(self) -> list[str]:
+        return list(self.code_countries) or [self.shop.country]
+
+
+class CodeChannel(models.TextChoices):
+    SMS = "sms", _("Text message")
+    EMAIL = "email", _("Email")
+
+
+class CodePurpose(models.TextChoices):
+    SIGNUP = "signup", _("Sign-up")
+    CHANGE_NUMBER = "change_number", _("New mobile number")
+    VERIFY_EMAIL = "verify_email", _("Email verification")
+    RESET = "reset", _("Password reset")
+
+
+class CodeState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    USED = "used", _("Used")
+    VOIDED = "voided", _("Too many wrong tries")
+    REPLACED = "replaced", _("Replaced by a newer code")
+
+
+class VerificationCode(ShopOwned):
+    """A one-time code sent to a number or an address. Only its keyed hash is stored: whoever
+    reads the database cannot use a code that has not been entered yet."""
+
+    channel = models.CharField(_("channel"), max_length=8, choices=CodeChannel.choices)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=CodePurpose.choices)
+    address = models.CharField(_("sent to"), max_length=254, help_text=_("E.164 number or email address"))
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+")
+    salt = models.CharField(max_length=32, editable=False)
+    code_hash = models.CharField(max_length=64, editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=CodeState.choices, default=CodeState.ACTIVE)
+    attempts = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # sha256 of the visitor's session key: the per-session limit counts by it; the key itself is a secret.
+    session_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("verification code")
+        verbose_name_plural = _("verification codes")
+        indexes = [
+            models.Index(fields=["shop", "address", "created_at"], name="code_shop_address_idx"),
+            models.Index(fields=["shop", "created_at"], name="code_shop_created_idx"),
+            models.Index(fields=["shop", "ip", "created_at"], name="code_shop_ip_idx"),
+        ]
+
+    def __str__(self):
+        return gettext("Code to %(address)s") % {"address": self.address}
+
+
+class RefusalReason(models.TextChoices):
+    COUNTRY = "country", _("Country not allowed")
+    TOO_SOON = "too_soon", _("New code asked for too soon")
+    NUMBER_HOURLY = "number_hourly", _("Too many codes for this number in an hour")
+    IP_HOURLY = "ip_hourly", _("Too many codes for this IP address in an hour")
+    SESSION_HOURLY = "session_hourly", _("Too many codes for this visitor in an hour")
+    RANGE = "range", _("Consecutive numbers of one range")
+    SHOP_CEILING = "shop_ceiling", _("Hourly ceiling of code texts reached")
+    NOT_TEXTABLE = "not_textable", _("Not a mobile number")
+    UNAVAILABLE = "unavailable", _("Text messages unavailable (SMS off or no credits)")
+
+
+class CodeRefusal(ShopOwned):
+    """A code request the rules refused, with why: the merchant's view of abuse. Repeats of the
+    same refusal (same reason, address and IP address within an hour) count on one row."""
+
+    reason = models.CharField(_("reason"), max_length=16, choices=RefusalReason.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=CodeChannel.choices)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=CodePurpose.choices)
+    address = models.CharField(_("requested for"), max_length=254)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    times = models.PositiveIntegerField(_("times"), default=1)
+    created_at = models.DateTimeField(_("first at"), default=timezone.now)
+    last_at = models.DateTimeField(_("last at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_at", "-pk"]
+        verbose_name = _("refused code request")
+        verbose_name_plural = _("refused code requests")
+        indexes = [models.Index(fields=["shop", "reason", "last_at"], name="coderefusal_shop_reason_idx")]
+
+    def __str__(self):
+        return f"{self.address}: {self.get_reason_display()}"

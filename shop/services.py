@@ -13,6 +13,7 @@ from phonenumber_field.phonenumber import to_python
 
 from . import events
 from .models import (
+    AccountSettings,
     BackInStockSubscription,
     ConsentSource,
     Coupon,
@@ -39,6 +40,7 @@ def shop_create(*, name: str, slug: str, country: str = "US", currency: str = "U
     shop = Shop(name=name, slug=slug, country=country, currency=currency.upper(), time_zone=time_zone, language=language)
     shop.full_clean()
     shop.save()
+    AccountSettings.objects.create(shop=shop)
     events.shop_created.send(sender=Shop, shop=shop)
     return shop
 

@@ -77,6 +77,7 @@ class Kind(models.TextChoices):
     CONSENT_REQUEST = "consent_request", _("Request for marketing consent")
     REPLY = "reply", _("Reply")
     AUTO_REPLY = "auto_reply", _("Automatic reply")
+    VERIFICATION_CODE = "verification_code", _("Verification code")
     INBOUND = "inbound", _("Received")
 
 
@@ -84,6 +85,9 @@ class Kind(models.TextChoices):
 # frequency cap (campaigns' delivery policies). Every other kind is a service text: the customer
 # asked for it (an order, a ticket, a code) and only an opt-out (STOP) stops it.
 MARKETING_KINDS = frozenset({Kind.BULK, Kind.DATE_CAMPAIGN, Kind.ABANDONED_CART, Kind.BACK_IN_STOCK})
+# One-time codes (storefront sign-up, a new number, a password reset): service texts that travel in
+# a lane of their own, since a code is worth nothing after its ten minutes.
+CODE_KINDS = frozenset({Kind.VERIFICATION_CODE})
 
 
 class Lane(models.TextChoices):
@@ -100,7 +104,9 @@ LANES = (Lane.CODES, Lane.SERVICE, Lane.MARKETING)
 
 
 def lane_of(kind: str) -> str:
-    """The lane of a kind of message (codes get theirs with the storefront's sign-up codes)."""
+    """The lane of a kind of message."""
+    if kind in CODE_KINDS:
+        return Lane.CODES
     return Lane.MARKETING if kind in MARKETING_KINDS else Lane.SERVICE
 
 

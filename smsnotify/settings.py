@@ -156,9 +156,14 @@ SMS_DELIVERY_POLICIES = [
     "campaigns.policies.MarketingConsentRequired",
     "campaigns.policies.QuietHours",
     "campaigns.policies.FrequencyCap",
+    "campaigns.codes.CodeTextsExpire",
     "smsnotify.pacing.SenderPacing",  # after every check that stops a text, so only what leaves uses the rate
     "credits.policies.ChargeCredits",
+    "campaigns.codes.CodeTextsForgotten",  # settles first: a code's digits are forgotten once it has left
 ]
+# A code text's digits are blanked in its message once it has left (campaigns.codes.CodeTextsForgotten);
+# kept on a laptop, where the sandbox texts nobody and the admin is where a demo reads its codes.
+SMS_CODE_TEXTS_FORGOTTEN = env_bool("SMS_CODE_TEXTS_FORGOTTEN", not DEBUG)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)  # transient failures before giving up
 SMS_RETRY_BASE_SECONDS = 30  # backoff: 30 s, 60 s, 120 s … capped below
 SMS_RETRY_MAX_SECONDS = 3600
@@ -191,6 +196,15 @@ CREDITS_SANDBOX_WEBHOOK_SECRET = env_str("CREDITS_SANDBOX_WEBHOOK_SECRET", "")  
 # Django's cache: Redis when REDIS_URL is set, so every web process counts together.
 STOREFRONT_SIGNUPS_PER_IP_PER_HOUR = env_int("STOREFRONT_SIGNUPS_PER_IP_PER_HOUR", 10)
 STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY = env_int("STOREFRONT_SIGNUPS_PER_NUMBER_PER_DAY", 5)
+# Storefront accounts' codes (shop/verification.py; the 30 s, 3 an hour per number, 10 minutes and 5
+# tries are the rules themselves): codes issued per visitor's IP address and session in an hour, and
+# different numbers of one range (all digits but the last two) that get codes in an hour.
+STOREFRONT_CODES_PER_IP_PER_HOUR = env_int("STOREFRONT_CODES_PER_IP_PER_HOUR", 10)
+STOREFRONT_CODES_PER_SESSION_PER_HOUR = env_int("STOREFRONT_CODES_PER_SESSION_PER_HOUR", 5)
+STOREFRONT_CODES_PER_RANGE_PER_HOUR = env_int("STOREFRONT_CODES_PER_RANGE_PER_HOUR", 3)
+# Log-in tries per IP address and per number or email in an hour (counted in the cache).
+STOREFRONT_LOGINS_PER_IP_PER_HOUR = env_int("STOREFRONT_LOGINS_PER_IP_PER_HOUR", 30)
+STOREFRONT_LOGINS_PER_ACCOUNT_PER_HOUR = env_int("STOREFRONT_LOGINS_PER_ACCOUNT_PER_HOUR", 10)
 # Behind a proxy every visitor has the proxy's REMOTE_ADDR: trust the address your proxy appends last
 # to X-Forwarded-For (only when a proxy you run always sets it; a visitor can write the header too).
 TRUST_PROXY_FORWARDED_FOR = env_bool("TRUST_PROXY_FORWARDED_FOR", False)

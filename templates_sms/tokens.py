@@ -336,7 +336,7 @@ TOKENS: dict[str, Token] = {token.name: token for token in [
     Token("ticket_id", _("Ticket number."), _ticket_id, _fixed("318"), 8),
     Token("ticket_subject", _("Ticket subject."), _ticket_subject, _sample("subject"), 40),
     # codes and credits
-    Token("code", _("One-time sign-up code."), lambda ctx: ctx.code, _fixed("482913"), 8),
+    Token("code", _("One-time code (sign-up, new number, password reset)."), lambda ctx: ctx.code, _fixed("482913"), 8),
     Token("balance", _("Credits left on your account."), _balance, _fixed("150"), 7),
     # a discount code made for the recipient (a campaign with a discount)
     Token("coupon_code", _("A discount code made for this customer alone, valid once."),
@@ -453,8 +453,10 @@ def _events() -> list[Event]:
         Event(date_event(AFTER_REGISTRATION), _("After registration"),
               _("Sent by a date campaign a number of days after a customer creates an account."),
               (Audience.CUSTOMER,), (*_CUSTOMER, "shop_name", *_COUPON)),
-        Event("signup:code", _("Sign-up code"), _("Sent when a customer verifies their phone number."),
-              (Audience.CUSTOMER,), ("code", "shop_name"), sent=False),
+        Event("signup:code", _("Sign-up code"),
+              _("Sent when a customer signs up on your storefront, changes their mobile number or resets their "
+                "password. It always carries the code: without {code}, the standard text is sent."),
+              (Audience.CUSTOMER,), ("code", "shop_name")),
         Event("credits:low_balance", _("Low balance"), _("Sent to you when your credits run low."),
               (Audience.MERCHANT,), ("balance", "shop_name")),
     ]

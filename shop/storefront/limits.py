@@ -7,6 +7,9 @@ answer is "too many" until the window closes. A cache that forgets a key only fo
 
 from __future__ import annotations
 
+import math
+import time
+
 from django.core.cache import cache
 
 
@@ -19,3 +22,14 @@ def limit_exceeded(*, key: str, limit: int, window_seconds: int) -> bool:
         cache.add(key, 1, timeout=window_seconds)
         count = 1
     return count > limit
+
+
+def limit_wait(*, key: str, limit: int, window_seconds: int) -> int:
+    """Count one more attempt under ``key``: 0 while within ``limit`` in this window, else the
+    seconds until the window closes (what a "try again in …" message says)."""
+    now = time.time()
+    cache.add(f"{key}:opened", now, timeout=window_seconds)
+    if limit_exceeded(key=key, limit=limit, window_seconds=window_seconds):
+        opened = cache.get(f"{key}:opened") or now
+        return max(1, math.ceil(opened + window_seconds - now))
+    return 0

@@ -9,8 +9,6 @@ says whether a number was already waiting: a repeat is the same success.
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
@@ -24,22 +22,10 @@ from ..models import Product, Shop
 from ..money import format_money
 from .forms import BackInStockForm
 from .limits import limit_exceeded
+from .visitors import client_ip
 
 HOUR, DAY = 3600, 86400
 SIGNED_UP = "signed_up"
-
-
-def _client_ip(request) -> str | None:
-    """The visitor's address. X-Forwarded-For is written by whoever sends the request, so only
-    the entry our own proxy appended (the last) is believed, and only when the setting says there
-    is one."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.TRUST_PROXY_FORWARDED_FOR:
-        address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -57,7 +43,7 @@ def _answer(request, shop: Shop, product: Product):
         notice = _("This product is available now: you can order it.") if request.method == "POST" else ""
         form = None if product.available else BackInStockForm(shop=shop)
         return _page(request, shop, product, form=form, notice=notice, signed_up=SIGNED_UP in request.GET)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     too_many = _("Too many sign-ups from here. Please try again later.")
     if limit_exceeded(key=f"storefront:stock:ip:{shop.pk}:{ip or 'unknown'}",
                       limit=settings.STOREFRONT_SIGNUPS_PER_IP_PER_HOUR, window_seconds=HOUR):

@@ -59,8 +59,10 @@ from credits.ledger import credits_grant_bonus
 from credits.purchases import purchase_create
 from shop.customer_import import customer_import_preview
 from shop.models import (
+    AccountSettings,
     BackInStockSubscription,
     Cart,
+    CodeRefusal,
     Coupon,
     Customer,
     CustomerImport,
@@ -134,6 +136,9 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
     Coupon: lambda shop: Coupon.objects.create(shop=shop, code=f"SWEEP{shop.pk}", kind="percent", value=10,
                                                valid_until=timezone.now(), customer=CustomerFactory(shop=shop)),
     SmsSettings: lambda shop: SmsSettings.objects.get(shop=shop),  # made with the shop
+    AccountSettings: lambda shop: AccountSettings.objects.get(shop=shop),  # made with the shop
+    CodeRefusal: lambda shop: CodeRefusal.objects.create(shop=shop, reason="country", channel="sms",
+                                                         purpose="signup", address="+48601234567", ip="203.0.113.9"),
     Message: lambda shop: MessageFactory(shop=shop),
     # the merchant's lists: a text waiting to leave (a cancel would change it), one that failed
     ScheduledMessage: lambda shop: ScheduledMessage.objects.get(
@@ -218,6 +223,10 @@ NON_ADMIN_ENDPOINTS: dict[str, type[models.Model] | str] = {
     "credits:payment-webhook": "a payment provider's name; the purchase is named in the signed body",
     "storefront:product": "a public page: the shop's slug and one of its products (another shop's product "
                           "is a 404: tests/shop/test_storefront.py)",
+    **{f"storefront:{name}": "the shop's slug: an account page acts only on the customer logged in to that shop in "
+                             "the session (tests/shop/test_accounts.py)"
+       for name in ("account", "signup", "verify", "login", "logout", "change-number", "verify-email", "reset",
+                    "reset-confirm")},
 }
 
 

@@ -17,9 +17,10 @@ from tests.smsnotify.helpers import schedule
 pytestmark = pytest.mark.django_db
 
 
-def test_texts_that_sell_travel_in_the_marketing_lane_and_the_rest_in_service():
+def test_texts_that_sell_travel_in_the_marketing_lane_codes_in_theirs_and_the_rest_in_service():
     assert {kind for kind in Kind if lane_of(kind) == Lane.MARKETING} == MARKETING_KINDS
     assert lane_of(Kind.ORDER_STATUS) == lane_of(Kind.KEYWORD_REPLY) == Lane.SERVICE
+    assert {kind for kind in Kind if lane_of(kind) == Lane.CODES} == {Kind.VERIFICATION_CODE}
 
 
 def test_a_message_is_written_with_its_lane(shop):

@@ -257,7 +257,14 @@ def test_anonymous_users_are_sent_to_login(client):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_a_text_nothing_sends_yet_says_so_in_the_list_and_the_editor(merchant_client):
+def test_a_text_nothing_sends_yet_says_so_in_the_list_and_the_editor(merchant_client, monkeypatch):
+    import dataclasses
+
+    from templates_sms.tokens import EVENTS
+
+    assert all(event.sent for event in EVENTS.values())  # every text is sent now (codes since issue 10)
+    # A feature still to come: its text says so.
+    monkeypatch.setitem(EVENTS, "signup:code", dataclasses.replace(EVENTS["signup:code"], sent=False))
     shop = merchant_client.shop
     waiting = SmsTemplate.objects.get(shop=shop, event="signup:code")
     shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")

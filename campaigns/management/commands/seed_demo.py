@@ -96,6 +96,8 @@ class Command(BaseCommand):
         for product in Product.objects.filter(stock_status=StockStatus.OUT_OF_STOCK).select_related("shop"):
             self.stdout.write(f"Out of stock, sign up for a text: http://127.0.0.1:8000/store/{product.shop.slug}"
                               f"/products/{product.pk}/")
+        for shop in Shop.objects.all():
+            self.stdout.write(f"Storefront sign-up of {shop.name}: http://127.0.0.1:8000/store/{shop.slug}/account/signup/")
 
     def _back_in_stock(self, shop, spec):
         """The last product is sold out and the first customer waits for it (Store → Back-in-stock
