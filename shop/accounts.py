@@ -121,9 +121,11 @@ def account_signup_complete(*, shop: Shop, draft: SignupDraft, code: str) -> Sig
         existed = account is not None
         if not existed:
             _stale_proofs_clear(shop=shop, field="verified_mobile", value=draft.phone)
-            # The store may know this number (an order, a form): that customer gets the account.
-            account = (Customer.objects.select_for_update().filter(shop=shop, phone=draft.phone, password="")
+            # The store may know this number (an order, a form, or an account whose number the
+            # merchant changed to it): that customer gets the account; never a second one.
+            account = (Customer.objects.select_for_update().filter(shop=shop, phone=draft.phone)
                        .order_by("pk").first())
+            existed = account is not None and bool(account.password)
             if account is None:
                 account = customer_create(shop=shop, first_name=draft.first_name, last_name=draft.last_name,
                                           email=draft.email, phone=draft.phone)

@@ -144,7 +144,10 @@ def customer_file_read(*, upload, shop: Shop) -> tuple[str, str]:
     if data.startswith((_ZIP, _OLE)):
         raise CustomerFileError(_("This is a spreadsheet, not a CSV file.") + " " + _save_as_csv(), code="spreadsheet")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
-        text, encoding = data.decode("utf-16"), "utf-16"
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise CustomerFileError(_("This is not a text file.") + " " + _save_as_csv(), code="binary") from None
     elif b"\x00" in data:
         raise CustomerFileError(_("This is not a text file.") + " " + _save_as_csv(), code="binary")
     else:
@@ -364,6 +367,8 @@ def _consent_check(row: RowCheck, cell, shop: Shop, now: dt.datetime) -> None:
     if at_text:
         try:
             at = _moment(at_text)
+            if at.year < 1990:  # before texting had consent to give (and out of the time zones' range near year 1)
+                raise ValueError(at_text)
         except ValueError:
             row.error("consent_at", "date_invalid", value=at_text)
             return

@@ -6,6 +6,7 @@ import zoneinfo
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _
@@ -455,7 +456,7 @@ class AccountSettings(models.Model):
                     "only your shop's own country. Allowing a country you do not sell to invites fraud that "
                     "requests codes to expensive numbers."))
     codes_per_hour = models.PositiveIntegerField(
-        _("code texts per hour"), default=60,
+        _("code texts per hour"), default=60, validators=[MinValueValidator(1)],
         help_text=_("At most this many code texts leave in an hour; past it, code requests are refused and you "
                     "are alerted. A sudden flood of sign-ups is usually fraud that earns from the texts."))
 

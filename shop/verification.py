@@ -44,6 +44,7 @@ import secrets
 
 import phonenumbers
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F
@@ -248,6 +249,8 @@ def _check_number(number: str, rules: AccountSettings) -> None:
 
 def _check_window(rows, limit: int, reason: str, now: dt.datetime) -> None:
     """At most ``limit`` of ``rows`` (issued in the last hour): past it, wait until the oldest is an hour old."""
+    if limit <= 0:  # an operator's 0: nothing of this kind is sent
+        raise CodeRefused(reason, int(HOUR.total_seconds()))
     times = list(rows.order_by("-created_at").values_list("created_at", flat=True)[:limit])
     if len(times) >= limit:
         raise CodeRefused(reason, _seconds_until(times[-1] + HOUR, now))
@@ -266,9 +269,10 @@ def _check_range(issued, number: str, now: dt.datetime) -> None:
 def _check_ceiling(texts, rules: AccountSettings, now: dt.datetime) -> None:
     limit = rules.codes_per_hour
     times = list(texts.order_by("-created_at").values_list("created_at", flat=True)[:limit])
-    if len(times) < limit:
+    if limit > 0 and len(times) < limit:
         return
-    refused = CodeRefused(RefusalReason.SHOP_CEILING, _seconds_until(times[-1] + HOUR, now))
+    refused = CodeRefused(RefusalReason.SHOP_CEILING,
+                          _seconds_until(times[-1] + HOUR, now) if times else int(HOUR.total_seconds()))
     refused.limit = limit
     raise refused
 
@@ -276,8 +280,9 @@ def _check_ceiling(texts, rules: AccountSettings, now: dt.datetime) -> None:
 def _ceiling_alert(*, shop: Shop, limit: int) -> None:
     """Tell the merchant and the operator, at the first refusal of an hour by the ceiling (after
     the refused request's own transaction: what the alert writes must not roll back with it)."""
-    if CodeRefusal.objects.filter(shop=shop, reason=RefusalReason.SHOP_CEILING,
-                                  last_at__gt=timezone.now() - HOUR).exists():
+    # Once per shop and clock hour, also during a long attack (each refusal moves a refusal's
+    # last_at on, so "a refusal within the hour" would alert only once for all of it).
+    if not cache.add(f"code-ceiling-alert:{shop.pk}:{timezone.now():%Y%m%d%H}", 1, int(HOUR.total_seconds()) + 60):
         return
     log.error("Shop %s (%s) reached its ceiling of %s code texts an hour: code requests are refused.",
               shop.pk, shop.slug, limit)

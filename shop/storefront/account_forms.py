@@ -62,7 +62,7 @@ class SignupForm(_NumberForm):
                                  widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = forms.CharField(label=_("Last name"), max_length=80, required=False,
                                 widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    email = forms.EmailField(label=_("Email (optional)"), required=False,
+    email = forms.EmailField(label=_("Email (optional)"), required=False, max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(label=_("Password"), strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
@@ -127,4 +127,4 @@ class ResetConfirmForm(CodeForm):
 class ProfileForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=80, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=80, required=False)
-    email = forms.EmailField(label=_("Email"), required=False)
+    email = forms.EmailField(label=_("Email"), required=False, max_length=254)

@@ -382,3 +382,17 @@ def test_a_customer_who_signed_up_without_an_email_gives_one_at_checkout(client,
     assert checkout_email(customer=customer, email="Jane@Example.com") == "jane@example.com"
     assert Customer.objects.get(pk=customer.pk).email == "jane@example.com"
     assert checkout_email(customer=customer) == "jane@example.com"
+
+
+def test_an_account_whose_number_the_merchant_changed_is_not_doubled_by_a_sign_up(client, shop):
+    account = signed_up(client, shop)
+    # The merchant changed the number and back: the account holds it again, but not as proved.
+    Customer.objects.filter(pk=account.pk).update(verified_mobile="")
+    signed_up(Client(REMOTE_ADDR="203.0.113.8"), shop)
+    assert list(Customer.objects.filter(shop=shop, phone=NUMBER).values_list("pk", flat=True)) == [account.pk]
+
+
+def test_a_sign_up_with_an_address_longer_than_a_mailbox_allows_is_a_form_error(client, shop):
+    response = sign_up(client, shop, email="a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com")
+    assert response.status_code == 200 and response.context["form"].errors["email"]
+    assert not Message.objects.exists()  # refused before any code was sent

@@ -242,6 +242,17 @@ def test_consent_is_granted_only_with_its_date_and_source(polish, cells, expecte
         assert customer.marketing_consent_at is None and customer.marketing_consent_source == ""
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01", "0001-01-01T00:00+00:00", "1899-12-31"])
+def test_a_consent_date_before_texting_existed_is_a_row_error_not_a_crash(polish, moment):
+    result = customer_import_preview(shop=polish, upload=csv_file(f"538506896,+48,Y,Anna,,,,Y,{moment},form"))
+    assert problems(result) == {2: {"date_invalid"}}
+
+
+def test_a_broken_utf16_file_is_a_file_error(polish):
+    with pytest.raises(CustomerFileError):
+        customer_import_preview(shop=polish, upload=SimpleUploadedFile("customers.csv", b"\xff\xfeA\x00B"))
+
+
 @time_machine.travel(dt.datetime(2025, 3, 1, 12, tzinfo=dt.timezone.utc), tick=False)
 def test_a_refusal_without_a_date_counts_from_the_import(polish):
     customer_import_confirm(customer_import=customer_import_preview(

@@ -5,6 +5,7 @@ import logging
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 import time_machine
 from django.core import mail
 from django.utils import timezone
@@ -287,3 +288,11 @@ def test_a_shop_without_credits_for_the_text_refuses(clock):
     assert refused(poor).reason == RefusalReason.UNAVAILABLE
     assert not VerificationCode.objects.exists()
     assert timezone.now() == START
+
+
+def test_a_ceiling_of_nought_refuses_every_code_and_the_form_asks_for_one_at_least(shop):
+    AccountSettings.objects.filter(shop=shop).update(codes_per_hour=0)  # written around the form
+    assert refused(shop, address="+12025550147", ip="203.0.113.1").reason == RefusalReason.SHOP_CEILING
+    rules = AccountSettings.objects.get(shop=shop)
+    with pytest.raises(ValidationError):
+        rules.full_clean()
