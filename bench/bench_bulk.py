@@ -145,6 +145,8 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--fan-out", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--naive", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--naive-customers", type=int, default=10_000,
+                        help="the naive loop runs on this many and is scaled up (it is linear: ~850 s at 100,000)")
     args = parser.parse_args()
     if args.fan_out:
         child_fan_out(args.fan_out)
@@ -182,19 +184,25 @@ def main() -> int:
     sent.refresh_from_db()
     assert sent.status == BulkSend.State.SENDING
 
-    naive_shop = _shop_with_customers("naive", args.customers)
+    naive_count = min(args.naive_customers, args.customers)
+    naive_shop = _shop_with_customers("naive", naive_count)
     naive_seconds, naive_mb = _run_child("naive", naive_shop.pk)
-    assert Message.objects.filter(shop=naive_shop).count() == args.customers
+    assert Message.objects.filter(shop=naive_shop).count() == naive_count
+    naive_seconds *= args.customers / naive_count  # one lookup and two INSERTs per customer: linear
     app.control.purge()  # the doorbells both rang: no worker here to answer them
 
     notes = (f"{args.customers:,} customers; fan-out in chunks of 1,000 (one INSERT ... unnest of messages and "
              f"one of events each, rung to Redis); before it the confirmation page's plan took {plan_seconds:.1f} s "
              f"and confirming (texts rendered and priced, recipients frozen, credits held) {confirm_seconds:.1f} s; "
-             "naive = message_schedule per customer in one transaction; PostgreSQL")
+             f"naive = message_schedule per customer in one transaction, run on {naive_count:,} and scaled "
+             f"x{args.customers / naive_count:g}; PostgreSQL")
     ok = record("bulk_fan_out_seconds", figure=seconds, unit="s", target=TARGET_SECONDS, naive=naive_seconds,
                 higher_is_better=False, notes=notes)
-    ok &= record("bulk_fan_out_peak_memory", figure=peak_mb, unit="MB", target=TARGET_MB, naive=naive_mb,
-                 higher_is_better=False, notes="max RSS of the process that ran each (Python + Django included)")
+    full = naive_count == args.customers  # a smaller naive run's memory says nothing of 100,000
+    ok &= record("bulk_fan_out_peak_memory", figure=peak_mb, unit="MB", target=TARGET_MB,
+                 naive=naive_mb if full else None, higher_is_better=False,
+                 notes="max RSS of the process that ran each (Python + Django included)" if full else
+                 f"max RSS of the fan-out process; the naive loop ran on {naive_count:,} only (--naive-customers)")
     print(json.dumps({"plan_seconds": round(plan_seconds, 2), "confirm_seconds": round(confirm_seconds, 2)}))
     return 0 if ok else 1
 
