@@ -396,3 +396,25 @@ def test_a_sign_up_with_an_address_longer_than_a_mailbox_allows_is_a_form_error(
     response = sign_up(client, shop, email="a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com")
     assert response.status_code == 200 and response.context["form"].errors["email"]
     assert not Message.objects.exists()  # refused before any code was sent
+
+
+def test_a_log_in_runs_the_password_hasher_once_whether_or_not_the_account_exists(shop):
+    """"About the same time" without a timed test: the costly step, one run of the hasher, is
+    made for a known number with a wrong password and for an unknown one alike."""
+    from unittest import mock
+
+    from django.contrib.auth.hashers import get_hasher
+
+    signed_up(Client(), shop)
+    hasher = get_hasher("default")
+    runs = []
+    with mock.patch.object(type(hasher), "encode", autospec=True, side_effect=lambda *a, **k: runs.append("encode")
+                           or "x$y"), \
+            mock.patch.object(type(hasher), "verify", autospec=True, side_effect=lambda *a, **k: runs.append("verify")
+                              or False):
+        log_in(Client(), shop, "202-555-0147", password="not the password")
+        known = list(runs)
+        runs.clear()
+        log_in(Client(), shop, "202-555-0199", password="not the password")
+        unknown = list(runs)
+    assert len(known) == len(unknown) == 1, (known, unknown)
