@@ -171,7 +171,10 @@ SMS_QUEUED_LEASE_SECONDS = 120  # a queued row older than this lost its doorbell
 SMS_SENDING_LEASE_SECONDS = 300  # a row in "sending" longer than this becomes "unknown"
 SMS_LATE_CUTOFF_HOURS = env_int("SMS_LATE_CUTOFF_HOURS", 48)  # past this, a due row expires
 SMS_RECONCILE_GRACE_SECONDS = 600  # after this the provider's "no such message" is trusted
-TWILIO_MAX_IN_FLIGHT = env_int("TWILIO_MAX_IN_FLIGHT", 32)  # Messages API calls a delivery task keeps open at once
+# Messages API calls a delivery task keeps open at once: a whole batch, so a batch waits for one
+# answer time (150-300 ms), not one per 32 calls. Twilio also limits the calls an account has open
+# at once (429, retried after backoff): keep this times the delivery processes under that limit.
+TWILIO_MAX_IN_FLIGHT = env_int("TWILIO_MAX_IN_FLIGHT", SMS_DISPATCH_BATCH)
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
@@ -282,4 +285,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The twilio SDK logs eleven INFO lines (URL and headers) for every API call: at a few hundred
+    # texts a second that drowns the workers' log and costs them CPU. Its warnings still show;
+    # TWILIO_LOG_LEVEL=INFO brings the lines back when debugging.
+    "loggers": {"twilio.http_client": {"level": env_str("TWILIO_LOG_LEVEL", "WARNING")}},
 }

@@ -70,3 +70,22 @@ def test_compose_file_runs_a_worker_per_lane_and_one_beat():
     assert compose["services"]["beat"]["command"].startswith("celery -A smsnotify beat")
     consumed = {service["command"].split(" -Q ")[1].split()[0] for service in workers.values()}
     assert consumed == {queue.name for queue in settings.CELERY_TASK_QUEUES}  # every queue has its workers
+
+
+def _shell(code: str, **env) -> str:
+    result = manage("shell", "--no-imports", "-c", code, env_extra=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_delivery_batch_goes_to_twilio_at_once_unless_the_operator_says_otherwise():
+    code = "from django.conf import settings; print(settings.TWILIO_MAX_IN_FLIGHT)"
+    assert _shell(code, SMS_DISPATCH_BATCH="60") == "60"
+    assert _shell(code, SMS_DISPATCH_BATCH="60", TWILIO_MAX_IN_FLIGHT="20") == "20"
+
+
+def test_the_twilio_sdk_does_not_log_every_call_unless_asked():
+    # Eleven INFO lines (URL, headers) per API call would drown a worker's log at INFO.
+    code = "import logging; print(logging.getLogger('twilio.http_client').getEffectiveLevel())"
+    assert _shell(code, LOG_LEVEL="INFO") == "30"
+    assert _shell(code, LOG_LEVEL="INFO", TWILIO_LOG_LEVEL="INFO") == "20"

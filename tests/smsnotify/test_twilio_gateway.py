@@ -7,15 +7,25 @@ pointing the SDK's "api" domain at it, which is also what TWILIO_API_BASE_URL do
 import base64
 import datetime as dt
 import http.client
+import os
 import socket
+import ssl
 import time
 import types
 from email.utils import parsedate_to_datetime as parse_rfc2822
 
 import pytest
 import requests
+import urllib3
 from django.core.exceptions import ImproperlyConfigured
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from smsnotify.gateways import twilio as twilio_gateway
 from smsnotify.gateways.base import (
@@ -863,11 +873,11 @@ def _unset(dj_settings, *names):
         delattr(dj_settings, name)
 
 
-def test_without_optional_settings_the_gateway_talks_to_twilio_itself_for_10_seconds_32_calls_at_once(dj_settings):
-    _configure(dj_settings)
+def test_without_optional_settings_the_gateway_talks_to_twilio_itself_for_10_seconds_a_batch_at_once(dj_settings):
+    _configure(dj_settings, SMS_DISPATCH_BATCH=80)
     _unset(dj_settings, "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE_URL", "TWILIO_TIMEOUT", "TWILIO_MAX_IN_FLIGHT")
     gateway = TwilioGateway()
-    assert (gateway.timeout, gateway.max_in_flight) == (10.0, 32)
+    assert (gateway.timeout, gateway.max_in_flight) == (10.0, 80)  # a batch waits for one answer time
     assert gateway._sender_kwargs(make_sms()) == {"from_": FROM}  # no Messaging Service
     with gateway:
         assert gateway._client.api.base_url == "https://api.twilio.com"
@@ -939,10 +949,21 @@ def test_no_request_is_ever_retried_by_the_http_library_on_either_scheme(scheme)
                             from_number=FROM, api_base_url="", timeout=5)
     gateway.max_in_flight = 7
     with gateway:
-        adapter = gateway._session.get_adapter(scheme + "api.twilio.com/")
-        retries = adapter.max_retries
+        pool = gateway._pool.connection_from_url(scheme + "api.twilio.com/")
+        retries = pool.retries
         assert (retries.total, retries.connect, retries.read, retries.redirect, retries.status) == (0, 0, False, 0, 0)
-        assert adapter._pool_maxsize == 7  # one pooled connection per call in flight
+        assert pool.pool.maxsize == 7  # one pooled connection per call in flight
+
+
+def test_each_call_is_sent_with_no_retry_whatever_the_pool_says(twilio_server, monkeypatch):
+    calls = []
+    gateway = make_gateway(twilio_server)
+    with gateway:
+        urlopen = gateway._pool.urlopen
+        monkeypatch.setattr(gateway._pool, "urlopen", lambda *a, **kw: calls.append(kw) or urlopen(*a, **kw))
+        gateway.send(make_sms())
+    assert calls[0]["retries"] is twilio_gateway._NO_RETRIES
+    assert calls[0]["redirect"] is False
 
 
 def test_find_sent_with_a_messaging_service_finds_a_record_whose_service_field_is_blank(twilio_server):
@@ -1014,12 +1035,119 @@ def test_find_sent_finds_a_message_created_exactly_at_the_clock_skew_limit(twili
 # --- Sending: connections, logging and a success without a SID -----------------------------------
 
 
-def test_a_send_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
+def test_sends_outside_a_batch_reuse_the_process_connection_and_leave_nothing_on_the_gateway(twilio_server):
     gateway = make_gateway(twilio_server)
     gateway.send(make_sms(body="one"))
+    assert gateway._pool is None  # nothing held by the gateway between sends
+    make_gateway(twilio_server).send(make_sms(body="two"))
+    assert len({post.client for post in twilio_server.posts}) == 1  # one keep-alive socket, no new handshake
+
+
+def test_a_batch_after_a_batch_reuses_its_connections(twilio_server):
+    """Each delivery run builds its gateway: the process keeps the sockets (and the SDK clients)
+    open between runs, so a run pays no TCP/TLS handshake per call in flight."""
+    first, second = make_gateway(twilio_server), make_gateway(twilio_server)
+    first.max_in_flight = second.max_in_flight = 4
+    with first:
+        first.send_many([make_sms(reference=f"msg-{n}", body=f"first {n}") for n in range(8)])
+    with second:
+        second.send_many([make_sms(reference=f"msg-{n}", body=f"second {n}") for n in range(8)])
+    first_ports = {post.client for post in twilio_server.posts[:8]}
+    second_ports = {post.client for post in twilio_server.posts[8:]}
+    assert first_ports & second_ports  # sockets of the first run carried the second's calls
+    assert len(first_ports | second_ports) <= 4  # never more sockets than calls in flight
+
+
+def test_a_connection_idle_longer_than_the_keep_alive_limit_is_not_reused(twilio_server, monkeypatch):
+    # A balancer may close an idle socket just as a request goes out on it (an ambiguous failure).
+    gateway = make_gateway(twilio_server)
+    gateway.send(make_sms(body="one"))
+    monkeypatch.setattr(twilio_gateway, "KEEP_ALIVE_IDLE_SECONDS", 0.05)
+    time.sleep(0.1)
     gateway.send(make_sms(body="two"))
-    assert gateway._session is None  # nothing left open between sends
     assert len({post.client for post in twilio_server.posts}) == 2
+
+
+def test_a_gateway_with_other_settings_gets_a_connection_of_its_own(twilio_server):
+    with make_gateway(twilio_server, timeout=5) as five, make_gateway(twilio_server, timeout=7) as seven:
+        assert five._pool is not seven._pool
+        assert (five._client.http_client.timeout, seven._client.http_client.timeout) == (5.0, 7.0)
+        five.send(make_sms(body="five"))
+        seven.send(make_sms(body="seven"))
+        other, kept = five._pool, seven._pool
+    # The process keeps the newest; the other, let go by its only user, is closed with its sockets.
+    assert len(kept.pools) == 1
+    assert len(other.pools) == 0
+
+
+def test_a_connection_in_use_is_not_closed_by_a_gateway_with_other_settings(twilio_server):
+    busy = make_gateway(twilio_server, timeout=5)
+    busy.open()
+    try:
+        with make_gateway(twilio_server, timeout=7) as other:
+            other.send(make_sms(body="other"))
+        assert busy.send(make_sms(body="busy")).provider_id.startswith("SM")
+    finally:
+        busy.close()
+
+
+def test_a_forked_process_does_not_share_the_parents_sockets(twilio_server):
+    gateway = make_gateway(twilio_server)
+    with gateway:
+        parent_pool = gateway._pool
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a Celery prefork worker process
+        try:
+            with make_gateway(twilio_server) as child:
+                os.write(writer, b"new" if child._pool is not parent_pool else b"shared")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 16)
+    os.waitpid(pid, 0)
+    assert answer == b"new"
+
+
+def test_proxy_settings_of_the_environment_are_read_once_and_still_apply(twilio_server, monkeypatch):
+    monkeypatch.setattr(twilio_gateway._Connection, "_current", None)  # the environment is read when one is made
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/operator-ca.pem")
+    gateway = TwilioGateway(account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="",
+                            from_number=FROM, api_base_url="", timeout=5)
+    with gateway:
+        pool = gateway._pool
+        assert (pool.proxy.host, pool.proxy.port) == ("proxy.example", 3128)
+        assert pool.proxy_headers == {"proxy-authorization": "Basic " + base64.b64encode(b"user:secret").decode()}
+        assert pool.connection_pool_kw["ca_certs"] == "/etc/ssl/certs/operator-ca.pem"
+        assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+    with make_gateway(twilio_server) as local:  # 127.0.0.1 is in NO_PROXY: straight to the server
+        assert not isinstance(local._pool, urllib3.ProxyManager)
+        local.send(make_sms())
+    assert len(twilio_server.posts) == 1
+
+
+def test_without_a_ca_bundle_in_the_environment_twilio_is_checked_against_requests_own(monkeypatch):
+    monkeypatch.setattr(twilio_gateway._Connection, "_current", None)  # the environment is read when one is made
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    gateway = TwilioGateway(account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="",
+                            from_number=FROM, api_base_url="", timeout=5)
+    with gateway:
+        assert gateway._pool.connection_pool_kw["ca_certs"] == requests.certs.where()
+        assert gateway._pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+
+
+def test_a_socks_proxy_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(twilio_gateway._Connection, "_current", None)  # the environment is read when one is made
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.example:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    gateway = TwilioGateway(account_sid="AC" + "0" * 32, auth_token="token", messaging_service_sid="",
+                            from_number=FROM, api_base_url="", timeout=5)
+    with pytest.raises(ImproperlyConfigured, match="socks5://proxy.example"):
+        gateway.open()
 
 
 def test_a_lookup_outside_a_batch_opens_and_closes_its_own_connection(twilio_server):
@@ -1028,18 +1156,18 @@ def test_a_lookup_outside_a_batch_opens_and_closes_its_own_connection(twilio_ser
     sid = gateway.send(make_sms()).provider_id
     assert gateway.find_sent(make_sms(), since=since) == SendResult(provider_id=sid)
     assert gateway.fetch_reports([SentRef(provider_id=sid, to=TO)])[0].provider_id == sid
-    assert gateway._session is None
+    assert gateway._pool is None
 
 
 def test_a_batch_that_ends_closes_its_connection_and_a_second_open_keeps_the_first(twilio_server):
     gateway = make_gateway(twilio_server)
     gateway.open()
-    session = gateway._session
+    session = gateway._pool
     gateway.open()
-    assert gateway._session is session
+    assert gateway._pool is session
     gateway.send(make_sms())
     gateway.close()
-    assert gateway._session is None and gateway._client is None
+    assert gateway._pool is None and gateway._client is None
     gateway.close()  # closing twice is harmless
 
 
@@ -1074,3 +1202,79 @@ def test_an_unexpected_send_failure_is_logged_with_its_traceback(twilio_server, 
     [record] = [r for r in caplog.records if r.name == "smsnotify.gateways.twilio"]
     assert record.getMessage().endswith("failed: AmbiguousGatewayError unexpected")
     assert record.exc_info is not None
+
+
+# --- The SDK's HTTP client: the process's urllib3 pool, failures raised as requests raises them ---
+
+
+def _pool_error(reason):
+    return MaxRetryError(None, "/Messages.json", reason)
+
+
+@pytest.mark.parametrize(
+    ("failure", "as_requests", "expected", "code"),
+    [
+        pytest.param(_pool_error(NewConnectionError(None, "refused")), requests.exceptions.ConnectionError,
+                     TransientGatewayError, "connect", id="refused"),
+        pytest.param(_pool_error(NameResolutionError("api.twilio.com", None, socket.gaierror(-2, "Name unknown"))),
+                     requests.exceptions.ConnectionError, TransientGatewayError, "connect", id="dns"),
+        pytest.param(_pool_error(ConnectTimeoutError(None, "connect timed out")), requests.exceptions.ConnectTimeout,
+                     TransientGatewayError, "connect", id="connect-timeout"),
+        pytest.param(_pool_error(urllib3.exceptions.SSLError(ssl.SSLCertVerificationError("bad certificate"))),
+                     requests.exceptions.SSLError, TransientGatewayError, "connect", id="certificate"),
+        pytest.param(urllib3.exceptions.ClosedPoolError(None, "closed"), requests.exceptions.ConnectionError,
+                     TransientGatewayError, "connect", id="closed-pool"),
+        pytest.param(urllib3.exceptions.LocationValueError("no host"), requests.exceptions.InvalidURL,
+                     TransientGatewayError, "url", id="bad-url"),
+        pytest.param(ReadTimeoutError(None, "/Messages.json", "read timed out"), requests.exceptions.ReadTimeout,
+                     AmbiguousGatewayError, "timeout", id="read-timeout"),
+        pytest.param(ProtocolError("Connection aborted.", http.client.RemoteDisconnected("closed")),
+                     requests.exceptions.ConnectionError, AmbiguousGatewayError, "connection", id="dropped"),
+        pytest.param(ConnectionResetError(104, "reset"), requests.exceptions.ConnectionError, AmbiguousGatewayError,
+                     "connection", id="reset"),
+        pytest.param(_pool_error(urllib3.exceptions.ProxyError("proxy", OSError("gone"))),
+                     requests.exceptions.ProxyError, AmbiguousGatewayError, "connection", id="proxy"),
+        pytest.param(_pool_error(urllib3.exceptions.ResponseError("too many")), requests.exceptions.RetryError,
+                     AmbiguousGatewayError, "connection", id="retry"),
+    ],
+)
+def test_a_failure_of_the_pool_is_raised_and_classified_as_requests_would_raise_it(failure, as_requests, expected,
+                                                                                   code):
+    mapped = twilio_gateway._as_requests_error(failure)
+    assert type(mapped) is as_requests
+    error = classify_send_error(mapped)
+    assert (type(error), error.code) == (expected, code)
+
+
+def test_any_other_failure_of_the_pool_is_raised_as_it_is():
+    failure = urllib3.exceptions.DecodeError("bad gzip")
+    assert twilio_gateway._as_requests_error(failure) is failure
+
+
+def test_list_values_are_sent_once_each_and_absent_ones_not_at_all(twilio_server):
+    with make_gateway(twilio_server) as gateway:
+        gateway._client.messages.create(to=TO, from_=FROM, body="Look", media_url=["https://a.example/1.png",
+                                                                                  "https://a.example/2.png"])
+    [post] = twilio_server.posts
+    assert post.form_lists["MediaUrl"] == ["https://a.example/1.png", "https://a.example/2.png"]
+    assert twilio_gateway._form_pairs({"A": None, "B": [None, "x"], "C": 3}) == [("B", "x"), ("C", 3)]
+
+
+def test_a_json_request_of_the_sdk_is_sent_as_json(twilio_server, monkeypatch):
+    sent = []
+    with make_gateway(twilio_server) as gateway:
+        monkeypatch.setattr(gateway._pool, "urlopen", lambda method, url, **kw: sent.append(kw) or
+                            urllib3.HTTPResponse(body=b'{"ok": true}', status=200, preload_content=True))
+        answer = gateway._client.http_client.request("POST", twilio_server.base_url + "/v1/Things", data={"a": [1]},
+                                                     headers={"Content-Type": "application/json"})
+    assert sent[0]["body"] == b'{"a": [1]}'
+    assert (answer.status_code, answer.text) == (200, '{"ok": true}')
+
+
+def test_the_sdk_logs_each_call_without_the_credentials_when_asked(twilio_server, caplog):
+    with caplog.at_level("INFO", logger="twilio.http_client"):
+        make_gateway(twilio_server).send(make_sms())
+    lines = [record.getMessage() for record in caplog.records if record.name == "twilio.http_client"]
+    assert any(line.startswith("POST Request: " + twilio_server.base_url) for line in lines)
+    assert any(line == "Response Status Code: 201" for line in lines)
+    assert not any(twilio_server.auth_token in line or "Basic " in line for line in lines)
