@@ -19,7 +19,7 @@ def to_e164(raw, *, region: str) -> str:
     text = str(raw or "").strip()
     if not text:
         raise InvalidPhoneNumber(_("No phone number."), code="empty")
-    if _E164.fullmatch(text):  # how numbers are stored: a valid one is taken as it is, without parsing
+    if E164.fullmatch(text):  # how numbers are stored: a valid one is taken as it is, without parsing
         number = _from_e164(text)
         if number is not None and phonenumbers.is_valid_number(number):
             return text
@@ -32,7 +32,7 @@ def to_e164(raw, *, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # the shape of a number as stored (E.164)
 
 
 def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
