@@ -24,8 +24,10 @@ at send time (promotional texts are ``Kind.BULK``, in the marketing lane; servic
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -55,6 +57,7 @@ from .models import BulkRecipient, BulkSend, OptOut
 from .sending import SendBlocked
 
 CHUNK = 1000
+WRITERS = 2  # fan-out chunks written at once on PostgreSQL (see bulk_fan_out)
 PREVIEWS = 3
 
 # Why a selected customer is left out (codes stored in BulkSend.excluded; words shown).
@@ -315,7 +318,7 @@ def _enqueue_fan_out(bulk_id: int) -> None:
 def bulk_sends_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[int]:
     """Bulk sends still being written a while after they were confirmed: the broker lost the
     task, or its worker died. Beat's sweep enqueues them again (a fan-out goes on from its
-    cursor, and two at once take turns on the bulk's row lock)."""
+    cursor, and two at once write nothing twice)."""
     return list(BulkSend.objects.filter(status=BulkSend.State.FANNING_OUT,
                                         created_at__lt=timezone.now() - older_than).values_list("pk", flat=True))
 
@@ -323,20 +326,24 @@ def bulk_sends_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) ->
 # --- fan-out ---------------------------------------------------------------------------------------
 
 
-def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
-    """Write one chunk of the bulk's messages; False when there is nothing more to do."""
+def _fan_out_range(bulk: BulkSend, after: int, upto: int) -> bool:
+    """Write the messages of the bulk's recipients ``after`` < pk <= ``upto`` in one transaction;
+    False when the bulk send is no longer being written (cancelled meanwhile)."""
     with transaction.atomic():
-        # The row lock: a cancel waits for this chunk to commit (and then cancels it), or wins
-        # first and this run stops. On SQLite the transaction itself is the lock.
-        bulk = BulkSend.objects.select_for_update().select_related("shop").filter(pk=bulk_id).first()
-        if bulk is None or bulk.status != BulkSend.State.FANNING_OUT:
+        # A shared lock on the bulk's row: the chunks being written at once don't wait for each
+        # other, and a cancel (an UPDATE of the row) waits for them to commit and then cancels
+        # them too, or wins first and they stop. On SQLite the transaction itself is the lock.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT status FROM {BulkSend._meta.db_table} WHERE id = %s FOR SHARE", [bulk.pk])
+                status = (cursor.fetchone() or [None])[0]
+        else:
+            status = BulkSend.objects.filter(pk=bulk.pk).values_list("status", flat=True).first()
+        if status != BulkSend.State.FANNING_OUT:
             return False
         # Plain values, not models: the texts were rendered and the numbers checked when it was confirmed.
-        rows = list(BulkRecipient.objects.filter(bulk=bulk, pk__gt=bulk.cursor).order_by("pk")
-                    .values_list("pk", "customer_id", "order_id", "phone", "text")[:chunk])
-        if not rows:
-            BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.State.FANNING_OUT).update(status=BulkSend.State.SENDING)
-            return False
+        rows = BulkRecipient.objects.filter(bulk=bulk, pk__gt=after, pk__lte=upto).order_by("pk").values_list(
+            "customer_id", "order_id", "phone", "text")
         body = bulk.body.strip()
         outbox.messages_schedule_many(
             shop=bulk.shop, kind=bulk.kind, batch_ref=bulk.batch_ref, send_at=bulk.send_at, user=bulk.created_by,
@@ -344,15 +351,62 @@ def _fan_out_chunk(bulk_id: int, chunk: int) -> bool:
             rows=[PreparedMessage(to=phone, body=text or body, customer_id=customer_id, order_id=order_id,
                                   dedupe_key=f"{bulk.batch_ref}:customer:{customer_id}" if customer_id
                                   else f"{bulk.batch_ref}:order:{order_id}")
-                  for _pk, customer_id, order_id, phone, text in rows])
-        BulkSend.objects.filter(pk=bulk.pk).update(cursor=rows[-1][0])
+                  for customer_id, order_id, phone, text in rows])
     return True
 
 
+def _next_ranges(bulk: BulkSend, cursor: int, chunk: int, count: int) -> list[tuple[int, int]]:
+    """Up to ``count`` ranges (after, upto] of ``chunk`` recipients each, following ``cursor``."""
+    pks = list(BulkRecipient.objects.filter(bulk=bulk, pk__gt=cursor).order_by("pk")
+               .values_list("pk", flat=True)[:chunk * count])
+    ranges = []
+    for start in range(0, len(pks), chunk):
+        ranges.append((ranges[-1][1] if ranges else cursor, pks[min(start + chunk, len(pks)) - 1]))
+    return ranges
+
+
+def _close_connection(barrier: threading.Barrier) -> None:
+    barrier.wait()  # each writer thread takes one of these: every thread closes its own connection
+    connection.close()
+
+
+def _write_rounds(bulk: BulkSend, chunk: int, writers: int, pool: ThreadPoolExecutor | None) -> None:
+    cursor = bulk.cursor
+    while True:
+        ranges = _next_ranges(bulk, cursor, chunk, writers)
+        if not ranges:
+            BulkSend.objects.filter(pk=bulk.pk, status=BulkSend.State.FANNING_OUT).update(status=BulkSend.State.SENDING)
+            return
+        if pool is None:
+            written = [_fan_out_range(bulk, *bounds) for bounds in ranges]
+        else:
+            written = list(pool.map(lambda bounds: _fan_out_range(bulk, *bounds), ranges))
+        if not all(written):
+            return
+        cursor = ranges[-1][1]
+        BulkSend.objects.filter(pk=bulk.pk, cursor__lt=cursor).update(cursor=cursor)
+
+
 def bulk_fan_out(*, bulk_id: int, chunk: int = CHUNK) -> None:
-    """Write every message of the bulk send, a chunk per transaction. Safe to run again."""
-    while _fan_out_chunk(bulk_id, chunk):
-        pass
+    """Write every message of the bulk send, a chunk per transaction, from its cursor on. Safe
+    to run again, and two at once write nothing twice (the dedupe keys).
+
+    On PostgreSQL, WRITERS chunks are written at once, each by a thread with a connection of
+    its own: a chunk's time is mostly the database's (indexes, foreign keys), which a second
+    backend does in parallel while this process prepares the next. The cursor moves once the
+    whole round has committed, so a crash rewrites at most a round, and writes nothing twice.
+    Inside a transaction (a test's), the threads could not see its rows: chunks go one by one."""
+    bulk = BulkSend.objects.select_related("shop", "created_by").filter(pk=bulk_id).first()
+    if bulk is None:
+        return
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="fan-out") as pool:
+            try:
+                _write_rounds(bulk, chunk, WRITERS, pool)
+            finally:
+                list(pool.map(_close_connection, [threading.Barrier(WRITERS)] * WRITERS))
+    else:
+        _write_rounds(bulk, chunk, 1, None)
     bulk = BulkSend.objects.filter(pk=bulk_id).first()
     if bulk is not None:
         bulk_send_finish(bulk=bulk)

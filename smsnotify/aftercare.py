@@ -98,6 +98,8 @@ def messages_reconcile_unknown() -> int:
 
 def report_apply(*, gateway_name: str, report: DeliveryReport) -> Message | None:
     """Record a provider's report; out-of-order or repeated reports never move a message back."""
+    if not report.provider_id:  # nothing to find it by (and the index holds only messages with an id)
+        return None
     message = Message.objects.filter(gateway=gateway_name, provider_id=report.provider_id).first()
     if message is None or report.status not in _REPORT_SOURCES:
         return message

@@ -1,6 +1,7 @@
 """Bulk sends (campaigns/bulk.py): the plan, the confirmation with its hold, the fan-out in
 chunks, progress, finishing and cancelling."""
 
+import threading
 from unittest import mock
 
 import pytest
@@ -171,7 +172,7 @@ def test_the_fan_out_writes_in_chunks_and_a_rerun_writes_nothing_twice(funded, o
         with on_commit():
             sent = create(funded, body="Sale")
     with mock.patch("smsnotify.outbox.messages_ring") as ring:
-        bulk._fan_out_chunk(sent.pk, 3)
+        assert bulk._fan_out_range(sent, *bulk._next_ranges(sent, 0, 3, 1)[0])
         assert Message.objects.count() == 3
         BulkSend.objects.filter(pk=sent.pk).update(cursor=0)  # a crash before the cursor moved
         bulk.bulk_fan_out(bulk_id=sent.pk, chunk=3)
@@ -238,7 +239,7 @@ def test_cancel_stops_the_fan_out_between_chunks(funded, on_commit):
         consenting(funded)
     with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"), on_commit():
         sent = create(funded)
-    bulk._fan_out_chunk(sent.pk, 2)
+    assert bulk._fan_out_range(sent, *bulk._next_ranges(sent, 0, 2, 1)[0])
     assert bulk.bulk_send_cancel(bulk=sent) == 2
     bulk.bulk_fan_out(bulk_id=sent.pk, chunk=2)  # the task's next run: writes nothing more
     assert Message.objects.filter(batch_ref=sent.batch_ref).count() == 2
@@ -293,3 +294,58 @@ def test_the_ledger_speaks_the_shops_language(db, on_commit):
                    .values_list("reason", flat=True))
     assert reasons == [f"Zarezerwowane na Wysyłka masowa nr {sent.pk} (SMS-ów: 1)",
                        f"Wysyłka masowa nr {sent.pk} anulowana"]
+
+
+@pytest.mark.integration
+def test_on_postgresql_two_threads_write_the_chunks_and_nothing_twice(require_postgres):
+    """Outside a transaction (as its task runs) the fan-out writes two chunks at once, each in a
+    thread with its own connection; the cursor follows whole rounds, so a run after a crash in
+    the middle of one writes nothing twice."""
+    shop = make_shop(name="Threads")
+    fund(shop, 1000)
+    for _ in range(7):
+        consenting(shop)
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"):
+        sent = create(shop)
+    recipients = list(BulkRecipient.objects.filter(bulk=sent).order_by("pk").values_list("pk", flat=True))
+    writers, real = set(), bulk._fan_out_range
+
+    def watched(*args):
+        writers.add(threading.current_thread().name)
+        return real(*args)
+
+    with mock.patch("smsnotify.outbox.messages_ring") as ring, mock.patch.object(bulk, "_fan_out_range", watched):
+        assert real(sent, 0, recipients[1])  # a first chunk written before a crash: the cursor never moved
+        bulk.bulk_fan_out(bulk_id=sent.pk, chunk=2)
+    assert len(writers) == 2 and all(name.startswith("fan-out") for name in writers)
+    keys = list(Message.objects.filter(batch_ref=sent.batch_ref).values_list("dedupe_key", flat=True))
+    assert len(keys) == len(set(keys)) == 7
+    rung = [pk for call in ring.call_args_list for pk in call.kwargs["message_ids"]]
+    assert sorted(rung) == sorted(Message.objects.filter(batch_ref=sent.batch_ref).values_list("pk", flat=True))
+    sent.refresh_from_db()
+    assert (sent.status, sent.cursor) == (BulkSend.State.SENDING, recipients[-1])
+
+
+@pytest.mark.integration
+def test_on_postgresql_a_cancelled_bulk_send_stops_its_writer_threads(require_postgres):
+    shop = make_shop(name="Cancelled threads")
+    fund(shop, 1000)
+    for _ in range(6):
+        consenting(shop)
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"):
+        sent = create(shop)
+    real = bulk._fan_out_range
+
+    def cancelled_after_the_first_round(bulk_send, after, upto):
+        done = real(bulk_send, after, upto)
+        if Message.objects.filter(batch_ref=sent.batch_ref).count() == 4:  # the first round, both chunks
+            bulk.bulk_send_cancel(bulk=sent)
+        return done
+
+    with mock.patch("smsnotify.outbox.messages_ring"), \
+            mock.patch.object(bulk, "_fan_out_range", cancelled_after_the_first_round):
+        bulk.bulk_fan_out(bulk_id=sent.pk, chunk=2)
+    assert Message.objects.filter(batch_ref=sent.batch_ref).count() == 4
+    assert not Message.objects.filter(batch_ref=sent.batch_ref).exclude(status=Status.CANCELLED).exists()
+    sent.refresh_from_db()
+    assert sent.status == BulkSend.State.CANCELLED

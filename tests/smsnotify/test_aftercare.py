@@ -220,3 +220,14 @@ def test_reconciliation_asks_only_about_this_gateways_recent_unknown_messages(sh
     assert [to for to, _ref, _since in lookup_gateway.asked] == ["+12025550101"]
     ours.refresh_from_db()
     assert ours.status == Status.UNKNOWN
+
+
+def test_a_report_without_a_provider_id_matches_no_message(shop):
+    """A sent text the provider gave no id (or a malformed callback) must not match any other
+    message without one: the report names nothing."""
+    message = schedule(shop)
+    deliver([message.pk])
+    Message.objects.filter(pk=message.pk).update(provider_id="")
+    assert aftercare.report_apply(gateway_name="locmem", report=DeliveryReport("", "delivered")) is None
+    message.refresh_from_db()
+    assert message.status == Status.SENT
