@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -38,6 +37,7 @@ from .history import iso
 from . import pacing
 from .models import LANES, Direction, EventType, Lane, Message, MessageEvent, SmsSettings, Status, lane_of
 from .phones import E164, InvalidPhoneNumber, to_e164
+from .pg_arrays import execute_binary
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
 
@@ -250,7 +250,7 @@ def _insert_many_postgresql(prepared: dict[str, tuple], common: dict) -> dict[st
     ON CONFLICT DO NOTHING + RETURNING: only the rows this call wrote come back (keys already
     taken are skipped, as bulk_create's ignore_conflicts does)."""
     columns = [list(prepared), *(list(column) for column in zip(*prepared.values()))]
-    return dict(_execute_binary(
+    return dict(execute_binary(
         f"""INSERT INTO {Message._meta.db_table} (shop_id, direction, kind, lane, recipient, sender, body, encoding,
                 segments, credits_charged, customer_id, order_id, cart_id, product_id, dedupe_key, batch_ref,
                 status, send_at, attempts, gateway, provider_id, error_code, error_text, created_at, updated_at)
@@ -275,23 +275,12 @@ def _insert_events(events: list[tuple[int, dict]], *, type: str, status: str, us
             MessageEvent(message_id=pk, type=type, status=status, parameters=params, user=user, created_at=created_at)
             for pk, params in events], batch_size=500)
         return
-    _execute_binary(
+    execute_binary(
         f"""INSERT INTO {MessageEvent._meta.db_table} (message_id, type, status, parameters, user_id, created_at)
             SELECT e.message_id, %s, %s, e.parameters::jsonb, %s, %s
             FROM unnest(%b::bigint[], %b::text[]) AS e(message_id, parameters)""",
         [type, status, user.pk if user is not None else None, created_at,
          [pk for pk, _params in events], [json.dumps(params) for _pk, params in events]])
-
-
-def _execute_binary(sql: str, params: list) -> list[tuple]:
-    """Run ``sql`` on Django's connection (and transaction) with its %b parameters sent in binary:
-    Django's cursor quotes every element of an array into the SQL text, which for a chunk of a
-    bulk send costs more than the INSERT itself. Returns the rows it returns."""
-    connection.ensure_connection()
-    # Wrapped as Django wraps its own cursors, so query logging and execute_wrapper() see it.
-    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
