@@ -50,3 +50,15 @@ def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
                 number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
             return number
     return None
+
+
+def calling_code_split(e164: str) -> tuple[int | None, str]:
+    """A stored number as (country calling code, national number): "+48538506896" → (48, "538506896").
+
+    By calling code, never by region: +1 is shared by the US, Canada and the Caribbean, and
+    +44 7911 … parses as Guernsey, yet both are one network to a shop of that calling code.
+    A text that is not "+<digits>" comes back whole, with None."""
+    number = _from_e164(e164) if E164.fullmatch(e164 or "") else None
+    if number is None:
+        return None, e164 or ""
+    return number.country_code, e164[1 + len(str(number.country_code)):]
