@@ -57,8 +57,12 @@ def calling_code_split(e164: str) -> tuple[int | None, str]:
 
     By calling code, never by region: +1 is shared by the US, Canada and the Caribbean, and
     +44 7911 … parses as Guernsey, yet both are one network to a shop of that calling code.
-    A text that is not "+<digits>" comes back whole, with None."""
-    number = _from_e164(e164) if E164.fullmatch(e164 or "") else None
-    if number is None:
-        return None, e164 or ""
-    return number.country_code, e164[1 + len(str(number.country_code)):]
+    Calling codes are prefix-free (ITU E.164), so the first 1 to 3 digits that name one are it:
+    the SMS report splits a million numbers this way. A text that is not "+<digits>" comes back
+    whole, with None."""
+    if E164.fullmatch(e164 or ""):
+        for length in (1, 2, 3):
+            code = int(e164[1 : 1 + length])
+            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                return code, e164[1 + length :]
+    return None, e164 or ""

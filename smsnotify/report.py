@@ -9,20 +9,22 @@ the headers in its language.
 
 Neither format holds the rows in memory: they are read from the database in chunks
 (``iterator(chunk_size=…)``, a server-side cursor on PostgreSQL). The CSV is yielded line by
-line; the XLSX is written by openpyxl's write-only workbook, which sends each row to a temporary
-file as it comes, and is then streamed from that file (bench/bench_report.py: a million rows).
+line; the XLSX is written by XlsxWriter in its ``constant_memory`` mode, which flushes each row
+to a temporary file as the next one starts (strings inline, no shared-string table), and is then
+streamed from the finished file (bench/bench_report.py: a million rows).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO
 
 import phonenumbers
 from django.db.models import QuerySet
-from openpyxl import Workbook
+from xlsxwriter import Workbook
 from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -128,19 +130,26 @@ def report_xlsx(*, shop: Shop, messages: QuerySet, file: IO[bytes]) -> None:
 
 
 def _write_xlsx(headers: list[str], rows: Iterable[list], file: IO[bytes], *, title: str) -> None:
-    workbook = Workbook(write_only=True)
-    sheet, written, sheets = None, XLSX_MAX_ROWS, 0
+    # Text stays text: a provider's error or a sender is never read as a formula, a link or a number.
+    workbook = Workbook(file, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                               "strings_to_numbers": False, "tmpdir": tempfile.gettempdir()})
+    moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    sheet, row, sheets = None, XLSX_MAX_ROWS, 0
     for cells in rows:
-        if written == XLSX_MAX_ROWS:
+        if row == XLSX_MAX_ROWS:
             sheets += 1
-            sheet = workbook.create_sheet(title if sheets == 1 else f"{title} ({sheets})")
-            sheet.append(headers)
-            written = 1
-        sheet.append(cells)  # a time is a date cell, "yyyy-mm-dd h:mm:ss"
-        written += 1
+            sheet = workbook.add_worksheet(title if sheets == 1 else f"{title} ({sheets})")
+            sheet.set_column(2, 2, 19)  # the time, whole
+            sheet.write_row(0, 0, headers)
+            row = 1
+        sheet.write_row(row, 0, cells[:2])
+        if cells[2] is not None:
+            sheet.write_datetime(row, 2, cells[2], moment)
+        sheet.write_row(row, 3, cells[3:])
+        row += 1
     if sheet is None:  # no texts in the range: the headers alone
-        workbook.create_sheet(title).append(headers)
-    workbook.save(file)
+        workbook.add_worksheet(title).write_row(0, 0, headers)
+    workbook.close()
 
 
 def _sheet_title(shop: Shop) -> str:
