@@ -42,9 +42,8 @@ XLSX_MAX_ROWS = 1_048_576  # a worksheet's limit, its header row included: more 
 
 _COLUMNS = ("recipient", "sent_at", "gateway", "sender", "kind", "segments", "status", "error_code",
             "credits_charged")
-# The gateways' names as a merchant knows the companies behind them.
-GATEWAY_NAMES = {"twilio": "Twilio", "sandbox": "Sandbox", "console": "Console", "locmem": "Test gateway",
-                 "simulated": "Simulated"}
+# The gateways by their products' names (Message.gateway holds the backend's ``name``).
+GATEWAY_NAMES = {"twilio": "Twilio", "sandbox": "Sandbox", "console": "Console", "locmem": "Locmem"}
 
 
 def report_bounds(*, shop: Shop, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
