@@ -170,7 +170,8 @@ class MessageAdmin(ShopScopedAdmin):
             raise PermissionDenied
         operator = is_operator(request)
         today = timezone.localdate()  # in the shop's time zone (shop.middleware)
-        form = ReportForm(request.GET if "start" in request.GET else None, operator=operator, today=today)
+        form = ReportForm(request.GET if "start" in request.GET else None, today=today,
+                          shop=None if operator else request_shop(request))
         if form.is_bound and form.is_valid():
             shop = form.cleaned_data["shop"] if operator else request_shop(request)
             return _report_response(shop=shop, start=form.cleaned_data["start"], end=form.cleaned_data["end"],

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.utils.translation import gettext_lazy as _
+from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext_lazy as _, ngettext
 from phonenumber_field.formfields import PhoneNumberField
 
 from shop.models import Shop
 
-from .report import REPORT_MAX_DAYS
+from .report import REPORT_MAX_DAYS, report_messages
 
 # Dates a report can be about (the far ends of the calendar would overflow a day's bounds).
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
@@ -27,9 +29,11 @@ class ReportForm(forms.Form):
                           help_text=_("Both days included, in your shop's time zone."))
     format = forms.ChoiceField(label=_("File"), choices=FORMATS, initial="csv", widget=forms.RadioSelect)
 
-    def __init__(self, *args, operator: bool, today: dt.date, **kwargs):
+    def __init__(self, *args, shop: Shop | None, today: dt.date, **kwargs):
+        """``shop``: the merchant's; None for the operator, who picks one."""
         super().__init__(*args, **kwargs)
-        if not operator:  # a merchant's report is their shop's, whatever the request says
+        self.shop = shop
+        if shop is not None:  # a merchant's report is their shop's, whatever the request says
             del self.fields["shop"]
         self.fields["start"].initial = today.replace(day=1)
         self.fields["end"].initial = today
@@ -48,6 +52,18 @@ class ReportForm(forms.Form):
             elif (end - start).days + 1 > REPORT_MAX_DAYS:
                 self.add_error("end", _("At most %(days)d days at once: export a longer period in parts.")
                                % {"days": REPORT_MAX_DAYS})
+        shop = self.shop or data.get("shop")
+        if shop and data.get("format") == "xlsx" and data.get("start") and data.get("end"):
+            # An Excel file is complete only at its end: nothing reaches the browser while it is
+            # written, and past the web server's timeout (120 s) the download would be cut off.
+            count = report_messages(shop=shop, start=data["start"], end=data["end"]).count()
+            if count > settings.SMS_REPORT_XLSX_MAX_ROWS:
+                self.add_error("format", ngettext(
+                    "%(count)s text is too many for one Excel file (at most %(max)s): choose CSV, or a shorter period.",
+                    "%(count)s texts are too many for one Excel file (at most %(max)s): choose CSV, or a shorter "
+                    "period.", count) % {"count": formats.number_format(count, force_grouping=True),
+                                         "max": formats.number_format(settings.SMS_REPORT_XLSX_MAX_ROWS,
+                                                                      force_grouping=True)})
         return data
 
 

@@ -279,6 +279,20 @@ def test_a_bad_range_is_a_form_error_on_the_page(merchant, params, field, words)
     assert words.replace("'", "&#x27;") in response.content.decode()
 
 
+def test_an_excel_file_too_large_to_write_in_time_asks_for_csv(merchant, us_shop, settings):
+    settings.SMS_REPORT_XLSX_MAX_ROWS = 1
+    for minute in range(2):
+        sent(us_shop, at(f"2026-03-10 09:0{minute}:00"))
+
+    refused = download(merchant, start="2026-03-10", end="2026-03-10", format="xlsx")
+    as_csv = download(merchant, start="2026-03-10", end="2026-03-10", format="csv")
+    shorter = download(merchant, start="2026-03-09", end="2026-03-09", format="xlsx")
+
+    assert refused.context["form"].errors["format"] == [
+        "2 texts are too many for one Excel file (at most 1): choose CSV, or a shorter period."]
+    assert as_csv.streaming and shorter.streaming
+
+
 def test_a_merchant_cannot_ask_for_another_shops_report(merchant, us_shop):
     other = make_shop(country="US")
     sent(other, at("2026-03-10 09:00:00"), recipient="+12025550177")
