@@ -6,8 +6,10 @@ in chunks through a server-side cursor, the CSV yielded line by line, the XLSX w
 openpyxl's write-only workbook to a temporary file and streamed from it; the response is read
 to the end as a WSGI server would send it (into /dev/null). The naive approach: ``list()`` of
 every row, then ``csv.writer`` into an ``HttpResponse`` / openpyxl's normal workbook saved into
-one. Each runs in a process of its own; its peak memory is that process's max RSS (Python,
-Django and the libraries included), read from /proc (VmHWM) as it ends.
+one. Each runs in a process of its own; its peak memory is that process's peak resident memory
+(Python, Django and the libraries included), read from /proc (VmHWM) as it ends. The naive XLSX
+takes about 20 minutes and 4 GB for a million rows on two busy cores: ``--naive-xlsx-rows`` runs
+it on fewer (its memory is then reported without a ratio).
 
     report of 1,000,000 texts: target <= 100 MB peak, CSV and XLSX
 
@@ -134,7 +136,7 @@ def _measure(role: str, rows: int) -> dict:
     output, _ = process.communicate()
     if process.returncode != 0:
         sys.exit(f"the {role} child failed ({process.returncode})")
-    result = json.loads(output.decode().strip().splitlines()[-1])
+    result = {**json.loads(output.decode().strip().splitlines()[-1]), "rows": rows}
     print(f"  {role:12} first {rows:>9,} texts: {result['seconds']:6.1f} s, {result['peak_mb']:7.1f} MB peak, "
           f"{result['bytes'] / 1e6:7.1f} MB out")
     return result
@@ -199,6 +201,7 @@ def _ensure_messages(rows: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--naive-xlsx-rows", type=int, help="run the naive XLSX on this many rows only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -218,16 +221,22 @@ def main() -> int:
 
     exported = report_messages(shop=Shop.objects.get(slug=SLUG), start=_range(args.rows)[0],
                                end=_range(args.rows)[1]).count()
-    results = {role: _measure(role, args.rows) for role in ("stream-csv", "naive-csv", "stream-xlsx", "naive-xlsx")}
+    naive_xlsx_rows = min(args.naive_xlsx_rows or args.rows, args.rows)
+    results = {role: _measure(role, rows) for role, rows in (
+        ("stream-csv", args.rows), ("naive-csv", args.rows), ("stream-xlsx", args.rows),
+        ("naive-xlsx", naive_xlsx_rows))}
     ok = True
     for file_format in ("csv", "xlsx"):
         streamed, naive = results[f"stream-{file_format}"], results[f"naive-{file_format}"]
-        notes = (f"{exported:,} texts, PostgreSQL; max RSS of the process that exported them (Python, Django and "
-                 f"the libraries included), the response read to the end; streamed {streamed['seconds']:.1f} s, "
-                 f"naive (list() of the rows, the file built in memory) {naive['seconds']:.1f} s; "
-                 f"{streamed['bytes'] / 1e6:.0f} MB file")
+        full = naive["rows"] == args.rows
+        notes = (f"{exported:,} texts, PostgreSQL; peak resident memory (VmHWM) of the process that exported them "
+                 f"(Python, Django and the libraries included), the response read to the end; streamed "
+                 f"{streamed['seconds']:.1f} s, naive (list() of the rows, the file built in memory) "
+                 f"{naive['seconds']:.1f} s" + ("" if full else f" and {naive['peak_mb']:,.0f} MB on the first "
+                                                 f"{naive['rows']:,} only") +
+                 f"; {streamed['bytes'] / 1e6:.0f} MB file")
         ok &= record(f"report_{file_format}_peak_memory", figure=streamed["peak_mb"], unit="MB", target=TARGET_MB,
-                     naive=naive["peak_mb"], higher_is_better=False, notes=notes)
+                     naive=naive["peak_mb"] if full else None, higher_is_better=False, notes=notes)
     return 0 if ok else 1
 
 
