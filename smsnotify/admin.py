@@ -84,8 +84,7 @@ class SmsSettingsAdmin(ShopScopedAdmin):
                                       messages.SUCCESS if answer.ok else messages.ERROR)
                     return HttpResponseRedirect(request.path)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "original": settings, "form": form,
-                   "title": gettext("Send a test text"), "sms_active": settings.active,
-                   "sender": settings.sender}
+                   "title": gettext("Send a test text"), "sms_active": settings.active}
         return TemplateResponse(request, "admin/smsnotify/smssettings/test_text.html", context)
 
 
@@ -245,15 +244,15 @@ class SenderRateAdmin(admin.ModelAdmin):
 def _report_response(*, shop, start, end, file_format: str):
     """The report as a download: the CSV yielded line by line, the XLSX written to a temporary
     file first (a workbook is a zip whose parts are written at the end) and streamed from it."""
-    messages_ = report.report_messages(shop=shop, start=start, end=end)
+    texts = report.report_messages(shop=shop, start=start, end=end)
     filename = f"sms-report-{shop.slug}-{start:%Y%m%d}-{end:%Y%m%d}.{file_format}"
     if file_format == "xlsx":
         file = tempfile.TemporaryFile()  # gone when the response closes it
-        report.report_xlsx(shop=shop, messages=messages_, file=file)
+        report.report_xlsx(shop=shop, messages=texts, file=file)
         file.seek(0)
         return FileResponse(file, as_attachment=True, filename=filename,
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(report.report_csv(shop=shop, messages=messages_),
+    response = StreamingHttpResponse(report.report_csv(shop=shop, messages=texts),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
