@@ -1,13 +1,16 @@
 """The merchant's view of the messaging core: SMS settings and every message with its history."""
 
+import tempfile
 import uuid
 
 from django import forms
 from django.conf import settings as django_settings
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
@@ -16,9 +19,11 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request_shop
 
-from . import history, inbound, outbox
+from . import gateway_check, history, inbound, outbox, report
+from .forms import ReportForm, TestTextForm
 from .gateways.base import InboundSms
 from .models import Message, MessageEvent, SenderRate, SmsSettings, Status
+from .phones import InvalidPhoneNumber
 from .pacing import DEFAULT_RATES, sender_kind
 
 _STATUS_COLOURS = {
@@ -44,6 +49,43 @@ class SmsSettingsAdmin(ShopScopedAdmin):
             messages.warning(request, _("No merchant's number: alerts to you (new order, new ticket) are not texted. "
                                         "Add your mobile number below to get them."))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [path("<path:object_id>/test-text/", self.admin_site.admin_view(self.test_text_view),
+                     name="smsnotify_smssettings_test_text"),
+                *super().get_urls()]
+
+    def test_text_view(self, request, object_id):
+        """Send a test text through the configured gateway and say what the provider answered."""
+        settings = self.get_object(request, object_id)
+        if settings is None or not self.has_change_permission(request, settings):
+            raise Http404
+        shop = settings.shop
+        form = TestTextForm(request.POST or None, region=shop.country,
+                            initial={"to": settings.merchant_number or None})
+        if request.method == "POST" and form.is_valid():
+            wait = gateway_check.gateway_test_wait(shop=shop)
+            if wait:
+                form.add_error(None, ngettext("Too many test texts: try again in %(n)d second.",
+                                              "Too many test texts: try again in %(n)d seconds.", wait) % {"n": wait})
+            else:
+                try:
+                    sent = gateway_check.gateway_test_send(shop=shop, to=form.cleaned_data["to"].as_e164,
+                                                           user=request.user)
+                except gateway_check.TestTextRefused as exc:
+                    form.add_error(None, str(exc))
+                except InvalidPhoneNumber as exc:
+                    form.add_error("to", exc)
+                else:
+                    answer = gateway_check.gateway_test_answer(sent)
+                    link = reverse("admin:smsnotify_message_change", args=[sent.pk])
+                    self.message_user(request, format_html('{} <a href="{}">{}</a>', answer.text, link,
+                                                           gettext("Open the message")),
+                                      messages.SUCCESS if answer.ok else messages.ERROR)
+                    return HttpResponseRedirect(request.path)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": settings, "form": form,
+                   "title": gettext("Send a test text"), "sms_active": settings.active}
+        return TemplateResponse(request, "admin/smsnotify/smssettings/test_text.html", context)
 
 
 class MessageEventInline(ShopScopedInline):
@@ -114,11 +156,28 @@ class MessageAdmin(ShopScopedAdmin):
 
     def get_urls(self):
         return [path("receive/", self.admin_site.admin_view(self.receive_view), name="smsnotify_message_receive"),
+                path("report/", self.admin_site.admin_view(self.report_view), name="smsnotify_message_report"),
                 *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         extra = {"receive_url": reverse("admin:smsnotify_message_receive") if may_simulate_inbound(request) else ""}
         return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def report_view(self, request):
+        """The SMS report's dates; with valid ones in the query, the file itself (streamed)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        operator = is_operator(request)
+        today = timezone.localdate()  # in the shop's time zone (shop.middleware)
+        form = ReportForm(request.GET if "start" in request.GET else None, today=today,
+                          shop=None if operator else request_shop(request))
+        if form.is_bound and form.is_valid():
+            shop = form.cleaned_data["shop"] if operator else request_shop(request)
+            return _report_response(shop=shop, start=form.cleaned_data["start"], end=form.cleaned_data["end"],
+                                    file_format=form.cleaned_data["format"])
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "title": gettext("SMS report")}
+        return TemplateResponse(request, "admin/smsnotify/message/report.html", context)
 
     def receive_view(self, request):
         """Demo and sandbox only: a customer's text as if it had come in, handled like a real one."""
@@ -180,6 +239,23 @@ class SenderRateAdmin(admin.ModelAdmin):
     def providers_rule(self, obj):
         kind = sender_kind(obj.sender)
         return f"{DEFAULT_RATES[kind]:g}/s ({kind.replace('_', ' ')})"
+
+
+def _report_response(*, shop, start, end, file_format: str):
+    """The report as a download: the CSV yielded line by line, the XLSX written to a temporary
+    file first (a workbook is a zip whose parts are written at the end) and streamed from it."""
+    texts = report.report_messages(shop=shop, start=start, end=end)
+    filename = f"sms-report-{shop.slug}-{start:%Y%m%d}-{end:%Y%m%d}.{file_format}"
+    if file_format == "xlsx":
+        file = tempfile.TemporaryFile()  # gone when the response closes it
+        report.report_xlsx(shop=shop, messages=texts, file=file)
+        file.seek(0)
+        return FileResponse(file, as_attachment=True, filename=filename,
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = StreamingHttpResponse(report.report_csv(shop=shop, messages=texts),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class SimulatedInboundForm(forms.Form):

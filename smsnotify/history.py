@@ -24,6 +24,8 @@ CORE_REASONS = {
     "transient": gettext_lazy("The provider kept failing temporarily."),
     "internal_error": gettext_lazy("An internal error stopped it before it was sent; it will be tried again."),
     "worker_stopped": gettext_lazy("The worker stopped before handing it to the gateway; it will be sent again."),
+    "test_not_retried": gettext_lazy("Not tried again: a test text is sent once."),
+    "test_internal_error": gettext_lazy("Not sent: an internal error stopped the test text."),
 }
 
 _TEXTS = {

@@ -78,6 +78,7 @@ class Kind(models.TextChoices):
     REPLY = "reply", _("Reply")
     AUTO_REPLY = "auto_reply", _("Automatic reply")
     VERIFICATION_CODE = "verification_code", _("Verification code")
+    GATEWAY_TEST = "gateway_test", _("Test text")
     INBOUND = "inbound", _("Received")
 
 

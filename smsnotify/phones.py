@@ -50,3 +50,19 @@ def _from_e164(text: str) -> phonenumbers.PhoneNumber | None:
                 number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
             return number
     return None
+
+
+def calling_code_split(e164: str) -> tuple[int | None, str]:
+    """A stored number as (country calling code, national number): "+48538506896" → (48, "538506896").
+
+    By calling code, never by region: +1 is shared by the US, Canada and the Caribbean, and
+    +44 7911 … parses as Guernsey, yet both are one network to a shop of that calling code.
+    Calling codes are prefix-free (ITU E.164), so the first 1 to 3 digits that name one are it:
+    the SMS report splits a million numbers this way. A text that is not "+<digits>" comes back
+    whole, with None."""
+    if E164.fullmatch(e164 or ""):
+        for length in (1, 2, 3):
+            code = int(e164[1 : 1 + length])
+            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                return code, e164[1 + length :]
+    return None, e164 or ""

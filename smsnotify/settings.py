@@ -171,6 +171,13 @@ SMS_QUEUED_LEASE_SECONDS = 120  # a queued row older than this lost its doorbell
 SMS_SENDING_LEASE_SECONDS = 300  # a row in "sending" longer than this becomes "unknown"
 SMS_LATE_CUTOFF_HOURS = env_int("SMS_LATE_CUTOFF_HOURS", 48)  # past this, a due row expires
 SMS_RECONCILE_GRACE_SECONDS = 600  # after this the provider's "no such message" is trusted
+# Test texts from the SMS settings page, per shop (counted in Django's cache): enough to try a
+# configuration, too few to make the page a sender of its own.
+SMS_TEST_TEXTS_PER_MINUTE = env_int("SMS_TEST_TEXTS_PER_MINUTE", 3)
+SMS_TEST_TEXTS_PER_DAY = env_int("SMS_TEST_TEXTS_PER_DAY", 20)
+# The SMS report's Excel file is written whole before its first byte leaves: past this many rows
+# (about a minute's work on two busy cores) the page asks for CSV, which streams as it goes.
+SMS_REPORT_XLSX_MAX_ROWS = env_int("SMS_REPORT_XLSX_MAX_ROWS", 200_000)
 # Messages API calls a delivery task keeps open at once: a whole batch, so a batch waits for one
 # answer time (150-300 ms), not one per 32 calls. Twilio also limits the calls an account has open
 # at once (429, retried after backoff): keep this times the delivery processes under that limit.

@@ -74,6 +74,7 @@ from shop.models import (
 )
 from shop.tenancy import ShopScopedAdmin
 from smsnotify.models import Message, SenderRate, SmsSettings
+from smsnotify.report import report_messages
 from templates_sms.models import SmsTemplate
 from tests.factories import (
     BackInStockSubscriptionFactory,
@@ -456,6 +457,7 @@ REQUIRED = {
     ("admin:credits_creditaccount_adjust", "credits.CreditAccount"),
     ("admin:templates_sms_smstemplate_toggle", "templates_sms.SmsTemplate"),
     ("admin:templates_sms_smstemplate_reset", "templates_sms.SmsTemplate"),
+    ("admin:smsnotify_smssettings_test_text", "smsnotify.SmsSettings"),
     ("admin:shop_order_change", "shop.Order"),
     ("admin:shop_order_delete", "shop.Order"),
     ("admin:shop_order_history", "shop.Order"),
@@ -491,6 +493,21 @@ def test_the_preview_refuses_another_shops_order_and_customer(world: World, clie
         assert response.status_code == 404, name
         own = client.post(reverse(name, args=[world.own[model].pk]), {"body": "{shop_name}"})
         assert own.status_code == 200 and "Isolation shop A" in own.json()["text"], name
+
+
+def test_the_sms_report_is_the_merchants_own_shops_whatever_the_query_says(world: World, client):
+    """The report's shop travels in the query for the operator only: a merchant's ``shop=`` of
+    another shop is ignored, and the file holds only their own shop's texts."""
+    client.force_login(world.merchant_a)
+    foreign = world.foreign[Message]
+    own_shop = world.own[Message].shop
+    day = timezone.localdate(foreign.send_at, own_shop.zone)
+    own = report_messages(shop=own_shop, start=day, end=day).count()
+    assert report_messages(shop=foreign.shop, start=day, end=day).exists()  # what a leak would add
+    response = client.get(reverse("admin:smsnotify_message_report"), {
+        "start": day.isoformat(), "end": day.isoformat(), "format": "csv", "shop": foreign.shop_id})
+    assert response.status_code == 200 and response.streaming
+    assert len(b"".join(response.streaming_content).decode().splitlines()) == 1 + own
 
 
 @pytest.mark.parametrize("model,field", [(Order, "customer"), (Cart, "converted_order"), (Ticket, "order")])

@@ -5,7 +5,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from smsnotify.phones import InvalidPhoneNumber, to_e164
+from smsnotify.phones import InvalidPhoneNumber, calling_code_split, to_e164
 
 
 def _phonenumbers_says(text: str) -> str | None:
@@ -75,3 +75,27 @@ def test_every_valid_example_number_is_read_as_itself(region, seed):
                                       national_number=example.national_number + seed % 1000)
     text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     _agree(text)
+
+
+@pytest.mark.parametrize("number,split", [
+    ("+12025550123", (1, "2025550123")),
+    ("+14165550123", (1, "4165550123")),  # Canada: +1 like the US
+    ("+447911123456", (44, "7911123456")),  # parses as Guernsey: the calling code is still 44
+    ("+48538506896", (48, "538506896")),
+    ("+351912345678", (351, "912345678")),
+    ("+390612345678", (39, "0612345678")),  # Italy keeps its leading zero
+    ("12025550123", (None, "12025550123")),
+    ("", (None, "")),
+])
+def test_calling_code_split(number, split):
+    assert calling_code_split(number) == split
+
+
+def test_calling_code_split_agrees_with_phonenumbers_in_every_region():
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None:
+            continue
+        e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        national = phonenumbers.national_significant_number(example)
+        assert calling_code_split(e164) == (example.country_code, national), region
