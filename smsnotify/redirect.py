@@ -1,0 +1,184 @@
+"""The short links' redirect (smsnotify/links.py makes the links): a WSGI layer in front of Django.
+
+A click must be fast and reveal nothing, so it never reaches Django's stack (no session, no
+middleware, no URL resolver): ``ShortLinkRedirect`` wraps the project's WSGI application
+(smsnotify/wsgi.py, which ``runserver`` and gunicorn both load) and answers requests for
+``PUBLIC_SHORT_URL``'s host (a short domain of its own) or path (``…/s/<code>``) itself:
+
+* a code of the right shape that exists: 302 to the address as written (its query kept);
+* anything else under that prefix: the same bare 404, without a database read for a code
+  of the wrong shape; every other request goes to Django.
+
+A click counts once per visitor: a visitor is a keyed hash of their address and browser
+(blake2b with a key derived from SECRET_KEY: no address is stored), one row per link and
+visitor (a unique index, ``ON CONFLICT DO NOTHING``). A browser that comes back sends the
+cookie set on its first visit (scoped to that link's path), and a visitor this process saw
+lately is remembered: neither reads nor writes the database. Link previews do not count: a
+HEAD request, an empty browser name, or one of the link unfurlers' names (iMessage and
+WhatsApp previews, Facebook, Slack, Telegram, Discord, Skype, search crawlers…) is
+redirected without being counted.
+
+Links never change, so this process keeps the ones it answered lately (a few minutes, a
+bounded number): a repeat click costs no query at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signals
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from django.utils.encoding import iri_to_uri
+
+from .links import CODE_RE
+from .models import LinkClick, Message, ShortLink
+
+COOKIE = "sl_seen"
+_COOKIE_RE = re.compile(rf"(?:^|;)\s*{COOKIE}=1(?:;|$)")
+# Link unfurlers and crawlers (their documented user agents); iMessage's preview calls itself
+# facebookexternalhit and Twitterbot.
+_BOTS = re.compile(
+    r"bot\b|bot/|crawler|spider|preview|facebookexternalhit|facebot|whatsapp|slack|telegram|discord|"
+    r"skypeuripreview|linkedin|embedly|pinterest|vkshare|bitlybot|google-pagerenderer|headless",
+    re.IGNORECASE)
+LINKS_KEPT = 50_000  # per process; past it the memory starts again
+LINK_SECONDS = 300.0  # a link is read again after this (a deleted shop's links stop answering)
+VISITORS_KEPT = 100_000
+
+_NOT_FOUND = b"Not found"
+_links: dict[str, tuple[float, int, str, int | None]] = {}  # code → (until, link id, location, customer id)
+_visitors: dict[tuple[int, str], float] = {}  # (link id, visitor) → until
+
+
+@lru_cache(maxsize=4)
+def _route(short_url: str) -> tuple[str, str] | None:
+    """(host, path prefix) of the short links: the host only matters when the prefix is "/"."""
+    if not short_url:
+        return None
+    parts = urlsplit(short_url)
+    return parts.netloc.lower(), parts.path.rstrip("/") + "/"
+
+
+@lru_cache(maxsize=1)
+def _visitor_key(secret: str) -> bytes:
+    return hashlib.blake2b(b"smsnotify.short-link-visitor:" + secret.encode(), digest_size=32).digest()
+
+
+def visitor_of(address: str, browser: str) -> str:
+    """A visitor's name in the click table: not their address, and not reversible without the key."""
+    return hashlib.blake2b(f"{address}\n{browser}".encode(errors="replace"), digest_size=16,
+                           key=_visitor_key(settings.SECRET_KEY)).hexdigest()
+
+
+def is_preview(method: str, browser: str) -> bool:
+    """A request that is not a person opening the link: a HEAD, no browser name, an unfurler."""
+    return method == "HEAD" or not browser.strip() or _BOTS.search(browser) is not None
+
+
+def _link(code: str, now: float) -> tuple[int, str, int | None] | None:
+    """(link id, where it goes, the text's customer) of a code, or None."""
+    kept = _links.get(code)
+    if kept is not None and kept[0] > now:
+        return kept[1:]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, l.url, m.customer_id FROM {ShortLink._meta.db_table} l "
+            f"JOIN {Message._meta.db_table} m ON m.id = l.message_id WHERE l.code = %s", [code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if len(_links) >= LINKS_KEPT:
+        _links.clear()
+    found = (row[0], iri_to_uri(row[1]), row[2])
+    _links[code] = (now + LINK_SECONDS, *found)
+    return found
+
+
+def click_record(*, link_id: int, customer_id: int | None, visitor: str) -> None:
+    """The visitor's first click on the link (a repeat changes nothing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", [link_id, visitor, customer_id, timezone.now()])
+
+
+class ShortLinkRedirect:
+    """WSGI middleware: the short links' requests are answered here, the rest by ``app``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        route = _route(settings.PUBLIC_SHORT_URL)
+        path = environ.get("PATH_INFO", "")
+        if route is None or not path.startswith(route[1]):
+            return self.app(environ, start_response)
+        host, prefix = route
+        if prefix == "/" and environ.get("HTTP_HOST", "").lower() != host:
+            return self.app(environ, start_response)  # a short domain of its own: only its host
+        # Django's request signals: its database connections are checked and closed as for any request.
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            return self.answer(environ, start_response, path[len(prefix):], prefix)
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+
+    def answer(self, environ, start_response, code: str, prefix: str):
+        if not CODE_RE.fullmatch(code):
+            return _not_found(start_response)
+        now = time.monotonic()
+        try:
+            link = _link(code, now)
+        except DatabaseError:
+            connection.close()
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "5")])
+            return [b"Try again in a moment"]
+        if link is None:
+            return _not_found(start_response)
+        link_id, location, customer_id = link
+        headers = [("Location", location), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                   ("X-Robots-Tag", "noindex"), ("Content-Length", "0")]
+        method, browser = environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_USER_AGENT", "")
+        if not is_preview(method, browser) and not _COOKIE_RE.search(environ.get("HTTP_COOKIE", "")):
+            self.count(environ, link_id, customer_id, browser, now)
+            secure = "; Secure" if settings.PUBLIC_SHORT_URL.startswith("https:") else ""
+            headers.append(("Set-Cookie", f"{COOKIE}=1; Path={prefix}{code}; Max-Age=31536000; HttpOnly; "
+                                          f"SameSite=Lax{secure}"))
+        start_response("302 Found", headers)
+        return [b""]
+
+    @staticmethod
+    def count(environ, link_id: int, customer_id: int | None, browser: str, now: float) -> None:
+        address = environ.get("REMOTE_ADDR", "")
+        if settings.TRUST_PROXY_FORWARDED_FOR:  # the address the trusted proxy appended last
+            address = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
+        visitor = visitor_of(address, browser)
+        seen = _visitors.get((link_id, visitor))
+        if seen is not None and seen > now:
+            return
+        try:
+            click_record(link_id=link_id, customer_id=customer_id, visitor=visitor)
+        except DatabaseError:
+            connection.close()  # the visitor still goes where the link says; this click is not counted
+            return
+        if len(_visitors) >= VISITORS_KEPT:
+            _visitors.clear()
+        _visitors[(link_id, visitor)] = now + LINK_SECONDS
+
+
+def _not_found(start_response):
+    start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(_NOT_FOUND))),
+                                     ("Cache-Control", "no-store")])
+    return [_NOT_FOUND]
+
+
+def caches_clear() -> None:
+    """Forget the links and visitors this process kept (tests, after rows they rolled back)."""
+    _links.clear()
+    _visitors.clear()
