@@ -105,7 +105,8 @@ def click_record(*, link_id: int, customer_id: int | None, visitor: str) -> None
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", [link_id, visitor, customer_id, timezone.now()])
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [link_id, visitor, customer_id, connection.ops.adapt_datetimefield_value(timezone.now())])
 
 
 class ShortLinkRedirect:

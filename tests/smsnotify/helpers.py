@@ -1,7 +1,13 @@
 """Helpers for the messaging core's tests."""
 
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
 from smsnotify import outbox
 from smsnotify.models import Kind
+from smsnotify.redirect import ShortLinkRedirect
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
 
 def schedule(shop, **kwargs):
@@ -11,3 +17,29 @@ def schedule(shop, **kwargs):
 
 def history(message):
     return list(message.events.values_list("status", flat=True))
+
+
+def _django(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"django"]
+
+
+def visit(path: str, *, host: str = "s.example.com", agent: str = IPHONE, address: str = "203.0.113.5",
+          cookie: str = "", method: str = "GET") -> tuple[str, dict, bytes]:
+    """A request through the project's WSGI layer, as gunicorn would make it. Django's request
+    signals would close the test's connection (its transaction): the test client leaves them out too."""
+    answer = {}
+
+    def start_response(status, headers):
+        answer.update(status=status, headers=dict(headers))
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_HOST": host, "HTTP_USER_AGENT": agent,
+               "REMOTE_ADDR": address, "HTTP_COOKIE": cookie, "wsgi.url_scheme": "https"}
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(ShortLinkRedirect(_django)(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], body

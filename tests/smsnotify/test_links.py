@@ -4,22 +4,20 @@
 import re
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credits.estimate import sms_estimate
 from smsnotify.links import CODE_LENGTH, PLACEHOLDER_CODE, links_shorten
 from smsnotify.models import Kind, LinkClick, Message, ShortLink, SmsSettings
 from smsnotify.outbox import PreparedMessage, message_schedule, messages_schedule_many
-from smsnotify.redirect import ShortLinkRedirect
 from tests.factories import CustomerFactory
+from tests.smsnotify.helpers import IPHONE, visit
 
 pytestmark = pytest.mark.django_db
 
 LONG_URL = "https://www.acme-outdoor-equipment.example.com/collections/winter-sale/tents?utm_source=sms&ref=12345"
 SHORT = re.compile(r"https://s\.example\.com/([0-9A-Za-z]{10})")
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
 
 def _text(url: str) -> str:
@@ -93,32 +91,6 @@ def test_what_counts_as_an_address(text, expected):
 
 
 # --- the redirect --------------------------------------------------------------------------------
-
-
-def _django(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"django"]
-
-
-def visit(path: str, *, host: str = "s.example.com", agent: str = IPHONE, address: str = "203.0.113.5",
-          cookie: str = "", method: str = "GET") -> tuple[str, dict, bytes]:
-    """A request through the project's WSGI layer, as gunicorn would make it. Django's request
-    signals would close the test's connection (its transaction): the test client leaves them out too."""
-    answer = {}
-
-    def start_response(status, headers):
-        answer.update(status=status, headers=dict(headers))
-
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_HOST": host, "HTTP_USER_AGENT": agent,
-               "REMOTE_ADDR": address, "HTTP_COOKIE": cookie, "wsgi.url_scheme": "https"}
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        body = b"".join(ShortLinkRedirect(_django)(environ, start_response))
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"], body
 
 
 @pytest.fixture
