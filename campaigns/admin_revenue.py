@@ -28,9 +28,9 @@ MAX_DAYS = 366
 
 
 class RevenuePeriodForm(forms.Form):
-    first = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"},
+    first = forms.DateField(label=gettext_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"},
                                                                                format="%Y-%m-%d"))
-    last = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"},
+    last = forms.DateField(label=gettext_lazy("Last day"), widget=forms.DateInput(attrs={"type": "date"},
                                                                             format="%Y-%m-%d"))
 
     def __init__(self, *args, shops=None, **kwargs):
