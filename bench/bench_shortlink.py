@@ -37,18 +37,18 @@ PORT = 8731
 LINKS = 60_000
 SECONDS = 10
 
-# wrk walks the codes of its file, each connection from its own offset; ``cookie`` adds the
+# wrk walks the codes of its file, each of its 2 threads from its own half; ``cookie`` adds the
 # redirect's cookie, as a returning browser sends it.
 WRK_SCRIPT = """
 local codes = {}
 for line in io.lines("%(codes)s") do codes[#codes + 1] = line end
 local prefix, cookie = "%(prefix)s", "%(cookie)s"
 local counter = 0
-local thread_offset = 0
-setup = function(thread) thread:set("thread_offset", thread_offset); thread_offset = thread_offset + #codes / 2 end
+local next_offset = 0
+setup = function(thread) thread:set("offset", next_offset); next_offset = next_offset + math.floor(#codes / 2) end
 request = function()
   counter = counter + 1
-  local code = codes[((thread_offset + counter) %% #codes) + 1]
+  local code = codes[((offset + counter) %% #codes) + 1]
   local headers = {["User-Agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}
   if cookie ~= "" then headers["Cookie"] = cookie end
   return wrk.format("GET", prefix .. code, headers)
@@ -69,7 +69,9 @@ def _env() -> dict:
     database, _name = _urls()
     return {"DATABASE_URL": database, "DEBUG": "false", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SETTINGS_MODULE": "smsnotify.settings", "LOG_LEVEL": "WARNING", "DATABASE_CONN_MAX_AGE": "60",
-            "PUBLIC_SHORT_URL": f"http://127.0.0.1:{PORT}/s", "REDIS_URL": ""}
+            "PUBLIC_SHORT_URL": f"http://127.0.0.1:{PORT}/s", "REDIS_URL": "",
+            "SECURE_SSL_REDIRECT": "false",  # TLS ends at the proxy in production; here it is plain HTTP
+            "DATABASE_PREPARE_THRESHOLD": "5"}  # PostgreSQL reached directly, as README advises then
 
 
 def _recreate_database() -> None:
@@ -106,9 +108,15 @@ def _links(count: int) -> list[str]:
     return list(ShortLink.objects.order_by("?").values_list("code", flat=True))
 
 
-def _gunicorn(env: dict) -> subprocess.Popen:
+def ceiling(environ, start_response):
+    """A WSGI application that does nothing but redirect: what gunicorn and wrk alone allow here."""
+    start_response("302 Found", [("Location", "https://shop.example/sale"), ("Content-Length", "0")])
+    return [b""]
+
+
+def _gunicorn(env: dict, app: str = "smsnotify.wsgi:application") -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "smsnotify.wsgi:application", "-b", f"127.0.0.1:{PORT}", "-w", "2",
+        [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}", "-w", "2",
          "-k", "gthread", "--threads", "4", "--keep-alive", "30", "--log-level", "warning"],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -136,8 +144,9 @@ def _wrk(codes_file: str, prefix: str, cookie: str = "") -> tuple[float, int]:
     return rate, int(bad.group(1)) if bad else 0
 
 
-def _served(env: dict, codes_file: str, prefix: str, code: str, cookie: str = "") -> tuple[float, int]:
-    server = _gunicorn(env)
+def _served(env: dict, codes_file: str, prefix: str, code: str, cookie: str = "",
+            app: str = "smsnotify.wsgi:application") -> tuple[float, int]:
+    server = _gunicorn(env, app)
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{PORT}{prefix}{code}", method="GET")
 
@@ -149,7 +158,9 @@ def _served(env: dict, codes_file: str, prefix: str, code: str, cookie: str = ""
             urllib.request.build_opener(NoRedirect).open(request)
         except urllib.error.HTTPError as answer:  # the 302, not followed
             assert answer.code == 302 and answer.headers["Location"].startswith("https://shop.example/sale"), answer
-        return _wrk(codes_file, prefix, cookie)
+        rate, bad = _wrk(codes_file, prefix, cookie)
+        print(f"  {prefix}{' with the cookie' if cookie else ''}: {rate:,.0f} requests/s, {bad} errors")
+        return rate, bad
     finally:
         server.terminate()
         server.wait(10)
@@ -189,12 +200,15 @@ def main() -> int:
         assert LinkClick.objects.count() == clicks, "a returning browser wrote a click"
         naive_first, bad_naive = _served(naive_env, codes_file.name, "/n/", codes[0])
         naive_repeat, _bad = _served(naive_env, codes_file.name, "/n/", codes[0], cookie="sl_seen=1")
+        bare, _bad = _served(env, codes_file.name, "/x/", codes[0], app="bench.bench_shortlink:ceiling")
     finally:
         os.unlink(codes_file.name)
     if bad_first or bad_repeat or bad_naive:
         print(f"errors: first {bad_first}, repeat {bad_repeat}, naive {bad_naive}")
+    load = os.getloadavg()[0]
     notes = (f"gunicorn 2 workers x 4 threads (gthread), PostgreSQL, wrk -t2 -c32 {SECONDS}s keep-alive, "
-             f"{args.links:,} links; {clicks:,} first clicks written")
+             f"{args.links:,} links; {clicks:,} first clicks written; a WSGI app doing nothing served "
+             f"{bare:,.0f}/s in the same run (load average {load:.1f} on {os.cpu_count()} cores)")
     met = record("shortlink_first_clicks", figure=first, unit="requests/s", target=TARGET, naive=naive_first,
                  notes=notes)
     record("shortlink_repeat_clicks", figure=repeat, unit="requests/s", target=None, naive=naive_repeat,

@@ -19,7 +19,10 @@ WhatsApp previews, Facebook, Slack, Telegram, Discord, Skype, search crawlers…
 redirected without being counted.
 
 Links never change, so this process keeps the ones it answered lately (a few minutes, a
-bounded number): a repeat click costs no query at all.
+bounded number): a repeat click costs no query at all, and a first click on a link not kept is
+one statement (the lookup and the click's INSERT together, on PostgreSQL). Django's request
+signals are not sent (they cost more than the rest of a click): the database connection is
+checked as they would check it, before it is used.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import psycopg
 from django.conf import settings
-from django.core import signals
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
@@ -81,32 +84,87 @@ def is_preview(method: str, browser: str) -> bool:
     return method == "HEAD" or not browser.strip() or _BOTS.search(browser) is not None
 
 
-def _link(code: str, now: float) -> tuple[int, str, int | None] | None:
-    """(link id, where it goes, the text's customer) of a code, or None."""
+def connection_checked() -> None:
+    """What Django's request signals do before a view runs: a broken connection, or one older than
+    CONN_MAX_AGE, is closed (the next query opens a new one)."""
+    connection.close_if_unusable_or_obsolete()
+
+
+def _fetch(sql: str, params: list) -> tuple | None:
+    """One statement on Django's connection; its first row. On PostgreSQL the parameters are bound
+    by the server, so with DATABASE_PREPARE_THRESHOLD set the statement is planned once per
+    connection (planning the lookup took longer than running it)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() if cursor.description else None
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description else None
+
+
+_LOOKUP = (f"SELECT l.id, l.url, m.customer_id FROM {ShortLink._meta.db_table} l "
+           f"JOIN {Message._meta.db_table} m ON m.id = l.message_id WHERE l.code = %s")
+_CLICK = (f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
+          "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING")
+# On PostgreSQL a click's commit does not wait for the disk: ``synchronous_commit`` is off for the
+# statement's own transaction (set_config(…, true)). A click is a statistic: a crash of the database
+# server may lose the last fraction of a second of them, never half a row; the wait was most of a click.
+_ASYNC = "(SELECT set_config('synchronous_commit', 'off', true)) AS async"
+_CLICK_PG = (f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
+             f"SELECT %s, %s, %s, %s FROM {_ASYNC} ON CONFLICT DO NOTHING")
+_LOOKUP_AND_CLICK_PG = (f"WITH link AS ({_LOOKUP}), click AS ("
+                        f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
+                        f"SELECT id, %s, customer_id, %s FROM link, {_ASYNC} ON CONFLICT DO NOTHING) "
+                        "SELECT id, url, customer_id FROM link")
+
+
+def _kept(code: str, now: float) -> tuple[int, str, int | None] | None:
     kept = _links.get(code)
-    if kept is not None and kept[0] > now:
-        return kept[1:]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT l.id, l.url, m.customer_id FROM {ShortLink._meta.db_table} l "
-            f"JOIN {Message._meta.db_table} m ON m.id = l.message_id WHERE l.code = %s", [code])
-        row = cursor.fetchone()
+    return kept[1:] if kept is not None and kept[0] > now else None
+
+
+def _link(code: str, now: float, visitor: str | None) -> tuple[int, str, int | None] | None:
+    """(link id, where it goes, the text's customer) of a code, or None; and ``visitor``'s click
+    recorded when one is given."""
+    kept = _kept(code, now)
+    if kept is not None:
+        if visitor is not None:
+            _click(kept[0], kept[2], visitor, now)
+        return kept
+    connection_checked()
+    both = visitor is not None and connection.vendor == "postgresql"
+    row = _fetch(_LOOKUP_AND_CLICK_PG, [code, visitor, timezone.now()]) if both else _fetch(_LOOKUP, [code])
     if row is None:
         return None
     if len(_links) >= LINKS_KEPT:
         _links.clear()
     found = (row[0], iri_to_uri(row[1]), row[2])
     _links[code] = (now + LINK_SECONDS, *found)
+    if both:
+        _seen(found[0], visitor, now)
+    elif visitor is not None:
+        _click(found[0], found[2], visitor, now)
     return found
 
 
-def click_record(*, link_id: int, customer_id: int | None, visitor: str) -> None:
-    """The visitor's first click on the link (a repeat changes nothing)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {LinkClick._meta.db_table} (link_id, visitor, customer_id, clicked_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [link_id, visitor, customer_id, connection.ops.adapt_datetimefield_value(timezone.now())])
+def _click(link_id: int, customer_id: int | None, visitor: str, now: float) -> None:
+    """The visitor's first click on the link (a repeat changes nothing; one this process saw
+    lately is not even tried)."""
+    seen = _visitors.get((link_id, visitor))
+    if seen is not None and seen > now:
+        return
+    connection_checked()
+    _fetch(_CLICK_PG if connection.vendor == "postgresql" else _CLICK,
+           [link_id, visitor, customer_id, connection.ops.adapt_datetimefield_value(timezone.now())])
+    _seen(link_id, visitor, now)
+
+
+def _seen(link_id: int, visitor: str, now: float) -> None:
+    if len(_visitors) >= VISITORS_KEPT:
+        _visitors.clear()
+    _visitors[(link_id, visitor)] = now + LINK_SECONDS
 
 
 class ShortLinkRedirect:
@@ -123,54 +181,40 @@ class ShortLinkRedirect:
         host, prefix = route
         if prefix == "/" and environ.get("HTTP_HOST", "").lower() != host:
             return self.app(environ, start_response)  # a short domain of its own: only its host
-        # Django's request signals: its database connections are checked and closed as for any request.
-        signals.request_started.send(sender=self.__class__, environ=environ)
-        try:
-            return self.answer(environ, start_response, path[len(prefix):], prefix)
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        return self.answer(environ, start_response, path[len(prefix):], prefix)
 
-    def answer(self, environ, start_response, code: str, prefix: str):
+    @staticmethod
+    def answer(environ, start_response, code: str, prefix: str):
         if not CODE_RE.fullmatch(code):
             return _not_found(start_response)
         now = time.monotonic()
+        browser = environ.get("HTTP_USER_AGENT", "")
+        counted = (not is_preview(environ.get("REQUEST_METHOD", "GET"), browser)
+                   and not _COOKIE_RE.search(environ.get("HTTP_COOKIE", "")))
         try:
-            link = _link(code, now)
-        except DatabaseError:
-            connection.close()
-            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "5")])
-            return [b"Try again in a moment"]
+            link = _link(code, now, visitor_of(_address(environ), browser) if counted else None)
+        except DatabaseError:  # the next click's connection check replaces a broken connection
+            link = _kept(code, now)  # a click that could not be counted still goes where it points
+            if link is None:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "5")])
+                return [b"Try again in a moment"]
         if link is None:
             return _not_found(start_response)
-        link_id, location, customer_id = link
-        headers = [("Location", location), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+        headers = [("Location", link[1]), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
                    ("X-Robots-Tag", "noindex"), ("Content-Length", "0")]
-        method, browser = environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_USER_AGENT", "")
-        if not is_preview(method, browser) and not _COOKIE_RE.search(environ.get("HTTP_COOKIE", "")):
-            self.count(environ, link_id, customer_id, browser, now)
+        if counted:
             secure = "; Secure" if settings.PUBLIC_SHORT_URL.startswith("https:") else ""
             headers.append(("Set-Cookie", f"{COOKIE}=1; Path={prefix}{code}; Max-Age=31536000; HttpOnly; "
                                           f"SameSite=Lax{secure}"))
         start_response("302 Found", headers)
         return [b""]
 
-    @staticmethod
-    def count(environ, link_id: int, customer_id: int | None, browser: str, now: float) -> None:
-        address = environ.get("REMOTE_ADDR", "")
-        if settings.TRUST_PROXY_FORWARDED_FOR:  # the address the trusted proxy appended last
-            address = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
-        visitor = visitor_of(address, browser)
-        seen = _visitors.get((link_id, visitor))
-        if seen is not None and seen > now:
-            return
-        try:
-            click_record(link_id=link_id, customer_id=customer_id, visitor=visitor)
-        except DatabaseError:
-            connection.close()  # the visitor still goes where the link says; this click is not counted
-            return
-        if len(_visitors) >= VISITORS_KEPT:
-            _visitors.clear()
-        _visitors[(link_id, visitor)] = now + LINK_SECONDS
+
+def _address(environ) -> str:
+    address = environ.get("REMOTE_ADDR", "")
+    if settings.TRUST_PROXY_FORWARDED_FOR:  # the address the trusted proxy appended last
+        address = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
+    return address
 
 
 def _not_found(start_response):

@@ -1,7 +1,6 @@
 """Helpers for the messaging core's tests."""
 
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from unittest import mock
 
 from smsnotify import outbox
 from smsnotify.models import Kind
@@ -26,8 +25,8 @@ def _django(environ, start_response):
 
 def visit(path: str, *, host: str = "s.example.com", agent: str = IPHONE, address: str = "203.0.113.5",
           cookie: str = "", method: str = "GET") -> tuple[str, dict, bytes]:
-    """A request through the project's WSGI layer, as gunicorn would make it. Django's request
-    signals would close the test's connection (its transaction): the test client leaves them out too."""
+    """A request through the project's WSGI layer, as gunicorn would make it. Its connection check
+    would close the test's connection (its transaction): the test client leaves Django's out too."""
     answer = {}
 
     def start_response(status, headers):
@@ -35,11 +34,6 @@ def visit(path: str, *, host: str = "s.example.com", agent: str = IPHONE, addres
 
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_HOST": host, "HTTP_USER_AGENT": agent,
                "REMOTE_ADDR": address, "HTTP_COOKIE": cookie, "wsgi.url_scheme": "https"}
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
+    with mock.patch("smsnotify.redirect.connection_checked"):
         body = b"".join(ShortLinkRedirect(_django)(environ, start_response))
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
     return answer["status"], answer["headers"], body

@@ -2,9 +2,10 @@
 (smsnotify/redirect.py) that counts a visitor's click once and reveals nothing."""
 
 import re
+from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from credits.estimate import sms_estimate
@@ -169,3 +170,13 @@ def test_no_short_url_sends_addresses_as_written(settings, shop):
                                ring=False)
     assert message.body == "See https://acme.example/a" and not ShortLink.objects.exists()
     assert visit("/s/AAAAAAAAAA")[2] == b"django"
+
+
+def test_a_database_outage_is_a_503_or_an_uncounted_redirect(link):
+    visit(f"/{link.code}")  # the link is now kept by this process
+    with mock.patch("smsnotify.redirect._fetch", side_effect=OperationalError("the server closed the connection")):
+        kept = visit(f"/{link.code}", address="198.51.100.7")
+        unknown = visit("/" + "Q" * CODE_LENGTH)
+    assert kept[0] == "302 Found" and kept[1]["Location"] == "https://acme.example/sale?a=1&b=%C5%BC"
+    assert unknown[0] == "503 Service Unavailable"
+    assert LinkClick.objects.count() == 1
