@@ -45,9 +45,9 @@ from .models import LinkClick, Message, ShortLink
 COOKIE = "sl_seen"
 _COOKIE_RE = re.compile(rf"(?:^|;)\s*{COOKIE}=1(?:;|$)")
 # Link unfurlers and crawlers (their documented user agents); iMessage's preview calls itself
-# facebookexternalhit and Twitterbot.
+# facebookexternalhit and Twitterbot. Not a bare "bot": a CUBOT phone's browser is a person.
 _BOTS = re.compile(
-    r"bot\b|bot/|crawler|spider|preview|facebookexternalhit|facebot|whatsapp|slack|telegram|discord|"
+    r"bot/|compatible;[^)]*bot|crawler|spider|preview|facebookexternalhit|facebot|whatsapp|slack|telegram|discord|"
     r"skypeuripreview|linkedin|embedly|pinterest|vkshare|bitlybot|google-pagerenderer|headless",
     re.IGNORECASE)
 LINKS_KEPT = 50_000  # per process; past it the memory starts again

@@ -140,6 +140,13 @@ def test_link_previews_are_redirected_but_not_counted(link, agent, method):
     assert not LinkClick.objects.exists()
 
 
+def test_a_phone_whose_name_ends_in_bot_is_a_person(link):
+    visit(f"/{link.code}", agent="Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120.0 Mobile")
+    visit(f"/{link.code}", agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    visit(f"/{link.code}", agent="Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)")
+    assert LinkClick.objects.count() == 1
+
+
 def test_an_unknown_code_is_a_bare_404(link):
     other = "A" * CODE_LENGTH if link.code != "A" * CODE_LENGTH else "B" * CODE_LENGTH
     answers = {visit(path)[0:3:2] for path in (f"/{other}", f"/{link.code[:-1]}", f"/{link.code}/x", "/")}
