@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import CharField, F, Value, When
-from django.db.models import Case
+from django.db.models import Case, CharField, F, Value, When
 from django.db.models.functions import Concat, StrIndex, Substr
 
 from shop.models import Coupon, Order

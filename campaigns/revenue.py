@@ -1,7 +1,8 @@
 """Revenue per campaign (selectors, read only): for each bulk send, automation and other source of
 texts, what it sent and cost in credits, the clicks on its links and the orders credited to it
-(campaigns/attribution.py) with their value. Three grouped queries per period, whatever the
-number of texts: the campaign of a text is an SQL expression (``attribution.campaign_of``).
+(campaigns/attribution.py) with their value. Three grouped queries per period (and one per kind of
+name: bulk sends, date campaigns), whatever the number of texts: the campaign of a text is an SQL
+expression (``attribution.campaign_of``).
 
 A period is [start, end): texts by when they were written, clicks by when they were made, orders
 by when they were placed. An order cancelled, rejected, returned or marked as a test is no revenue.
@@ -124,7 +125,9 @@ def campaign_revenue(*, shop: Shop, start: dt.datetime, end: dt.datetime,
 
 def campaign_names(*, shop: Shop, campaigns: list[str]) -> dict[str, str]:
     """Each campaign's name as the merchant knows it (in the active language)."""
-    ids = lambda prefix: [int(c.split(":")[1]) for c in campaigns if c.startswith(prefix) and c.split(":")[1].isdigit()]  # noqa: E731
+    def ids(prefix: str) -> list[int]:
+        return [int(number) for c in campaigns if c.startswith(prefix) and (number := c[len(prefix):]).isdigit()]
+
     bulks = {f"bulk:{bulk.pk}": _("%(bulk)s of %(date)s") % {"bulk": bulk, "date": formats.date_format(
         bulk.created_at.astimezone(shop.zone).date(), "SHORT_DATE_FORMAT")}
         for bulk in BulkSend.objects.filter(shop=shop, pk__in=ids("bulk:"))}
