@@ -24,6 +24,7 @@ test: install  ## the whole suite (PostgreSQL + Redis parts when DATABASE_URL or
 
 bench: install  ## speed targets, each against the naive approach; results in var/bench.json (needs PostgreSQL + Redis)
 	@rm -f var/bench.json
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }  # bench_shortlink's load
 	@status=0; for script in bench/bench_*.py; do echo "== $$script"; \
 	  DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	  $(PY) $$script || status=1; done; echo "== results: var/bench.json"; exit $$status

@@ -32,7 +32,7 @@ from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
 from templates_sms.tokens import CART_ABANDONED, DATE_PREFIX, ORDER_STATUS_PREFIX, Audience, order_status_event
 
-from . import admin_bulk, admin_inbox, admin_lists  # noqa: F401 - registers bulk sends, the inbox, the lists
+from . import admin_bulk, admin_inbox, admin_lists, admin_revenue  # noqa: F401 - they register their pages
 from . import bulk, satisfaction, selectors, sending
 from .admin_ratings import local_moment, rating_text  # also registers the ratings' list
 from .bulk import bulk_event

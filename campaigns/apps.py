@@ -16,6 +16,7 @@ class CampaignsConfig(AppConfig):
             (events.shop_created, receivers.marketing_settings_create),
             (events.shop_created, receivers.inbox_settings_create),
             (events.order_placed, receivers.text_order_placed),
+            (events.order_placed, receivers.attribute_order),
             (events.order_status_changed, receivers.text_order_status),
             (events.tracking_code_set, receivers.text_tracking_code),
             (events.ticket_opened, receivers.alert_ticket_opened),

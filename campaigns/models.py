@@ -629,3 +629,37 @@ class BulkRecipient(models.Model):
         verbose_name_plural = _("bulk send recipients")
         constraints = [models.UniqueConstraint(fields=["bulk", "phone"], name="bulkrecipient_one_per_number")]
         indexes = [models.Index(fields=["bulk", "id"], name="bulkrecipient_fanout_idx")]
+
+
+# --- revenue ------------------------------------------------------------------------------------
+
+
+class AttributionSource(models.TextChoices):
+    COUPON = "coupon", _("Used the text's discount code")
+    CLICK = "click", _("Clicked the text's link")
+
+
+class OrderAttribution(ShopOwned):
+    """The text an order is credited to, decided when the order is placed (campaigns/attribution.py):
+    the text whose discount code it used, else the last text the customer clicked within the 7
+    days before it. ``campaign`` names what sent that text ("bulk:12", "date:3",
+    "status:shipped", "abandoned_cart"…), so revenue per campaign is one GROUP BY and survives
+    the text's deletion."""
+
+    order = models.OneToOneField("shop.Order", verbose_name=_("order"), on_delete=models.CASCADE,
+                                 related_name="attribution")
+    message = models.ForeignKey(Message, verbose_name=_("text"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    campaign = models.CharField(_("campaign"), max_length=64)
+    source = models.CharField(_("because the customer"), max_length=8, choices=AttributionSource.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("order attribution")
+        # The admin's list of them is the campaign revenue report (campaigns/admin_revenue.py).
+        verbose_name_plural = _("campaign revenue")
+        indexes = [models.Index(fields=["shop", "campaign"], name="orderattribution_campaign_idx")]
+
+    def __str__(self):
+        return gettext("Order %(order)s") % {"order": self.order_id}

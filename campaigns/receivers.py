@@ -10,6 +10,7 @@ from __future__ import annotations
 from shop.models import Order, Product, Shop, Ticket, VerificationCode
 
 from . import codes, service_texts
+from .attribution import order_attribute
 from .alerts import low_balance_alert_send
 from .back_in_stock import back_in_stock_texts_schedule
 from .models import InboxSettings, MarketingSettings
@@ -25,6 +26,10 @@ def inbox_settings_create(sender, *, shop: Shop, **kwargs) -> None:
 
 def text_order_placed(sender, *, order: Order, **kwargs) -> None:
     service_texts.order_placed_texts_schedule(order=order)
+
+
+def attribute_order(sender, *, order: Order, **kwargs) -> None:
+    order_attribute(order=order)
 
 
 def text_order_status(sender, *, order: Order, previous: str, **kwargs) -> None:

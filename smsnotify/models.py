@@ -35,6 +35,13 @@ class SmsSettings(models.Model):
                     "A single special character makes the whole message use another encoding, which cuts "
                     "each part from 160 to 70 characters, so the same text may cost two or three times more."),
     )
+    # Applied in the outbox with the other "as sent" rules (outbox.sendable_text), so counts and prices agree.
+    shorten_links = models.BooleanField(
+        _("Shorten links and count clicks"), default=True,
+        help_text=_("Every web address in a text is replaced by a short link of its own for each recipient, "
+                    "which counts who clicked and which order followed. Short links also keep texts shorter. "
+                    "Switch this off only if your customers must see your own address."),
+    )
     max_segments = models.PositiveSmallIntegerField(
         _("maximum SMS parts per message"), default=3, validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text=_("A template that could be longer than this (with long names or addresses) cannot be saved."),
@@ -281,3 +288,47 @@ class MessageEvent(models.Model):
 
     def __str__(self):  # the admin shows it above each history row: no time (that has a column, in the shop's zone)
         return str(self.get_type_display())
+
+
+class ShortLink(models.Model):
+    """A web address in one text to one recipient, replaced by a short link with a code of its
+    own (smsnotify/links.py), so a click tells which text, customer and campaign it came from.
+    The code is the link's only secret: random, never derived from an id."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    url = models.TextField(_("address"))
+    # The message's shop: the admin lists and the statistics filter by it without a join.
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="links")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("short link")
+        verbose_name_plural = _("short links")
+
+    def __str__(self):
+        return self.code
+
+
+class LinkClick(models.Model):
+    """One visitor's first click on a short link; a visitor's later clicks are not rows.
+    A visitor is a keyed hash of their address and browser (smsnotify/redirect.py): no address is kept."""
+
+    link = models.ForeignKey(ShortLink, verbose_name=_("short link"), on_delete=models.CASCADE,
+                             related_name="clicks", db_index=False)
+    visitor = models.CharField(_("visitor"), max_length=32)
+    # The text's customer, copied when the click is recorded: the order attribution's lookup
+    # ("this customer's last click before the order") reads one index.
+    customer = models.ForeignKey("shop.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+", db_index=False)
+    clicked_at = models.DateTimeField(_("clicked at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("link click")
+        verbose_name_plural = _("link clicks")
+        constraints = [models.UniqueConstraint(fields=["link", "visitor"], name="linkclick_once_per_visitor")]
+        indexes = [models.Index(fields=["customer", "-clicked_at"], condition=Q(customer__isnull=False),
+                                name="linkclick_customer_idx")]
+
+    def __str__(self):
+        return gettext("Click %(id)s") % {"id": self.pk}

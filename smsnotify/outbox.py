@@ -35,7 +35,8 @@ from shop.models import Shop
 from .encoding import segment_info, transliterate
 from .history import iso
 from . import pacing
-from .models import LANES, Direction, EventType, Lane, Message, MessageEvent, SmsSettings, Status, lane_of
+from .links import links_on, links_shorten
+from .models import LANES, Direction, EventType, Lane, Message, MessageEvent, ShortLink, SmsSettings, Status, lane_of
 from .phones import E164, InvalidPhoneNumber, to_e164
 from .pg_arrays import execute_binary
 from .selectors import sms_settings_for
@@ -110,7 +111,8 @@ def message_schedule(
     now = timezone.now()
     sms_settings = sms_settings_for(shop)
     active = sms_settings.active
-    body = sendable_text(sms_settings, body)
+    links: list[tuple[str, str]] = []
+    body = sendable_text(sms_settings, body, links=links)
     info = segment_info(body)
     message = Message(
         shop=shop,
@@ -148,6 +150,7 @@ def message_schedule(
         event.user, event.parameters["user"] = user, user.get_username()
     event.created_at = now
     event.save()
+    _insert_links(shop.pk, [(message.pk, code, url) for code, url in links])
     if ring and active and message.send_at <= now:
         messages_ring(message_ids=[message.pk], lane=message.lane)
     return message
@@ -190,6 +193,7 @@ def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMess
     active = sms_settings.active
     lane = lane_of(kind)
     prepared: dict[str, tuple] = {}  # key → (recipient, body, encoding, segments, send_at, customer, order, cart, product)
+    links: dict[str, list[tuple[str, str]]] = {}  # key → its short links (code, address), for texts that have any
     for row in rows:
         if row.dedupe_key in prepared or not row.body or not row.body.strip():
             continue
@@ -201,7 +205,10 @@ def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMess
             except InvalidPhoneNumber:
                 log.warning("Invalid phone %r for %s; no SMS scheduled.", str(row.to), row.dedupe_key)
                 continue
-        body = sendable_text(sms_settings, row.body)
+        its_links: list[tuple[str, str]] = []
+        body = sendable_text(sms_settings, row.body, links=its_links)
+        if its_links:
+            links[row.dedupe_key] = its_links
         info = segment_info(body)
         prepared[row.dedupe_key] = (recipient, body, info.encoding, info.segments, row.send_at or send_at or now,
                                     row.customer_id, row.order_id, row.cart_id, row.product_id)
@@ -223,6 +230,8 @@ def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMess
         params, event_type = lambda key: {"reason": "sms_inactive", **who}, EventType.STOPPED  # noqa: E731
     _insert_events([(pk, params(key)) for key, pk in written.items()], type=event_type, status=common["status"],
                    user=user, created_at=now)
+    if links:
+        _insert_links(shop.pk, [(pk, code, url) for key, pk in written.items() for code, url in links.get(key, ())])
     if ring and active:
         messages_ring(message_ids=[pk for key, pk in written.items() if prepared[key][4] <= now], lane=lane)
     return written
@@ -283,6 +292,23 @@ def _insert_events(events: list[tuple[int, dict]], *, type: str, status: str, us
          [pk for pk, _params in events], [json.dumps(params) for _pk, params in events]])
 
 
+def _insert_links(shop_id: int, links: list[tuple[int, str, str]]) -> None:
+    """The short links of written messages, each (message id, code, address), with one INSERT."""
+    if not links:
+        return
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        ShortLink.objects.bulk_create([ShortLink(shop_id=shop_id, message_id=message_id, code=code, url=url,
+                                                 created_at=now) for message_id, code, url in links], batch_size=500)
+        return
+    message_ids, codes, urls = (list(column) for column in zip(*links))
+    execute_binary(
+        f"""INSERT INTO {ShortLink._meta.db_table} (shop_id, message_id, code, url, created_at)
+            SELECT %s, l.message_id, l.code, l.url, %s
+            FROM unnest(%b::bigint[], %b::varchar[], %b::text[]) AS l(message_id, code, url)""",
+        [shop_id, now, message_ids, codes, urls])
+
+
 def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
     """Hand these messages to their lanes' workers once the caller's transaction commits (delivery
     claims what is still due, so ringing one that was cancelled meanwhile is harmless). Without
@@ -301,9 +327,14 @@ def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:
         transaction.on_commit(functools.partial(_ring, pks, its_lane))
 
 
-def sendable_text(sms_settings: SmsSettings, body: str) -> str:
-    """The text as it will really be sent (and counted and priced): the shop's
-    "replace special characters" option applied. Estimates call this too, so they agree."""
+def sendable_text(sms_settings: SmsSettings, body: str, *, links: list[tuple[str, str]] | None = None) -> str:
+    """The text as it will really be sent (and counted and priced): its web addresses shortened
+    (when the shop shortens them; smsnotify/links.py) and the shop's "replace special
+    characters" option applied. Estimates call this too, so they agree: without ``links`` each
+    address gets a placeholder code of the real codes' length; the outbox passes ``links`` and
+    gets each new (code, address) appended. Shortened first, so an address is kept as written."""
+    if "://" in body and links_on(sms_settings):  # the test first: a bulk send's 100,000 texts mostly have none
+        body = links_shorten(body, links=links)
     return transliterate(body) if sms_settings.replace_special_characters else body
 
 

@@ -30,6 +30,17 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The address gateways call back (delivery reports). Behind a TLS-terminating proxy
 # request.build_absolute_uri() says http://, which breaks webhook signatures.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
+# Where the texts' short links point (smsnotify/links.py): a short domain of its own
+# ("https://s.example.com", served by this app when routed here) or a path of this app
+# ("…/s"). Empty: links are sent as written. Served before Django (smsnotify/redirect.py).
+PUBLIC_SHORT_URL = env_str(
+    "PUBLIC_SHORT_URL",
+    f"{PUBLIC_BASE_URL}/s" if PUBLIC_BASE_URL else ("http://127.0.0.1:8000/s" if DEBUG else ""),
+).rstrip("/")
+if PUBLIC_SHORT_URL and (urlsplit(PUBLIC_SHORT_URL).scheme not in ("http", "https")
+                         or not urlsplit(PUBLIC_SHORT_URL).netloc
+                         or urlsplit(PUBLIC_SHORT_URL).query or urlsplit(PUBLIC_SHORT_URL).fragment):
+    raise ImproperlyConfigured("PUBLIC_SHORT_URL must be an http(s) address with no query, e.g. https://s.example.com")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

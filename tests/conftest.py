@@ -86,3 +86,13 @@ def daytime():
 
     with time_machine.travel(dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc), tick=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_short_links():
+    """The redirect keeps links and visitors per process; a test's rows roll back, so forget them."""
+    from smsnotify.redirect import caches_clear
+
+    caches_clear()
+    yield
+    caches_clear()

@@ -49,6 +49,7 @@ from campaigns.models import (
     InboxSettings,
     MarketingSettings,
     OptOut,
+    OrderAttribution,
     OrderStatusRule,
     SatisfactionRating,
     SatisfactionSurvey,
@@ -102,6 +103,13 @@ def _rating(shop: Shop) -> SatisfactionRating:
                                              message=answer, score=4)
 
 
+def _attribution(shop: Shop) -> OrderAttribution:
+    """An order credited to a bulk send's text (the Campaign revenue page's rows)."""
+    order = OrderFactory(shop=shop)
+    text = MessageFactory(shop=shop, kind="bulk", batch_ref="bulk:1", status="delivered", credits_charged=12)
+    return OrderAttribution.objects.create(shop=shop, order=order, message=text, campaign="bulk:1", source="click")
+
+
 # --- one row per registered admin model -----------------------------------------------------
 # A builder makes one row "of" ``shop``. Tenant-owned models (ShopScopedAdmin) are built for
 # both shops (A's row proves the page opens for its owner); platform models only for B.
@@ -128,6 +136,7 @@ BUILDERS: dict[type[models.Model], Callable[[Shop], models.Model]] = {
                                                            customer=CustomerFactory(shop=shop)),
     InboxSettings: lambda shop: InboxSettings.objects.get(shop=shop),  # made with the shop
     SatisfactionRating: _rating,  # read-only: a POST must change nothing
+    OrderAttribution: _attribution,  # read-only; its list is the Campaign revenue report
     OrderStatusRule: lambda shop: OrderStatusRule.objects.create(
         shop=shop, status="shipped", product=ProductFactory(shop=shop), delay_days=2),
     DateCampaign: lambda shop: DateCampaign.objects.create(
@@ -520,3 +529,18 @@ def test_autocomplete_offers_only_the_shops_own_rows(world: World, client, model
     offered = {int(row["id"]) for row in response.json()["results"]}
     assert world.own[target].pk in offered
     assert world.foreign[target].pk not in offered
+
+
+def test_the_campaign_revenue_page_shows_only_the_shops_own(world: World, client):
+    """The report takes no id, only a period: what it sums must be the merchant's shop's alone."""
+    client.force_login(world.merchant_a)
+    today = timezone.localdate()
+    url = reverse("admin:campaigns_orderattribution_changelist")
+    response = client.get(url, {"first": (today - dt.timedelta(days=1)).isoformat(), "last": today.isoformat(),
+                                "shop": world.foreign[Shop].pk})  # a merchant has no shop field: ignored
+    assert response.status_code == 200
+    report = response.context["revenue"]
+    assert report.shop == world.own[Shop]
+    own = world.own[OrderAttribution]
+    assert report.total.orders == 1 and report.total.revenue == own.order.total
+    assert world.marker not in response.content.decode()
