@@ -32,7 +32,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "campaigns.apps.BackOfficeAdminConfig",  # django.contrib.admin with the dashboard and statistics
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,249 @@
+"""Reads for the statistics page and the dashboard: a shop's texts per day, week or month of its
+time zone (weeks start on Monday) and per kind of message.
+
+Every figure is an aggregate the database computes, grouped by the day, week or month of the
+row's ``created_at`` truncated in the shop's zone (``Trunc(..., tzinfo=zone)``: PostgreSQL's
+``date_trunc(... AT TIME ZONE ...)``, SQLite's own function); Python only reads the grouped rows,
+never the messages. The message queries read the ("shop", "-created_at") index.
+
+A text counts in the period it was written (``created_at``): for almost every text that is the
+minute it left; a text scheduled for later counts where it was written, as sent only once it
+has left. What the figures mean:
+- sent: the texts the provider took (sent, delivered, undelivered, or unknown: no answer came);
+- delivered: the texts the provider reported delivered;
+- failed: the texts that did not arrive (failed, or undelivered by the network), by error code;
+- credits: what the texts of the period cost, net of refunds (``Message.credits_charged``);
+- delivery rate: delivered, of the texts sent or failed;
+- replies: the texts customers sent the shop; opt-outs: numbers that asked for no more texts;
+- numbers: customers with a phone number, by when they registered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Avg, Count, DateField, Max, Q, Sum
+from django.db.models.functions import Trunc
+
+from shop.models import Customer, Shop
+from smsnotify.models import Direction, Message, Status
+
+from .models import OptOut, SatisfactionRating
+
+DAY, WEEK, MONTH = "day", "week", "month"
+PERIODS = (DAY, WEEK, MONTH)
+SENT = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN)
+FAILED = (Status.FAILED, Status.UNDELIVERED)
+ATTEMPTED = frozenset(SENT) | frozenset(FAILED)
+
+
+def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The moment ``day`` starts in ``zone``."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+
+def period_start(day: dt.date, unit: str) -> dt.date:
+    """The first day of the day, week (Monday) or month ``day`` falls in."""
+    if unit == WEEK:
+        return day - dt.timedelta(days=day.weekday())
+    if unit == MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def period_next(start: dt.date, unit: str) -> dt.date:
+    """The first day of the period after the one starting on ``start``."""
+    if unit == WEEK:
+        return start + dt.timedelta(weeks=1)
+    if unit == MONTH:
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start + dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Whole days, weeks or months of a shop's calendar: from the one holding ``first`` to the one
+    holding ``last`` (both included)."""
+
+    unit: str
+    first: dt.date
+    last: dt.date
+    zone: dt.tzinfo
+
+    @classmethod
+    def covering(cls, *, unit: str, first: dt.date, last: dt.date, zone: dt.tzinfo) -> Range:
+        return cls(unit=unit, first=period_start(first, unit), last=period_start(last, unit), zone=zone)
+
+    @property
+    def starts(self) -> list[dt.date]:
+        """Each period's first day, oldest first."""
+        starts, day = [], self.first
+        while day <= self.last:
+            starts.append(day)
+            day = period_next(day, self.unit)
+        return starts
+
+    @property
+    def end(self) -> dt.date:
+        """The first day after the range."""
+        return period_next(self.last, self.unit)
+
+    @property
+    def since(self) -> dt.datetime:
+        return local_midnight(self.first, self.zone)
+
+    @property
+    def until(self) -> dt.datetime:
+        return local_midnight(self.end, self.zone)
+
+    def bucket(self, field_name: str) -> Trunc:
+        """The period a row's ``field_name`` falls in, as its first day in the shop's calendar."""
+        return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
+
+
+@dataclass
+class Figures:
+    """What a period's (or a kind's) outbound texts did."""
+
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    credits: int = 0
+    attempted: int = 0
+
+    def add(self, *, status: str, count: int, credits: int) -> None:
+        self.sent += count if status in SENT else 0
+        self.delivered += count if status == Status.DELIVERED else 0
+        self.failed += count if status in FAILED else 0
+        self.attempted += count if status in ATTEMPTED else 0
+        self.credits += credits
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Delivered, of the texts sent or failed; None before any."""
+        return self.delivered / self.attempted if self.attempted else None
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str  # the provider's error code; "" for a failure without one (e.g. a text that expired)
+    text: str  # one of its messages, as the provider or the system wrote it
+    count: int
+
+
+@dataclass(frozen=True)
+class Rating:
+    count: int
+    average: float | None
+
+
+@dataclass
+class TextStatistics:
+    """A range's texts: per period (``periods``, oldest first), per kind (``kinds``, busiest first),
+    in total, and the replies received per period."""
+
+    span: Range
+    periods: dict[dt.date, Figures]
+    kinds: dict[str, Figures]
+    total: Figures
+    replies: dict[dt.date, int] = field(default_factory=dict)
+
+    @property
+    def replies_total(self) -> int:
+        return sum(self.replies.values())
+
+
+def text_statistics(*, shop: Shop, span: Range) -> TextStatistics:
+    """One grouped query: messages of [since, until) by period, direction, kind and status."""
+    rows = (Message.objects.filter(shop=shop, created_at__gte=span.since, created_at__lt=span.until)
+            .annotate(period=span.bucket("created_at"))
+            .values("period", "direction", "kind", "status")
+            .annotate(count=Count("pk"), credits=Sum("credits_charged")).order_by())
+    periods = {start: Figures() for start in span.starts}
+    replies = dict.fromkeys(span.starts, 0)
+    kinds: dict[str, Figures] = defaultdict(Figures)
+    total = Figures()
+    for row in rows:
+        if row["direction"] == Direction.INBOUND:
+            replies[row["period"]] = replies.get(row["period"], 0) + row["count"]
+            continue
+        numbers = {"status": row["status"], "count": row["count"], "credits": row["credits"] or 0}
+        periods.setdefault(row["period"], Figures()).add(**numbers)
+        kinds[row["kind"]].add(**numbers)
+        total.add(**numbers)
+    busiest = dict(sorted(kinds.items(), key=lambda item: (-item[1].sent, -item[1].credits, item[0])))
+    return TextStatistics(span=span, periods=periods, kinds=busiest, total=total, replies=replies)
+
+
+def failures_by_code(*, shop: Shop, since: dt.datetime, until: dt.datetime | None = None) -> list[Failure]:
+    """The failed texts written in [since, until), per error code, most frequent first."""
+    rows = Message.objects.filter(shop=shop, status__in=FAILED, created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    rows = rows.values("error_code").annotate(count=Count("pk"), text=Max("error_text")).order_by()
+    return sorted((Failure(code=row["error_code"], text=row["text"] or "", count=row["count"]) for row in rows),
+                  key=lambda failure: (-failure.count, failure.code))
+
+
+def opt_outs_per_period(*, shop: Shop, span: Range) -> dict[dt.date, int]:
+    counts = dict(OptOut.objects.filter(shop=shop, created_at__gte=span.since, created_at__lt=span.until)
+                  .annotate(period=span.bucket("created_at")).values("period")
+                  .annotate(count=Count("pk")).order_by().values_list("period", "count"))
+    return {start: counts.get(start, 0) for start in span.starts}
+
+
+def ratings_per_period(*, shop: Shop, span: Range) -> dict[dt.date, Rating]:
+    """Satisfaction ratings first given in each period (how many, their average)."""
+    rows = {row["period"]: row for row in
+            SatisfactionRating.objects.filter(shop=shop, created_at__gte=span.since, created_at__lt=span.until)
+            .annotate(period=span.bucket("created_at")).values("period")
+            .annotate(count=Count("pk"), average=Avg("score")).order_by()}
+    return {start: Rating(count=rows[start]["count"], average=rows[start]["average"]) if start in rows
+            else Rating(count=0, average=None) for start in span.starts}
+
+
+def _with_number(shop: Shop):
+    return Customer.objects.filter(shop=shop).exclude(phone="")
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """Customers with a phone number: how many at the end of each period, how many joined in it."""
+
+    new: dict[dt.date, int]
+    total: dict[dt.date, int]
+
+
+def numbers_per_period(*, shop: Shop, span: Range) -> Numbers:
+    """Two queries: the numbers registered before the range, and those registered per period in it."""
+    before = _with_number(shop).filter(registered_at__lt=span.since).count()
+    counts = dict(_with_number(shop).filter(registered_at__gte=span.since, registered_at__lt=span.until)
+                  .annotate(period=span.bucket("registered_at")).values("period")
+                  .annotate(count=Count("pk")).order_by().values_list("period", "count"))
+    new, total, running = {}, {}, before
+    for start in span.starts:
+        new[start] = counts.get(start, 0)
+        running += new[start]
+        total[start] = running
+    return Numbers(new=new, total=total)
+
+
+@dataclass(frozen=True)
+class NumbersGrowth:
+    total: int
+    new_this_week: int  # in the last 7 days
+
+    @property
+    def growth(self) -> float | None:
+        """The last 7 days' new numbers, of those there were before; None when there were none."""
+        before = self.total - self.new_this_week
+        return self.new_this_week / before if before else None
+
+
+def numbers_growth(*, shop: Shop, now: dt.datetime) -> NumbersGrowth:
+    row = _with_number(shop).aggregate(
+        total=Count("pk"), new=Count("pk", filter=Q(registered_at__gt=now - dt.timedelta(days=7),
+                                                    registered_at__lte=now)))
+    return NumbersGrowth(total=row["total"], new_this_week=row["new"])

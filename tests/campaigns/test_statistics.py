@@ -1,0 +1,294 @@
+"""The statistics page and its selectors (campaigns/statistics.py): figures per day, week and month
+of the shop's time zone (weeks from Monday) and per kind, against hand-counted texts; failures by
+error code, credits, opt-outs, replies, ratings and numbers; another shop's rows never count."""
+
+import datetime as dt
+import json
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from campaigns.models import OptOut, SatisfactionRating
+from campaigns.statistics import (
+    DAY,
+    MONTH,
+    WEEK,
+    Range,
+    failures_by_code,
+    numbers_per_period,
+    opt_outs_per_period,
+    ratings_per_period,
+    text_statistics,
+)
+from smsnotify.models import Direction, Kind, Status
+from tests.factories import CustomerFactory, MessageFactory, OrderFactory, make_merchant, make_shop
+
+pytestmark = pytest.mark.django_db
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+WEEK_A, WEEK_B = dt.date(2026, 11, 16), dt.date(2026, 11, 23)  # Mondays
+NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=WARSAW)  # the Sunday that ends week B
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    """A moment of November (or ``month``) 2026 on Warsaw's clock."""
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=WARSAW)
+
+
+def text(shop, when, *, kind=Kind.ORDER_STATUS, status=Status.DELIVERED, credits=0, code="", reason="", **fields):
+    return MessageFactory(shop=shop, kind=kind, status=status, created_at=when, credits_charged=credits,
+                          error_code=code, error_text=reason, **fields)
+
+
+def reply(shop, when):
+    return MessageFactory(shop=shop, direction=Direction.INBOUND, kind=Kind.INBOUND, status=Status.DELIVERED,
+                          created_at=when)
+
+
+def rating(shop, when, score):
+    """A rating given at ``when``; its survey text was written weeks before (outside the ranges here)."""
+    order = OrderFactory(shop=shop)
+    survey = text(shop, at(1, 10, month=10), kind=Kind.DATE_CAMPAIGN, order=order)
+    return SatisfactionRating.objects.create(shop=shop, order=order, survey_message=survey, score=score,
+                                             created_at=when, answered_at=when)
+
+
+@pytest.fixture
+def warsaw():
+    return make_shop(name="Sklep", time_zone="Europe/Warsaw")
+
+
+@pytest.fixture
+def texts(warsaw):
+    """Hand-counted texts of two weeks, and some just outside them."""
+    shop = warsaw
+    # week A (16-22 Nov): the first one is Sunday 23:30 in Warsaw (22:30 UTC): still week A
+    text(shop, at(22, 23, 30), credits=2)
+    text(shop, at(18, 12), status=Status.SENT, credits=1)
+    text(shop, at(19, 10), kind=Kind.BULK, status=Status.FAILED, code="21211", reason="The 'To' number is not valid.")
+    reply(shop, at(20, 9))
+    # week B (23-29 Nov): Monday 00:30 in Warsaw is Sunday 23:30 UTC, yet week B
+    text(shop, at(23, 0, 30), kind=Kind.BULK, credits=3)
+    text(shop, at(24, 10), kind=Kind.BULK, status=Status.UNDELIVERED, code="30003", reason="Unreachable handset")
+    text(shop, at(25, 10), kind=Kind.BULK, status=Status.UNKNOWN, credits=2)
+    text(shop, at(26, 10), kind=Kind.MANUAL, status=Status.SCHEDULED)
+    text(shop, at(27, 10), kind=Kind.MANUAL, status=Status.CANCELLED)
+    reply(shop, at(28, 10))
+    reply(shop, at(29, 23, 59))
+    # outside: the Sunday before week A, the Monday after week B (00:10 in Warsaw, still the 29th in UTC)
+    text(shop, at(15, 23, 30), credits=50)
+    text(shop, at(30, 0, 10), credits=50)
+    reply(shop, at(30, 0, 10))
+    return shop
+
+
+def weeks(shop):
+    return Range.covering(unit=WEEK, first=WEEK_A, last=dt.date(2026, 11, 29), zone=shop.zone)
+
+
+def test_a_range_is_whole_periods_of_the_shops_calendar():
+    span = Range.covering(unit=WEEK, first=dt.date(2026, 11, 18), last=dt.date(2026, 11, 24), zone=WARSAW)
+    assert span.starts == [WEEK_A, WEEK_B]
+    assert span.since == at(16, 0) and span.until == at(30, 0)
+    months = Range.covering(unit=MONTH, first=dt.date(2026, 11, 30), last=dt.date(2027, 2, 1), zone=WARSAW)
+    assert months.starts == [dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2027, 1, 1), dt.date(2027, 2, 1)]
+    assert months.until == dt.datetime(2027, 3, 1, tzinfo=WARSAW)
+
+
+def test_figures_per_week_in_the_shops_time_zone(texts):
+    stats = text_statistics(shop=texts, span=weeks(texts))
+    a, b = stats.periods[WEEK_A], stats.periods[WEEK_B]
+    assert (a.sent, a.delivered, a.failed, a.credits) == (2, 1, 1, 3)
+    # sent: delivered + undelivered + unknown; failed: the undelivered one
+    assert (b.sent, b.delivered, b.failed, b.credits) == (3, 1, 1, 5)
+    assert stats.replies == {WEEK_A: 1, WEEK_B: 2}
+    assert (stats.total.sent, stats.total.delivered, stats.total.failed, stats.total.credits) == (5, 2, 2, 8)
+    assert stats.total.delivery_rate == pytest.approx(2 / 6)  # delivered, of sent (5) or failed (1 more)
+
+
+def test_figures_per_kind(texts):
+    kinds = text_statistics(shop=texts, span=weeks(texts)).kinds
+    assert list(kinds) == [Kind.BULK, Kind.ORDER_STATUS, Kind.MANUAL]  # the busiest first
+    bulk, status, manual = kinds[Kind.BULK], kinds[Kind.ORDER_STATUS], kinds[Kind.MANUAL]
+    assert (bulk.sent, bulk.delivered, bulk.failed, bulk.credits) == (3, 1, 2, 5)
+    assert (status.sent, status.delivered, status.failed, status.credits) == (2, 1, 0, 3)
+    assert (manual.sent, manual.delivered, manual.failed, manual.credits) == (0, 0, 0, 0)
+    assert Kind.INBOUND not in kinds  # replies are counted apart
+
+
+def test_a_day_ends_at_midnight_in_the_shops_zone(texts):
+    span = Range.covering(unit=DAY, first=dt.date(2026, 11, 22), last=dt.date(2026, 11, 23), zone=texts.zone)
+    stats = text_statistics(shop=texts, span=span)
+    sunday, monday = stats.periods[dt.date(2026, 11, 22)], stats.periods[dt.date(2026, 11, 23)]
+    assert (sunday.sent, sunday.credits) == (1, 2)
+    assert (monday.sent, monday.credits) == (1, 3)
+
+
+def test_months_in_the_shops_zone(warsaw):
+    text(warsaw, at(30, 23, 30), credits=1)  # 22:30 UTC: November
+    text(warsaw, at(1, 0, 30, month=12), credits=10)  # 23:30 UTC on 30 November: December in Warsaw
+    span = Range.covering(unit=MONTH, first=dt.date(2026, 11, 1), last=dt.date(2026, 12, 31), zone=warsaw.zone)
+    stats = text_statistics(shop=warsaw, span=span)
+    assert stats.periods[dt.date(2026, 11, 1)].credits == 1
+    assert stats.periods[dt.date(2026, 12, 1)].credits == 10
+
+
+def test_a_period_without_texts_is_there_with_zeros(warsaw):
+    span = Range.covering(unit=DAY, first=dt.date(2026, 11, 1), last=dt.date(2026, 11, 3), zone=warsaw.zone)
+    stats = text_statistics(shop=warsaw, span=span)
+    assert list(stats.periods) == span.starts
+    assert all(figures.sent == 0 and figures.delivery_rate is None for figures in stats.periods.values())
+
+
+def test_failures_by_error_code(texts):
+    text(texts, at(24, 11), kind=Kind.BULK, status=Status.FAILED, code="21211", reason="The 'To' number is not valid.")
+    text(texts, at(24, 12), status=Status.FAILED, reason="Expired before it could be sent")
+    span = weeks(texts)
+    failures = failures_by_code(shop=texts, since=span.since, until=span.until)
+    assert [(f.code, f.count) for f in failures] == [("21211", 2), ("", 1), ("30003", 1)]
+    assert failures[0].text == "The 'To' number is not valid."
+    assert failures[1].text == "Expired before it could be sent"
+
+
+def test_opt_outs_per_week(warsaw):
+    OptOut.objects.create(shop=warsaw, phone="+48600000001", created_at=at(22, 23, 50))
+    OptOut.objects.create(shop=warsaw, phone="+48600000002", created_at=at(23, 8))
+    OptOut.objects.create(shop=warsaw, phone="+48600000003", created_at=at(25, 8))
+    OptOut.objects.create(shop=make_shop(), phone="+48600000004", created_at=at(25, 8))
+    assert opt_outs_per_period(shop=warsaw, span=weeks(warsaw)) == {WEEK_A: 1, WEEK_B: 2}
+
+
+def test_ratings_per_week(warsaw):
+    rating(warsaw, at(22, 23, 45), 5)
+    rating(warsaw, at(24, 9), 2)
+    rating(warsaw, at(26, 9), 4)
+    ratings = ratings_per_period(shop=warsaw, span=weeks(warsaw))
+    assert (ratings[WEEK_A].count, ratings[WEEK_A].average) == (1, 5)
+    assert (ratings[WEEK_B].count, ratings[WEEK_B].average) == (2, 3)
+    empty = Range.covering(unit=WEEK, first=dt.date(2026, 11, 2), last=dt.date(2026, 11, 2), zone=warsaw.zone)
+    assert ratings_per_period(shop=warsaw, span=empty)[dt.date(2026, 11, 2)].average is None
+
+
+def test_numbers_collected_per_week(warsaw):
+    for when in (at(1, 9), at(10, 9), at(22, 23, 30), at(23, 0, 30), at(29, 22)):
+        CustomerFactory(shop=warsaw, registered_at=when)
+    CustomerFactory(shop=warsaw, registered_at=at(24, 9), phone="")  # no number to text
+    CustomerFactory(shop=make_shop(), registered_at=at(24, 9))
+    numbers = numbers_per_period(shop=warsaw, span=weeks(warsaw))
+    assert numbers.new == {WEEK_A: 1, WEEK_B: 2}
+    assert numbers.total == {WEEK_A: 3, WEEK_B: 5}
+
+
+def test_another_shops_texts_never_count(texts):
+    other = make_shop(time_zone="Europe/Warsaw")
+    text(other, at(22, 23, 30), credits=100)
+    text(other, at(24, 10), kind=Kind.BULK, status=Status.FAILED, code="21211")
+    reply(other, at(24, 10))
+    stats = text_statistics(shop=texts, span=weeks(texts))
+    assert (stats.total.sent, stats.total.credits, stats.replies_total) == (5, 8, 3)
+    span = weeks(texts)
+    assert sum(f.count for f in failures_by_code(shop=texts, since=span.since, until=span.until)) == 2
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+
+def _chart(page: str, chart_id: str) -> dict:
+    match = re.search(rf'<script id="data-{chart_id}" type="application/json">(.*?)</script>', page, re.S)
+    assert match, f"no data for the chart {chart_id}"
+    return json.loads(match.group(1))
+
+
+def _series(chart: dict, label: str) -> list:
+    return next(dataset["data"] for dataset in chart["datasets"] if dataset["label"] == label)
+
+
+@pytest.fixture
+def merchant(client, texts):
+    client.force_login(make_merchant(texts))
+    return client
+
+
+def test_the_page_shows_weeks_with_charts_and_tables(merchant, texts):
+    rating(texts, at(24, 9), 4)
+    OptOut.objects.create(shop=texts, phone="+48600000001", created_at=at(23, 8))
+    with time_machine.travel(NOW, tick=False):
+        response = merchant.get(reverse("admin:statistics"), {"period": "week", "start": "2026-11-18",
+                                                              "end": "2026-11-29"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    chart = _chart(page, "texts")
+    assert len(chart["labels"]) == 2  # widened to whole weeks: 16-22 and 23-29 November
+    assert _series(chart, "Sent") == [2, 3]
+    assert _series(chart, "Delivered") == [1, 1]
+    assert _series(chart, "Failed") == [1, 1]
+    assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
+    replies = _chart(page, "replies")
+    assert _series(replies, "Replies received") == [1, 2]
+    assert _series(replies, "Opt-outs") == [0, 1]
+    assert _series(_chart(page, "satisfaction"), "Average rating (1-5)") == [None, 4]
+    kinds = _chart(page, "kinds")
+    assert kinds["labels"] == ["Bulk send", "Order status", "Sent by hand"]
+    assert _series(kinds, "Credits spent") == [5, 3, 0]
+    # the same figures in the table below each chart
+    table = re.search(r'<table class="stats-table" id="table-texts">(.*?)</table>', page, re.S).group(1)
+    assert [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><th scope=\"row\">.*?</tr>", table)] \
+        == [["2", "1", "1"], ["3", "1", "1"]]
+    assert "21211" in page and "30003" in page
+    assert 'value="2026-11-16"' in page  # the form shows the range as read
+
+
+def test_the_default_range_is_the_last_30_days(merchant, texts):
+    with time_machine.travel(NOW, tick=False):
+        page = merchant.get(reverse("admin:statistics")).content.decode()
+    chart = _chart(page, "texts")
+    assert len(chart["labels"]) == 30
+    assert sum(_series(chart, "Sent")) == 6  # the two weeks and the Sunday before them
+    assert 'value="2026-10-31"' in page and 'value="2026-11-29"' in page
+
+
+@pytest.mark.parametrize("query, error", [
+    ({"start": "2026-11-29", "end": "2026-11-01"}, "The range must start before it ends."),
+    ({"start": "2020-01-01", "end": "2026-11-01"}, "Choose a range of at most three years."),
+    ({"start": "yesterday"}, "Enter a valid date."),
+    ({"period": "year"}, "Select a valid choice."),
+])
+def test_a_wrong_range_is_a_clear_400(merchant, query, error):
+    response = merchant.get(reverse("admin:statistics"), query)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert 'data-chart' not in response.content.decode()
+
+
+def test_the_page_is_linked_from_the_admins_navigation(merchant):
+    index = merchant.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("admin:statistics")}"' in index
+    orders = merchant.get(reverse("admin:shop_order_changelist")).content.decode()  # the sidebar
+    assert f'href="{reverse("admin:statistics")}"' in orders
+
+
+def test_the_operator_picks_the_shop(client, admin_user, texts):
+    other = make_shop(name="Another", time_zone="Europe/Warsaw")
+    text(other, at(24, 10), credits=7)
+    client.force_login(admin_user)
+    url = reverse("admin:statistics")
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(url, {"shop": other.pk, "period": "week", "start": "2026-11-16"}).content.decode()
+        assert _series(_chart(page, "credits"), "Credits spent") == [0, 7]
+        page = client.get(url, {"shop": texts.pk, "period": "week", "start": "2026-11-16"}).content.decode()
+        assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
+        assert client.get(url, {"shop": "999999"}).status_code == 400
+        assert client.get(url, {"shop": "x"}).status_code == 400
+
+
+def test_a_merchant_cannot_pick_another_shop(merchant, texts):
+    other = make_shop(name="Another", time_zone="Europe/Warsaw")
+    text(other, at(24, 10), credits=7)
+    with time_machine.travel(NOW, tick=False):
+        page = merchant.get(reverse("admin:statistics"), {"shop": other.pk, "period": "week",
+                                                          "start": "2026-11-16"}).content.decode()
+    assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
+    assert "Another" not in page
