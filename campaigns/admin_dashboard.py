@@ -116,9 +116,12 @@ def _period_labels(span: statistics.Range) -> tuple[str, list[str]]:
     return header, [formats.date_format(start, "SHORT_DATE_FORMAT") for start in span.starts]
 
 
-def texts_chart(texts: statistics.TextStatistics, *, chart_id: str = "texts") -> Chart:
-    header, labels = _period_labels(texts.span)
-    figures = [texts.periods[start] for start in texts.span.starts]
+def texts_chart(texts: statistics.TextStatistics, *, span: statistics.Range | None = None,
+                chart_id: str = "texts") -> Chart:
+    """Sent, delivered and failed per period of ``span`` (the whole of the statistics' by default)."""
+    span = span or texts.span
+    header, labels = _period_labels(span)
+    figures = [texts.periods[start] for start in span.starts]
     return Chart(chart_id, _("Texts"), header, labels, [
         Series(_("Sent"), [f.sent for f in figures]),
         Series(_("Delivered"), [f.delivered for f in figures]),
@@ -145,7 +148,7 @@ def statistics_sections(*, shop: Shop, span: statistics.Range) -> list:
     ratings = statistics.ratings_per_period(shop=shop, span=span)
     numbers = statistics.numbers_per_period(shop=shop, span=span)
     kinds = [(Kind(kind).label if kind in Kind.values else kind, figures) for kind, figures in texts.kinds.items()]
-    failures = statistics.failures_by_code(shop=shop, since=span.since, until=span.until)
+    failures = statistics.failures_by_code(shop=shop, span=span)
     campaigns = satisfaction_by_campaign(shop=shop, since=span.since, until=span.until)
     return [
         Section("admin/campaigns/statistics/summary.html", {"summary": _summary(shop, span, texts, opt_outs, numbers)}),
@@ -247,9 +250,9 @@ def _attention_item(item: dashboard.Attention, board: dashboard.Dashboard) -> At
 
 def dashboard_context(shop: Shop) -> dict:
     board = dashboard.dashboard(shop=shop)
-    today = timezone.localtime(timezone.now(), shop.zone).date()
-    recent = statistics.Range.covering(unit=statistics.DAY, first=today - dt.timedelta(days=DASHBOARD_DAYS - 1),
-                                       last=today, zone=shop.zone)
+    today = board.days.span.last
+    recent = statistics.Range(unit=statistics.DAY, first=today - dt.timedelta(days=DASHBOARD_DAYS - 1), last=today,
+                              zone=shop.zone)
     credits = board.credits
     return {
         "dashboard": board,
@@ -258,7 +261,7 @@ def dashboard_context(shop: Shop) -> dict:
         "delivery_rate": _percent(board.texts.delivery_rate),
         "growth": _percent(board.numbers.growth),
         "failures": failures_table(board.failures, table_id="dashboard-failures"),
-        "chart": texts_chart(statistics.text_statistics(shop=shop, span=recent), chart_id="dashboard-texts"),
+        "chart": texts_chart(board.days, span=recent, chart_id="dashboard-texts"),
     }
 
 

@@ -2,8 +2,10 @@
 the texts of today, this week and this month, how well they arrive, the numbers collected, and
 what needs the merchant's attention.
 
-A handful of aggregate queries whatever the shop's size: the texts of the last 31 days in one
-(conditional counts over the ("shop", "-created_at") index), their failures by code in another.
+A handful of aggregate queries whatever the shop's size: the texts of this month and the last 30
+days per day and their failures by code (campaigns/statistics.py: counted days, then the messages
+of the last few), the credit account, the opt-outs, the numbers and what needs attention. "The last
+N days" are today and the N - 1 days before it, in the shop's calendar.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from credits.models import CreditAccount
@@ -23,10 +24,10 @@ from templates_sms.models import SmsTemplate
 from templates_sms.tokens import CART_ABANDONED, Audience, order_status_event
 
 from .models import AbandonedCartSettings, DateCampaign, OptOut, OrderStatusRule
-from .statistics import ATTEMPTED, FAILED, SENT, Failure, NumbersGrowth, failures_by_code, local_midnight, \
-    numbers_growth, period_start
+from .statistics import DAY, FAILED, MONTH, WEEK, Failure, NumbersGrowth, Range, TextStatistics, failures_by_code, \
+    local_midnight, numbers_growth, period_start, text_statistics
 
-RECENT = dt.timedelta(days=30)  # the delivery rate, failures and opt-outs the dashboard shows
+RECENT_DAYS = 30  # the delivery rate, failures and opt-outs the dashboard shows
 PACE_DAYS = (7, 30)  # the averages the days left are read from: the last week's, else the last month's
 SHORT_RUNWAY_DAYS = 7  # credits that run out sooner than this need attention, whatever the threshold
 FAILED_LATELY = dt.timedelta(days=7)  # failed texts this recent need attention
@@ -92,6 +93,7 @@ class Attention:
 class Dashboard:
     credits: Credits
     texts: Texts
+    days: TextStatistics  # per day, this month's and the last 30 days'
     failures: list[Failure]  # last 30 days
     opt_outs: int  # last 30 days
     numbers: NumbersGrowth
@@ -101,32 +103,27 @@ class Dashboard:
 
 def dashboard(*, shop: Shop, now: dt.datetime | None = None) -> Dashboard:
     now = now or timezone.now()
-    today = timezone.localtime(now, shop.zone).date()
-    week, month = (local_midnight(period_start(today, unit), shop.zone) for unit in ("week", "month"))
-    day = local_midnight(today, shop.zone)
-    recent = now - RECENT
-    since = min(week, month, recent, now - dt.timedelta(days=max(PACE_DAYS)))
-    out = Q(direction=Direction.OUTBOUND)
-    row = Message.objects.filter(shop=shop, created_at__gte=since).aggregate(
-        today=Count("pk", filter=out & Q(status__in=SENT, created_at__gte=day)),
-        week=Count("pk", filter=out & Q(status__in=SENT, created_at__gte=week)),
-        month=Count("pk", filter=out & Q(status__in=SENT, created_at__gte=month)),
-        delivered=Count("pk", filter=out & Q(status=Status.DELIVERED, created_at__gte=recent)),
-        attempted=Count("pk", filter=out & Q(status__in=ATTEMPTED, created_at__gte=recent)),
-        **{f"spent_{days}": Sum("credits_charged", filter=Q(created_at__gte=now - dt.timedelta(days=days)))
-           for days in PACE_DAYS},
-    )
+    zone = shop.zone
+    today = timezone.localtime(now, zone).date()
+    recent = today - dt.timedelta(days=RECENT_DAYS - 1)
+    week, month = period_start(today, WEEK), period_start(today, MONTH)
+    days = text_statistics(shop=shop, span=Range(unit=DAY, first=min(week, month, recent), last=today, zone=zone))
+
+    def since(first: dt.date, figure: str) -> int:
+        return sum(getattr(figures, figure) for day, figures in days.periods.items() if day >= first)
+
     account = CreditAccount.objects.filter(shop=shop).values("balance", "low_balance_threshold").first() \
         or {"balance": 0, "low_balance_threshold": 0}
     credits = Credits(balance=account["balance"], threshold=account["low_balance_threshold"],
-                      spent={days: row[f"spent_{days}"] or 0 for days in PACE_DAYS})
+                      spent={n: since(today - dt.timedelta(days=n - 1), "credits") for n in PACE_DAYS})
     settings = sms_settings_for(shop)
     return Dashboard(
         credits=credits,
-        texts=Texts(today=row["today"], this_week=row["week"], this_month=row["month"], delivered=row["delivered"],
-                    attempted=row["attempted"]),
-        failures=failures_by_code(shop=shop, since=recent),
-        opt_outs=OptOut.objects.filter(shop=shop, created_at__gte=recent).count(),
+        texts=Texts(today=since(today, "sent"), this_week=since(week, "sent"), this_month=since(month, "sent"),
+                    delivered=since(recent, "delivered"), attempted=since(recent, "attempted")),
+        days=days,
+        failures=failures_by_code(shop=shop, span=Range(unit=DAY, first=recent, last=today, zone=zone)),
+        opt_outs=OptOut.objects.filter(shop=shop, created_at__gte=local_midnight(recent, zone)).count(),
         numbers=numbers_growth(shop=shop, now=now),
         attention=attention(shop=shop, now=now, credits=credits, sms_active=settings.active),
         sms_settings_id=settings.pk,

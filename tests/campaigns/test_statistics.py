@@ -1,36 +1,50 @@
 """The statistics page and its selectors (campaigns/statistics.py): figures per day, week and month
 of the shop's time zone (weeks from Monday) and per kind, against hand-counted texts; failures by
-error code, credits, opt-outs, replies, ratings and numbers; another shop's rows never count."""
+error code, credits, opt-outs, replies, ratings and numbers; another shop's rows never count.
+
+The figures are read at three moments: before any day is counted (all from the messages), while
+the last days are still live (counted days and messages), and once every day is counted."""
 
 import datetime as dt
-import json
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.urls import reverse
 
-from campaigns.models import OptOut, SatisfactionRating
+from campaigns.models import CountedDay, DailyTextCount, OptOut, SatisfactionRating
 from campaigns.statistics import (
     DAY,
     MONTH,
     WEEK,
     Range,
+    counted_until,
     failures_by_code,
     numbers_per_period,
     opt_outs_per_period,
     ratings_per_period,
     text_statistics,
 )
-from smsnotify.models import Direction, Kind, Status
-from tests.factories import CustomerFactory, MessageFactory, OrderFactory, make_merchant, make_shop
+from smsnotify.models import Direction, Kind, Message, Status
+from tests.factories import CustomerFactory, MessageFactory, OrderFactory, make_shop
 
 pytestmark = pytest.mark.django_db
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 WEEK_A, WEEK_B = dt.date(2026, 11, 16), dt.date(2026, 11, 23)  # Mondays
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=WARSAW)  # the Sunday that ends week B
+
+
+MOMENTS = {
+    "all live": dt.datetime(2026, 11, 15, 12, 0, tzinfo=WARSAW),
+    "last days live": NOW,  # 26-29 November are read from the messages
+    "all counted": dt.datetime(2027, 1, 15, 12, 0, tzinfo=WARSAW),
+}
+
+
+@pytest.fixture(autouse=True, params=list(MOMENTS))
+def clock(request):
+    with time_machine.travel(MOMENTS[request.param], tick=False):
+        yield request.param
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
@@ -63,8 +77,11 @@ def warsaw():
 
 @pytest.fixture
 def texts(warsaw):
-    """Hand-counted texts of two weeks, and some just outside them."""
-    shop = warsaw
+    return hand_counted_texts(warsaw)
+
+
+def hand_counted_texts(shop):
+    """Texts of two weeks, counted by hand below, and some just outside them."""
     # week A (16-22 Nov): the first one is Sunday 23:30 in Warsaw (22:30 UTC): still week A
     text(shop, at(22, 23, 30), credits=2)
     text(shop, at(18, 12), status=Status.SENT, credits=1)
@@ -147,7 +164,7 @@ def test_failures_by_error_code(texts):
     text(texts, at(24, 11), kind=Kind.BULK, status=Status.FAILED, code="21211", reason="The 'To' number is not valid.")
     text(texts, at(24, 12), status=Status.FAILED, reason="Expired before it could be sent")
     span = weeks(texts)
-    failures = failures_by_code(shop=texts, since=span.since, until=span.until)
+    failures = failures_by_code(shop=texts, span=span)
     assert [(f.code, f.count) for f in failures] == [("21211", 2), ("", 1), ("30003", 1)]
     assert failures[0].text == "The 'To' number is not valid."
     assert failures[1].text == "Expired before it could be sent"
@@ -190,105 +207,54 @@ def test_another_shops_texts_never_count(texts):
     stats = text_statistics(shop=texts, span=weeks(texts))
     assert (stats.total.sent, stats.total.credits, stats.replies_total) == (5, 8, 3)
     span = weeks(texts)
-    assert sum(f.count for f in failures_by_code(shop=texts, since=span.since, until=span.until)) == 2
+    assert sum(f.count for f in failures_by_code(shop=texts, span=span)) == 2
 
 
-# --- the page ---------------------------------------------------------------------------------------
+# --- counted days ---------------------------------------------------------------------------------------
 
 
-def _chart(page: str, chart_id: str) -> dict:
-    match = re.search(rf'<script id="data-{chart_id}" type="application/json">(.*?)</script>', page, re.S)
-    assert match, f"no data for the chart {chart_id}"
-    return json.loads(match.group(1))
+@pytest.mark.parametrize("clock", ["last days live"], indirect=True)
+def test_days_are_counted_once_they_are_fixed(texts):
+    assert counted_until(shop=texts) == dt.date(2026, 11, 26)  # three days before today
+    text_statistics(shop=texts, span=weeks(texts))
+    counted = set(CountedDay.objects.filter(shop=texts).values_list("day", flat=True))
+    assert counted == {WEEK_A + dt.timedelta(days=n) for n in range(10)}  # 16-25 November
+    assert DailyTextCount.objects.filter(shop=texts, day__gte=dt.date(2026, 11, 26)).count() == 0
+    # read again: the same figures, now from the counted days
+    stats = text_statistics(shop=texts, span=weeks(texts))
+    assert (stats.total.sent, stats.total.credits, stats.replies_total) == (5, 8, 3)
+    assert CountedDay.objects.filter(shop=texts).count() == 10
 
 
-def _series(chart: dict, label: str) -> list:
-    return next(dataset["data"] for dataset in chart["datasets"] if dataset["label"] == label)
+@pytest.mark.parametrize("clock", ["last days live"], indirect=True)
+def test_a_text_waiting_to_leave_keeps_its_day_live(texts):
+    waiting = text(texts, at(18, 9), status=Status.SCHEDULED)  # written on the 18th, to leave later
+    assert counted_until(shop=texts) == dt.date(2026, 11, 18)
+    assert text_statistics(shop=texts, span=weeks(texts)).periods[WEEK_A].sent == 2
+    assert not CountedDay.objects.filter(shop=texts, day__gte=dt.date(2026, 11, 18)).exists()
+    waiting.status, waiting.credits_charged = Status.DELIVERED, 4
+    waiting.save()
+    assert counted_until(shop=texts) == dt.date(2026, 11, 26)
+    week_a = text_statistics(shop=texts, span=weeks(texts)).periods[WEEK_A]
+    assert (week_a.sent, week_a.delivered, week_a.credits) == (3, 2, 7)
 
 
-@pytest.fixture
-def merchant(client, texts):
-    client.force_login(make_merchant(texts))
-    return client
+@pytest.mark.parametrize("clock", ["all counted"], indirect=True)
+def test_a_counted_day_keeps_its_figures(texts):
+    """Documented: a text changed after its day was counted (sent again by hand weeks later) keeps
+    its first outcome in the statistics."""
+    assert text_statistics(shop=texts, span=weeks(texts)).periods[WEEK_A].failed == 1
+    Message.objects.filter(shop=texts, error_code="21211").update(status=Status.DELIVERED)
+    assert text_statistics(shop=texts, span=weeks(texts)).periods[WEEK_A].failed == 1
 
 
-def test_the_page_shows_weeks_with_charts_and_tables(merchant, texts):
-    rating(texts, at(24, 9), 4)
-    OptOut.objects.create(shop=texts, phone="+48600000001", created_at=at(23, 8))
-    with time_machine.travel(NOW, tick=False):
-        response = merchant.get(reverse("admin:statistics"), {"period": "week", "start": "2026-11-18",
-                                                              "end": "2026-11-29"})
-    assert response.status_code == 200
-    page = response.content.decode()
-    chart = _chart(page, "texts")
-    assert len(chart["labels"]) == 2  # widened to whole weeks: 16-22 and 23-29 November
-    assert _series(chart, "Sent") == [2, 3]
-    assert _series(chart, "Delivered") == [1, 1]
-    assert _series(chart, "Failed") == [1, 1]
-    assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
-    replies = _chart(page, "replies")
-    assert _series(replies, "Replies received") == [1, 2]
-    assert _series(replies, "Opt-outs") == [0, 1]
-    assert _series(_chart(page, "satisfaction"), "Average rating (1-5)") == [None, 4]
-    kinds = _chart(page, "kinds")
-    assert kinds["labels"] == ["Bulk send", "Order status", "Sent by hand"]
-    assert _series(kinds, "Credits spent") == [5, 3, 0]
-    # the same figures in the table below each chart
-    table = re.search(r'<table class="stats-table" id="table-texts">(.*?)</table>', page, re.S).group(1)
-    assert [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><th scope=\"row\">.*?</tr>", table)] \
-        == [["2", "1", "1"], ["3", "1", "1"]]
-    assert "21211" in page and "30003" in page
-    assert 'value="2026-11-16"' in page  # the form shows the range as read
-
-
-def test_the_default_range_is_the_last_30_days(merchant, texts):
-    with time_machine.travel(NOW, tick=False):
-        page = merchant.get(reverse("admin:statistics")).content.decode()
-    chart = _chart(page, "texts")
-    assert len(chart["labels"]) == 30
-    assert sum(_series(chart, "Sent")) == 6  # the two weeks and the Sunday before them
-    assert 'value="2026-10-31"' in page and 'value="2026-11-29"' in page
-
-
-@pytest.mark.parametrize("query, error", [
-    ({"start": "2026-11-29", "end": "2026-11-01"}, "The range must start before it ends."),
-    ({"start": "2020-01-01", "end": "2026-11-01"}, "Choose a range of at most three years."),
-    ({"start": "yesterday"}, "Enter a valid date."),
-    ({"period": "year"}, "Select a valid choice."),
-])
-def test_a_wrong_range_is_a_clear_400(merchant, query, error):
-    response = merchant.get(reverse("admin:statistics"), query)
-    assert response.status_code == 400
-    assert error in response.content.decode()
-    assert 'data-chart' not in response.content.decode()
-
-
-def test_the_page_is_linked_from_the_admins_navigation(merchant):
-    index = merchant.get(reverse("admin:index")).content.decode()
-    assert f'href="{reverse("admin:statistics")}"' in index
-    orders = merchant.get(reverse("admin:shop_order_changelist")).content.decode()  # the sidebar
-    assert f'href="{reverse("admin:statistics")}"' in orders
-
-
-def test_the_operator_picks_the_shop(client, admin_user, texts):
-    other = make_shop(name="Another", time_zone="Europe/Warsaw")
-    text(other, at(24, 10), credits=7)
-    client.force_login(admin_user)
-    url = reverse("admin:statistics")
-    with time_machine.travel(NOW, tick=False):
-        page = client.get(url, {"shop": other.pk, "period": "week", "start": "2026-11-16"}).content.decode()
-        assert _series(_chart(page, "credits"), "Credits spent") == [0, 7]
-        page = client.get(url, {"shop": texts.pk, "period": "week", "start": "2026-11-16"}).content.decode()
-        assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
-        assert client.get(url, {"shop": "999999"}).status_code == 400
-        assert client.get(url, {"shop": "x"}).status_code == 400
-
-
-def test_a_merchant_cannot_pick_another_shop(merchant, texts):
-    other = make_shop(name="Another", time_zone="Europe/Warsaw")
-    text(other, at(24, 10), credits=7)
-    with time_machine.travel(NOW, tick=False):
-        page = merchant.get(reverse("admin:statistics"), {"shop": other.pk, "period": "week",
-                                                          "start": "2026-11-16"}).content.decode()
-    assert _series(_chart(page, "credits"), "Credits spent") == [3, 5]
-    assert "Another" not in page
+@pytest.mark.parametrize("clock", ["all counted"], indirect=True)
+def test_a_shop_that_moves_to_another_time_zone_is_counted_again(texts):
+    assert text_statistics(shop=texts, span=weeks(texts)).periods[WEEK_B].credits == 5
+    texts.time_zone = "America/New_York"
+    texts.save()
+    new_york = Range.covering(unit=WEEK, first=WEEK_A, last=dt.date(2026, 11, 29), zone=texts.zone)
+    stats = text_statistics(shop=texts, span=new_york)
+    # Monday 00:30 in Warsaw is Sunday 18:30 in New York: week A there; Monday 30th 00:10 is in week B
+    assert (stats.periods[WEEK_A].credits, stats.periods[WEEK_B].credits) == (6, 52)
+    assert set(CountedDay.objects.filter(shop=texts).values_list("time_zone", flat=True)) == {"America/New_York"}
