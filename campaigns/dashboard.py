@@ -24,8 +24,8 @@ from templates_sms.models import SmsTemplate
 from templates_sms.tokens import CART_ABANDONED, Audience, order_status_event
 
 from .models import AbandonedCartSettings, DateCampaign, OptOut, OrderStatusRule
-from .statistics import DAY, FAILED, MONTH, WEEK, Failure, NumbersGrowth, Range, TextStatistics, failures_by_code, \
-    local_midnight, numbers_growth, period_start, text_statistics
+from .statistics import DAY, FAILED, MONTH, WEEK, Failure, NumbersGrowth, Range, TextStatistics, local_midnight, \
+    numbers_growth, period_start, text_statistics
 
 RECENT_DAYS = 30  # the delivery rate, failures and opt-outs the dashboard shows
 PACE_DAYS = (7, 30)  # the averages the days left are read from: the last week's, else the last month's
@@ -122,7 +122,7 @@ def dashboard(*, shop: Shop, now: dt.datetime | None = None) -> Dashboard:
         texts=Texts(today=since(today, "sent"), this_week=since(week, "sent"), this_month=since(month, "sent"),
                     delivered=since(recent, "delivered"), attempted=since(recent, "attempted")),
         days=days,
-        failures=failures_by_code(shop=shop, span=Range(unit=DAY, first=recent, last=today, zone=zone)),
+        failures=days.failures(since=recent),
         opt_outs=OptOut.objects.filter(shop=shop, created_at__gte=local_midnight(recent, zone)).count(),
         numbers=numbers_growth(shop=shop, now=now),
         attention=attention(shop=shop, now=now, credits=credits, sms_active=settings.active),

@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Avg, Count, DateField, Max, Q, Sum
+from django.db.models import Avg, Case, Count, DateField, Max, Q, Sum, Value, When
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -51,6 +51,7 @@ FAILED = (Status.FAILED, Status.UNDELIVERED)
 ATTEMPTED = frozenset(SENT) | frozenset(FAILED)
 WAITING = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
 SETTLE_DAYS = 3
+MAX_EDGES = 62  # periods compared one by one: beyond, converting each row's time is cheaper
 
 
 def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
@@ -116,6 +117,16 @@ class Range:
         """The period a row's moment ``field_name`` falls in, as its first day in the shop's calendar."""
         return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
 
+    def edge_bucket(self, field_name: str, since: dt.date) -> Case | Trunc:
+        """``bucket`` for moments from ``since``'s start on, by comparing them with the few periods'
+        edges there instead of converting each row's time to the shop's zone (a third of the cost)."""
+        starts = [start for start in self.starts if period_next(start, self.unit) > since]
+        if len(starts) > MAX_EDGES:
+            return self.bucket(field_name)
+        edges = [When(**{f"{field_name}__gte": local_midnight(start, self.zone)}, then=Value(start))
+                 for start in reversed(starts[1:])]
+        return Case(*edges, default=Value(starts[0]), output_field=DateField())
+
     def day_bucket(self, field_name: str) -> Trunc:
         """The period a day of the shop's calendar falls in."""
         return Trunc(field_name, self.unit, output_field=DateField())
@@ -160,17 +171,28 @@ class Rating:
 @dataclass
 class TextStatistics:
     """A range's texts: per period (``periods``, oldest first), per kind (``kinds``, busiest first),
-    in total, and the replies received per period."""
+    in total, the replies received per period, and the failed texts per period and error code."""
 
     span: Range
     periods: dict[dt.date, Figures]
     kinds: dict[str, Figures]
     total: Figures
     replies: dict[dt.date, int] = field(default_factory=dict)
+    failed: dict[tuple[dt.date, str], int] = field(default_factory=dict)  # (period, error code) → texts
+    reasons: dict[str, str] = field(default_factory=dict)  # error code → one of its texts
 
     @property
     def replies_total(self) -> int:
         return sum(self.replies.values())
+
+    def failures(self, since: dt.date | None = None) -> list[Failure]:
+        """The failed texts per error code (of the periods from ``since`` on), most frequent first."""
+        counts: dict[str, int] = defaultdict(int)
+        for (period, code), count in self.failed.items():
+            if since is None or period >= since:
+                counts[code] += count
+        return sorted((Failure(code=code, text=self.reasons.get(code, ""), count=count)
+                       for code, count in counts.items()), key=lambda failure: (-failure.count, failure.code))
 
 
 def _days(first: dt.date, end: dt.date) -> list[dt.date]:
@@ -215,52 +237,44 @@ def _count_days(*, shop: Shop, first: dt.date, end: dt.date) -> None:
         CountedDay.objects.bulk_create(CountedDay(shop=shop, day=day, time_zone=shop.time_zone) for day in missing)
 
 
-def _grouped(*, shop: Shop, span: Range, fields: tuple[str, ...], where: Q = Q()) -> list[dict]:
+def _grouped(*, shop: Shop, span: Range, fields: tuple[str, ...]) -> list[dict]:
     """The texts of ``span`` grouped by period and ``fields``, with their count, credits and an
     error text: the counted days' rows, then the messages of the days after them."""
     boundary = min(max(counted_until(shop=shop), span.first), span.end)
     rows = []
     if span.first < boundary:
         _count_days(shop=shop, first=span.first, end=boundary)
-        rows += list(DailyTextCount.objects.filter(where, shop=shop, day__gte=span.first, day__lt=boundary)
+        rows += list(DailyTextCount.objects.filter(shop=shop, day__gte=span.first, day__lt=boundary)
                      .annotate(period=span.day_bucket("day")).values("period", *fields)
                      .annotate(count=Sum("count"), credits=Sum("credits"), text=Max("error_text")).order_by())
     if boundary < span.end:
-        rows += list(Message.objects.filter(where, shop=shop, created_at__gte=local_midnight(boundary, span.zone),
+        rows += list(Message.objects.filter(shop=shop, created_at__gte=local_midnight(boundary, span.zone),
                                             created_at__lt=span.until)
-                     .annotate(period=span.bucket("created_at")).values("period", *fields)
+                     .annotate(period=span.edge_bucket("created_at", boundary)).values("period", *fields)
                      .annotate(count=Count("pk"), credits=Sum("credits_charged"), text=Max("error_text")).order_by())
     return rows
 
 
 def text_statistics(*, shop: Shop, span: Range) -> TextStatistics:
-    """The texts of the range by period, direction, kind and status."""
-    periods = {start: Figures() for start in span.starts}
-    replies = dict.fromkeys(span.starts, 0)
+    """The texts of the range by period, direction, kind, status and error code."""
+    stats = TextStatistics(span=span, periods={start: Figures() for start in span.starts}, kinds={}, total=Figures(),
+                           replies=dict.fromkeys(span.starts, 0))
     kinds: dict[str, Figures] = defaultdict(Figures)
-    total = Figures()
-    for row in _grouped(shop=shop, span=span, fields=("direction", "kind", "status")):
+    for row in _grouped(shop=shop, span=span, fields=("direction", "kind", "status", "error_code")):
+        period, count = row["period"], row["count"]
         if row["direction"] == Direction.INBOUND:
-            replies[row["period"]] = replies.get(row["period"], 0) + row["count"]
+            stats.replies[period] = stats.replies.get(period, 0) + count
             continue
-        numbers = {"status": row["status"], "count": row["count"], "credits": row["credits"] or 0}
-        periods.setdefault(row["period"], Figures()).add(**numbers)
+        numbers = {"status": row["status"], "count": count, "credits": row["credits"] or 0}
+        stats.periods.setdefault(period, Figures()).add(**numbers)
         kinds[row["kind"]].add(**numbers)
-        total.add(**numbers)
-    busiest = dict(sorted(kinds.items(), key=lambda item: (-item[1].sent, -item[1].credits, item[0])))
-    return TextStatistics(span=span, periods=periods, kinds=busiest, total=total, replies=replies)
-
-
-def failures_by_code(*, shop: Shop, span: Range) -> list[Failure]:
-    """The range's failed texts per error code, most frequent first."""
-    counts: dict[str, int] = defaultdict(int)
-    texts: dict[str, str] = {}
-    for row in _grouped(shop=shop, span=span, fields=("error_code",),
-                        where=Q(direction=Direction.OUTBOUND, status__in=FAILED)):
-        counts[row["error_code"]] += row["count"]
-        texts[row["error_code"]] = max(texts.get(row["error_code"], ""), row["text"] or "")
-    return sorted((Failure(code=code, text=texts[code], count=count) for code, count in counts.items()),
-                  key=lambda failure: (-failure.count, failure.code))
+        stats.total.add(**numbers)
+        if row["status"] in FAILED:
+            code = row["error_code"]
+            stats.failed[period, code] = stats.failed.get((period, code), 0) + count
+            stats.reasons[code] = max(stats.reasons.get(code, ""), row["text"] or "")
+    stats.kinds = dict(sorted(kinds.items(), key=lambda item: (-item[1].sent, -item[1].credits, item[0])))
+    return stats
 
 
 def opt_outs_per_period(*, shop: Shop, span: Range) -> dict[dt.date, int]:
@@ -293,9 +307,11 @@ class Numbers:
 
 
 def numbers_per_period(*, shop: Shop, span: Range) -> Numbers:
-    """Two queries: the numbers registered before the range, and those registered per period in it."""
-    before = _with_number(shop).filter(registered_at__lt=span.since).count()
-    counts = dict(_with_number(shop).filter(registered_at__gte=span.since, registered_at__lt=span.until)
+    """Three queries: all the numbers (the (shop, phone) index), those registered since the range
+    began (the (shop, registered_at) index), and those per period of the range."""
+    since_start = _with_number(shop).filter(registered_at__gte=span.since)
+    before = _with_number(shop).count() - since_start.count()
+    counts = dict(since_start.filter(registered_at__lt=span.until)
                   .annotate(period=span.bucket("registered_at")).values("period")
                   .annotate(count=Count("pk")).order_by().values_list("period", "count"))
     new, total, running = {}, {}, before
@@ -319,7 +335,6 @@ class NumbersGrowth:
 
 
 def numbers_growth(*, shop: Shop, now: dt.datetime) -> NumbersGrowth:
-    row = _with_number(shop).aggregate(
-        total=Count("pk"), new=Count("pk", filter=Q(registered_at__gt=now - dt.timedelta(days=7),
-                                                    registered_at__lte=now)))
-    return NumbersGrowth(total=row["total"], new_this_week=row["new"])
+    """Two counts over the two indexes (a single one with a filter would read every customer's row)."""
+    new = _with_number(shop).filter(registered_at__gt=now - dt.timedelta(days=7), registered_at__lte=now).count()
+    return NumbersGrowth(total=_with_number(shop).count(), new_this_week=new)

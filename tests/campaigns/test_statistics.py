@@ -18,7 +18,6 @@ from campaigns.statistics import (
     WEEK,
     Range,
     counted_until,
-    failures_by_code,
     numbers_per_period,
     opt_outs_per_period,
     ratings_per_period,
@@ -126,6 +125,14 @@ def test_figures_per_week_in_the_shops_time_zone(texts):
     assert stats.total.delivery_rate == pytest.approx(2 / 6)  # delivered, of sent (5) or failed (1 more)
 
 
+def test_many_live_periods_are_grouped_by_converting_each_time(texts, monkeypatch):
+    from campaigns import statistics
+
+    monkeypatch.setattr(statistics, "MAX_EDGES", 1)
+    stats = text_statistics(shop=texts, span=weeks(texts))
+    assert [(f.sent, f.credits) for f in stats.periods.values()] == [(2, 3), (3, 5)]
+
+
 def test_figures_per_kind(texts):
     kinds = text_statistics(shop=texts, span=weeks(texts)).kinds
     assert list(kinds) == [Kind.BULK, Kind.ORDER_STATUS, Kind.MANUAL]  # the busiest first
@@ -164,7 +171,7 @@ def test_failures_by_error_code(texts):
     text(texts, at(24, 11), kind=Kind.BULK, status=Status.FAILED, code="21211", reason="The 'To' number is not valid.")
     text(texts, at(24, 12), status=Status.FAILED, reason="Expired before it could be sent")
     span = weeks(texts)
-    failures = failures_by_code(shop=texts, span=span)
+    failures = text_statistics(shop=texts, span=span).failures()
     assert [(f.code, f.count) for f in failures] == [("21211", 2), ("", 1), ("30003", 1)]
     assert failures[0].text == "The 'To' number is not valid."
     assert failures[1].text == "Expired before it could be sent"
@@ -207,7 +214,7 @@ def test_another_shops_texts_never_count(texts):
     stats = text_statistics(shop=texts, span=weeks(texts))
     assert (stats.total.sent, stats.total.credits, stats.replies_total) == (5, 8, 3)
     span = weeks(texts)
-    assert sum(f.count for f in failures_by_code(shop=texts, span=span)) == 2
+    assert sum(f.count for f in text_statistics(shop=texts, span=span).failures()) == 2
 
 
 # --- counted days ---------------------------------------------------------------------------------------
