@@ -192,19 +192,26 @@ def _timed_page(client, url: str, data: dict | None = None) -> list[float]:
 
 
 def _explain(shop, span) -> str:
-    """PostgreSQL's plan of the page's main query (the texts grouped by period, kind and status)."""
+    """PostgreSQL's plans of the statistics' queries over texts (the counted days', the last days' messages)."""
     from django.db import connection
-    from django.db.models import Count, Sum
 
-    from smsnotify.models import Message
+    from campaigns.statistics import text_statistics
 
-    query = (Message.objects.filter(shop=shop, created_at__gte=span.since, created_at__lt=span.until)
-             .annotate(period=span.bucket("created_at")).values("period", "direction", "kind", "status")
-             .annotate(count=Count("pk"), credits=Sum("credits_charged")).order_by())
-    sql, params = query.query.sql_with_params()
+    queries = []
+
+    def keep(execute, sql, params, many, context):
+        if 'FROM "smsnotify_message"' in sql or 'FROM "campaigns_dailytextcount"' in sql:
+            queries.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        text_statistics(shop=shop, span=span)
+    plans = []
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+        for sql, params in queries:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return "\n\n".join(plans)
 
 
 def main() -> int:

@@ -2,9 +2,10 @@
 time zone (weeks start on Monday) and per kind of message.
 
 Every figure is an aggregate the database computes, grouped by the day, week or month of the
-row's ``created_at`` truncated in the shop's zone (``Trunc(..., tzinfo=zone)``: PostgreSQL's
-``date_trunc(... AT TIME ZONE ...)``, SQLite's own function); Python only reads the grouped rows,
-never the messages.
+shop's calendar the row's ``created_at`` falls in: compared with the few periods' edges (local
+midnights), or for many periods truncated in the shop's zone (``Trunc(..., tzinfo=zone)``:
+PostgreSQL's ``date_trunc(... AT TIME ZONE ...)``, SQLite's own function). Python only reads the
+grouped rows, never the messages.
 
 Counted days. Grouping a busy shop's 500,000 messages of three months takes seconds, so the texts
 of a day whose figures can no longer change are counted once into DailyTextCount (one row per day,
@@ -113,16 +114,13 @@ class Range:
     def until(self) -> dt.datetime:
         return local_midnight(self.end, self.zone)
 
-    def bucket(self, field_name: str) -> Trunc:
-        """The period a row's moment ``field_name`` falls in, as its first day in the shop's calendar."""
-        return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
-
-    def edge_bucket(self, field_name: str, since: dt.date) -> Case | Trunc:
-        """``bucket`` for moments from ``since``'s start on, by comparing them with the few periods'
-        edges there instead of converting each row's time to the shop's zone (a third of the cost)."""
-        starts = [start for start in self.starts if period_next(start, self.unit) > since]
+    def bucket(self, field_name: str, since: dt.date | None = None) -> Case | Trunc:
+        """The period a row's moment ``field_name`` (from ``since``'s start on, if given) falls in, as
+        its first day in the shop's calendar. For a few periods, by comparing the moment with their
+        edges (a third of the cost); else by truncating it in the shop's zone."""
+        starts = [start for start in self.starts if since is None or period_next(start, self.unit) > since]
         if len(starts) > MAX_EDGES:
-            return self.bucket(field_name)
+            return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
         edges = [When(**{f"{field_name}__gte": local_midnight(start, self.zone)}, then=Value(start))
                  for start in reversed(starts[1:])]
         return Case(*edges, default=Value(starts[0]), output_field=DateField())
@@ -250,7 +248,7 @@ def _grouped(*, shop: Shop, span: Range, fields: tuple[str, ...]) -> list[dict]:
     if boundary < span.end:
         rows += list(Message.objects.filter(shop=shop, created_at__gte=local_midnight(boundary, span.zone),
                                             created_at__lt=span.until)
-                     .annotate(period=span.edge_bucket("created_at", boundary)).values("period", *fields)
+                     .annotate(period=span.bucket("created_at", since=boundary)).values("period", *fields)
                      .annotate(count=Count("pk"), credits=Sum("credits_charged"), text=Max("error_text")).order_by())
     return rows
 
