@@ -99,7 +99,7 @@ class StatisticsForm(forms.Form):
     MAX_DAYS = 3 * 366  # a range of at most three years
     DEFAULT_BACK = {"day": {"days": 29}, "week": {"weeks": 11}, "month": {"days": 334}}
 
-    period = forms.ChoiceField(label=_("Per"), choices=[("day", _("day")), ("week", _("week (from Monday)")),
+    period = forms.ChoiceField(label=_("Group by"), choices=[("day", _("day")), ("week", _("week (from Monday)")),
                                                         ("month", _("month"))], required=False)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
