@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from credits.models import CreditAccount
 from shop.models import Shop
@@ -156,7 +157,7 @@ def silent_automations(*, shop: Shop) -> list[Attention]:
     users += [(campaign.name, campaign.event) for campaign in
               DateCampaign.objects.filter(shop=shop, active=True, template__isnull=True)]
     if AbandonedCartSettings.objects.filter(shop=shop, active=True).exists():
-        users.append((str(AbandonedCartSettings._meta.verbose_name), CART_ABANDONED))
+        users.append((capfirst(AbandonedCartSettings._meta.verbose_name), CART_ABANDONED))
     if not users:
         return []
     templates = SmsTemplate.objects.filter(shop=shop, event__in={event for _name, event in users},

@@ -210,7 +210,7 @@ def _standard(shop, event):
     (lambda shop: OrderStatusRule.objects.create(shop=shop, status="shipped", delay_days=1),
      "order_status:shipped", "Shipped"),
     (lambda shop: AbandonedCartSettings.objects.create(shop=shop, active=True), "cart:abandoned",
-     "abandoned-cart reminder"),
+     "Abandoned-cart reminder"),
 ])
 def test_an_automation_whose_template_is_off(shop, now, merchant, automation, event, name):
     template = _standard(shop, event)
