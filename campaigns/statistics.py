@@ -2,10 +2,10 @@
 time zone (weeks start on Monday) and per kind of message.
 
 Every figure is an aggregate the database computes, grouped by the day, week or month of the
-shop's calendar the row's ``created_at`` falls in: compared with the few periods' edges (local
-midnights), or for many periods truncated in the shop's zone (``Trunc(..., tzinfo=zone)``:
-PostgreSQL's ``date_trunc(... AT TIME ZONE ...)``, SQLite's own function). Python only reads the
-grouped rows, never the messages.
+shop's calendar the row's ``created_at`` falls in: truncated in the shop's zone
+(``Trunc(..., tzinfo=zone)``: PostgreSQL's ``date_trunc(... AT TIME ZONE ...)``, SQLite's own
+function), or for the few periods of the last days' messages compared with their edges (local
+midnights), which costs a third. Python only reads the grouped rows, never the messages.
 
 Counted days. Grouping a busy shop's 500,000 messages of three months takes seconds, so the texts
 of a day whose figures can no longer change are counted once into DailyTextCount (one row per day,
@@ -52,7 +52,7 @@ FAILED = (Status.FAILED, Status.UNDELIVERED)
 ATTEMPTED = frozenset(SENT) | frozenset(FAILED)
 WAITING = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
 SETTLE_DAYS = 3
-MAX_EDGES = 62  # periods compared one by one: beyond, converting each row's time is cheaper
+MAX_EDGES = 31  # periods compared one by one: beyond, converting each row's time is cheaper
 
 
 def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
@@ -114,13 +114,16 @@ class Range:
     def until(self) -> dt.datetime:
         return local_midnight(self.end, self.zone)
 
-    def bucket(self, field_name: str, since: dt.date | None = None) -> Case | Trunc:
-        """The period a row's moment ``field_name`` (from ``since``'s start on, if given) falls in, as
-        its first day in the shop's calendar. For a few periods, by comparing the moment with their
-        edges (a third of the cost); else by truncating it in the shop's zone."""
-        starts = [start for start in self.starts if since is None or period_next(start, self.unit) > since]
+    def bucket(self, field_name: str) -> Trunc:
+        """The period a row's moment ``field_name`` falls in, as its first day in the shop's calendar."""
+        return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
+
+    def edge_bucket(self, field_name: str, since: dt.date) -> Case | Trunc:
+        """``bucket`` for moments from ``since``'s start on, where few periods begin: comparing each
+        moment with their edges costs the database a third of converting it to the shop's zone."""
+        starts = [start for start in self.starts if period_next(start, self.unit) > since]
         if len(starts) > MAX_EDGES:
-            return Trunc(field_name, self.unit, output_field=DateField(), tzinfo=self.zone)
+            return self.bucket(field_name)
         edges = [When(**{f"{field_name}__gte": local_midnight(start, self.zone)}, then=Value(start))
                  for start in reversed(starts[1:])]
         return Case(*edges, default=Value(starts[0]), output_field=DateField())
@@ -248,7 +251,7 @@ def _grouped(*, shop: Shop, span: Range, fields: tuple[str, ...]) -> list[dict]:
     if boundary < span.end:
         rows += list(Message.objects.filter(shop=shop, created_at__gte=local_midnight(boundary, span.zone),
                                             created_at__lt=span.until)
-                     .annotate(period=span.bucket("created_at", since=boundary)).values("period", *fields)
+                     .annotate(period=span.edge_bucket("created_at", boundary)).values("period", *fields)
                      .annotate(count=Count("pk"), credits=Sum("credits_charged"), text=Max("error_text")).order_by())
     return rows
 
