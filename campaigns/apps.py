@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 from credits.signals import low_balance
@@ -27,3 +28,11 @@ class CampaignsConfig(AppConfig):
             (low_balance, receivers.alert_low_balance),
         ):
             signal.connect(receiver, sender=None, dispatch_uid=f"campaigns.{receiver.__name__}")
+
+
+class BackOfficeAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the back office's site (campaigns/admin_dashboard.py): the
+    merchant's dashboard as the first page, and the statistics page."""
+
+    default = False  # named in INSTALLED_APPS; CampaignsConfig stays the app's own
+    default_site = "campaigns.admin_dashboard.BackOfficeSite"

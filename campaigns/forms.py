@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django import forms
 from django.utils.text import capfirst
 from django.utils import timezone
@@ -88,3 +90,35 @@ class BulkSmsForm(SmsTextForm):
         if value <= timezone.now():
             raise forms.ValidationError(_("Choose a time in the future, or leave it empty to send at once."))
         return value
+
+
+class StatisticsForm(forms.Form):
+    """The statistics page's period and range (the shop's days; both ends included), and for the
+    operator the shop. Empty fields take the period's default range, ending today."""
+
+    MAX_DAYS = 3 * 366  # a range of at most three years
+    DEFAULT_BACK = {"day": {"days": 29}, "week": {"weeks": 11}, "month": {"days": 334}}
+
+    period = forms.ChoiceField(label=_("Group by"), choices=[("day", _("day")), ("week", _("week (from Monday)")),
+                                                        ("month", _("month"))], required=False)
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, today, shops=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        if shops is not None:  # the operator picks the shop; a merchant's is their own
+            self.fields["shop"] = forms.ModelChoiceField(label=_("Shop"), queryset=shops, required=False,
+                                                         empty_label=None)
+
+    def clean(self):
+        data = super().clean()
+        data["period"] = data.get("period") or "day"
+        end = data.get("end") or self.today
+        start = data.get("start") or end - dt.timedelta(**self.DEFAULT_BACK[data["period"]])
+        if start > end:
+            raise forms.ValidationError(_("The range must start before it ends."))
+        if (end - start).days > self.MAX_DAYS:
+            raise forms.ValidationError(_("Choose a range of at most three years."))
+        data.update(start=start, end=end)
+        return data

@@ -663,3 +663,39 @@ class OrderAttribution(ShopOwned):
 
     def __str__(self):
         return gettext("Order %(order)s") % {"order": self.order_id}
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+class CountedDay(ShopOwned):
+    """A day of the shop's calendar whose texts are counted in DailyTextCount (campaigns/statistics.py):
+    it ended a few days ago and none of its texts is still waiting to leave, so its figures are fixed."""
+
+    day = models.DateField(_("day"))
+    time_zone = models.CharField(_("time zone"), max_length=64)  # the shop's when counted: its days' edges
+    counted_at = models.DateTimeField(_("counted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("counted day")
+        verbose_name_plural = _("counted days")
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="counted_day_once_per_shop")]
+
+
+class DailyTextCount(ShopOwned):
+    """How many of a shop's texts written on a counted day ended in one state, and their credits: the
+    statistics read these instead of every message of the day."""
+
+    day = models.DateField(_("day"))
+    direction = models.CharField(_("direction"), max_length=3)
+    kind = models.CharField(_("kind"), max_length=32)
+    status = models.CharField(_("status"), max_length=12)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error_text = models.CharField(_("error text"), max_length=500, blank=True)  # one of the code's texts
+    count = models.PositiveIntegerField(_("texts"))
+    credits = models.PositiveBigIntegerField(_("credits"))
+
+    class Meta:
+        verbose_name = _("daily text count")
+        verbose_name_plural = _("daily text counts")
+        indexes = [models.Index(fields=["shop", "day"], name="dailytextcount_shop_day_idx")]

@@ -43,7 +43,7 @@ if PUBLIC_SHORT_URL and (urlsplit(PUBLIC_SHORT_URL).scheme not in ("http", "http
     raise ImproperlyConfigured("PUBLIC_SHORT_URL must be an http(s) address with no query, e.g. https://s.example.com")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "campaigns.apps.BackOfficeAdminConfig",  # django.contrib.admin with the dashboard and statistics
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -14,6 +14,7 @@ told what it is (``SITE_ENDPOINTS``, ``NON_ADMIN_ENDPOINTS``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -544,3 +545,30 @@ def test_the_campaign_revenue_page_shows_only_the_shops_own(world: World, client
     own = world.own[OrderAttribution]
     assert report.total.orders == 1 and report.total.revenue == own.order.total
     assert world.marker not in response.content.decode()
+
+
+# --- pages without an id: the dashboard and the statistics count one shop's rows ---------------------
+
+
+def test_the_dashboard_and_the_statistics_count_only_the_shops_own_rows(world: World, client):
+    shop_a, shop_b = world.own[Shop], world.foreign[Shop]
+    MessageFactory(shop=shop_b, kind="bulk", status="failed", error_code="29999", error_text="Shop B's failure",
+                   credits_charged=98765)
+    MessageFactory(shop=shop_b, kind="bulk", status="unknown", credits_charged=87654)
+    MessageFactory(shop=shop_b, direction="in", kind="inbound", body="B's reply")
+    OptOut.objects.create(shop=shop_b, phone="+12025550188")
+    own = MessageFactory(shop=shop_a, kind="manual", status="delivered", credits_charged=3)
+    client.force_login(world.merchant_a)
+    pages = [client.get(reverse("admin:index")), client.get(reverse("admin:statistics")),
+             client.get(reverse("admin:statistics"), {"shop": shop_b.pk, "period": "month"})]
+    for response in pages:
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert world.marker not in page
+        for leak in ("29999", "Shop B&#x27;s failure", "98,765", "87,654", "186,419"):
+            assert leak not in page, leak
+    statistics = pages[1].content.decode()
+    credits = re.search(r'<script id="data-credits" type="application/json">(.*?)</script>', statistics, re.S)
+    assert sum(json.loads(credits.group(1))["datasets"][0]["data"]) == sum(
+        Message.objects.filter(shop=shop_a).values_list("credits_charged", flat=True)) >= own.credits_charged
+    assert "unknown outcome" not in pages[0].content.decode()  # B's unknown text is not A's attention
