@@ -25,12 +25,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from shop.models import Shop
 from shop.money import format_number
 from shop.tenancy import is_operator, request_shop
+from smsnotify.history import reason_text
 from smsnotify.models import Kind, Status
+from smsnotify.provider_errors import PLAIN_WORDS
 
 from . import dashboard, statistics
 from .forms import StatisticsForm
@@ -142,6 +145,14 @@ def texts_chart(texts: statistics.TextStatistics, *, span: statistics.Range | No
 
 
 def _failure_reason(failure: statistics.Failure) -> str:
+    """In the merchant's language where the code is known (our own reasons, the provider's known
+    codes); else the provider's words as stored."""
+    if failure.code:
+        ours = reason_text(failure.code)
+        if ours != failure.code:
+            return ours
+        if failure.code in PLAIN_WORDS:
+            return capfirst(PLAIN_WORDS[failure.code])
     return failure.text or _("No reason given")
 
 

@@ -13,12 +13,14 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
 from shop.models import Shop
-from shop.tenancy import ShopScopedAdmin, request_shop
+from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
+from smsnotify.forms import EARLIEST, LATEST
 
 from .models import OrderAttribution
 from .revenue import campaign_revenue, local_period
@@ -43,6 +45,10 @@ class RevenuePeriodForm(forms.Form):
         first, last = data.get("first"), data.get("last")
         if first and last and first > last:
             raise forms.ValidationError(_("The first day must not be after the last."), code="order")
+        for name, day in (("first", first), ("last", last)):
+            if day and not EARLIEST <= day <= LATEST:
+                raise forms.ValidationError(_("Choose a day between %(earliest)s and %(latest)s.")
+                                            % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
         if first and last and (last - first).days >= MAX_DAYS:
             raise forms.ValidationError(_("Choose at most %(days)d days.") % {"days": MAX_DAYS}, code="span")
         return data
@@ -64,8 +70,12 @@ class CampaignRevenueAdmin(ShopScopedAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         shop = request_shop(request)
-        shops = None if shop is not None else Shop.objects.order_by("name")
+        shops = Shop.objects.order_by("name") if is_operator(request) else None
+        if shop is None and shops is None:  # staff of no shop: nothing to show
+            raise PermissionDenied
         today = timezone.localdate(timezone=shop.zone) if shop is not None else timezone.localdate()
         initial = {"first": today - dt.timedelta(days=DEFAULT_DAYS - 1), "last": today}
         if shops is not None:

@@ -28,6 +28,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
@@ -59,6 +60,7 @@ from .sending import SendBlocked
 
 CHUNK = 1000
 WRITERS = 2  # fan-out chunks written at once on PostgreSQL (see bulk_fan_out)
+FAN_OUT_LOCK = 7301  # the advisory locks' first key: one run writes a bulk send at a time
 PREVIEWS = 3
 
 # Why a selected customer is left out (codes stored in BulkSend.excluded; words shown).
@@ -334,7 +336,7 @@ def _enqueue_fan_out(bulk_id: int) -> None:
 def bulk_sends_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[int]:
     """Bulk sends still being written a while after they were confirmed: the broker lost the
     task, or its worker died. Beat's sweep enqueues them again (a fan-out goes on from its
-    cursor, and two at once write nothing twice)."""
+    cursor; one still running keeps the others out)."""
     return list(BulkSend.objects.filter(status=BulkSend.State.FANNING_OUT,
                                         created_at__lt=timezone.now() - older_than).values_list("pk", flat=True))
 
@@ -382,8 +384,27 @@ def _next_ranges(bulk: BulkSend, cursor: int, chunk: int, count: int) -> list[tu
 
 
 def _close_connection(barrier: threading.Barrier) -> None:
-    barrier.wait()  # each writer thread takes one of these: every thread closes its own connection
+    try:
+        barrier.wait(timeout=30)  # each writer thread takes one of these: every thread closes its own
+    except threading.BrokenBarrierError:
+        pass
     connection.close()
+
+
+@contextmanager
+def _sole_writer(bulk_id: int) -> Iterator[bool]:
+    """Whether this run is the only one writing the bulk send (PostgreSQL's advisory lock, let go
+    when this ends or the worker's connection dies): beat's sweep may enqueue a fan-out still
+    running, and two at once would do the same work twice over."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [FAN_OUT_LOCK, bulk_id])
+        alone = cursor.fetchone()[0]
+    try:
+        yield alone
+    finally:
+        if alone:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [FAN_OUT_LOCK, bulk_id])
 
 
 def _write_rounds(bulk: BulkSend, chunk: int, writers: int, pool: ThreadPoolExecutor | None) -> None:
@@ -405,7 +426,7 @@ def _write_rounds(bulk: BulkSend, chunk: int, writers: int, pool: ThreadPoolExec
 
 def bulk_fan_out(*, bulk_id: int, chunk: int = CHUNK) -> None:
     """Write every message of the bulk send, a chunk per transaction, from its cursor on. Safe
-    to run again, and two at once write nothing twice (the dedupe keys).
+    to run again (the dedupe keys): on PostgreSQL a second run while one is writing returns at once.
 
     On PostgreSQL, WRITERS chunks are written at once, each by a thread with a connection of
     its own: a chunk's time is mostly the database's (indexes, foreign keys), which a second
@@ -416,11 +437,14 @@ def bulk_fan_out(*, bulk_id: int, chunk: int = CHUNK) -> None:
     if bulk is None:
         return
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="fan-out") as pool:
-            try:
-                _write_rounds(bulk, chunk, WRITERS, pool)
-            finally:
-                list(pool.map(_close_connection, [threading.Barrier(WRITERS)] * WRITERS))
+        with _sole_writer(bulk.pk) as alone:
+            if not alone:
+                return  # another run is writing it, and finishes it
+            with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="fan-out") as pool:
+                try:
+                    _write_rounds(bulk, chunk, WRITERS, pool)
+                finally:
+                    list(pool.map(_close_connection, [threading.Barrier(WRITERS)] * WRITERS))
     else:
         _write_rounds(bulk, chunk, 1, None)
     bulk = BulkSend.objects.filter(pk=bulk_id).first()

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.models import CouponKind
 from shop.money import to_major, to_minor
+from smsnotify.forms import EARLIEST, LATEST
 
 from .models import DateCampaign
 
@@ -114,6 +115,10 @@ class StatisticsForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["period"] = data.get("period") or "day"
+        for day in (data.get("start"), data.get("end")):
+            if day and not EARLIEST <= day <= LATEST:
+                raise forms.ValidationError(_("Choose a day between %(earliest)s and %(latest)s.")
+                                            % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
         end = data.get("end") or self.today
         start = data.get("start") or end - dt.timedelta(**self.DEFAULT_BACK[data["period"]])
         if start > end:

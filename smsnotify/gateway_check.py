@@ -65,7 +65,8 @@ def gateway_test_send(*, shop: Shop, to: str, user) -> Message:
         gateway = get_gateway()
     except Exception as exc:  # noqa: BLE001 - a gateway without its credentials says why when built
         log.warning("The SMS gateway could not be built for a test text: %s", exc)
-        raise TestTextRefused(_("The SMS gateway is not configured: %(error)s") % {"error": exc}) from exc
+        # Its words name the platform's settings, in English: the operator reads them in the log.
+        raise TestTextRefused(_("The SMS gateway is not configured yet: ask the platform's operator.")) from exc
     if not sms_settings_for(shop).active:  # the outbox would write it cancelled: nothing to test
         raise TestTextRefused(_("SMS is switched off for this shop: switch it on and save, then send a test text."))
     message = outbox.message_schedule(shop=shop, to=to, body=test_text_body(shop), kind=Kind.GATEWAY_TEST, user=user,

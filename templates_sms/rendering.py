@@ -68,7 +68,15 @@ def render(body: str, context: RenderContext, *, event: str) -> str:
     language = context.shop.language
     # A bulk send renders 100,000 texts in the shop's language: switching to it once is enough.
     with nullcontext() if translation.get_language() == language else translation.override(language):
-        return _substitute(body, lambda token: _as_text(token.resolve(context)), tokens_for(event))
+        return _substitute(body, lambda token: _not_an_address(_as_text(token.resolve(context))), tokens_for(event))
+
+
+def _not_an_address(value: str) -> str:
+    """A customer's own data (a name, a street, a ticket's subject) never carries a web address
+    whole: the outbox turns every address of a text into a link on the short domain, which would
+    then redirect anyone to a site a stranger typed as their name. "https://x" is sent as
+    "https: //x"; only addresses the merchant wrote are shortened."""
+    return value.replace("://", ": //") if "://" in value else value
 
 
 def render_sample(body: str, *, event: str, shop: Shop) -> str:

@@ -349,3 +349,25 @@ def test_on_postgresql_a_cancelled_bulk_send_stops_its_writer_threads(require_po
     assert not Message.objects.filter(batch_ref=sent.batch_ref).exclude(status=Status.CANCELLED).exists()
     sent.refresh_from_db()
     assert sent.status == BulkSend.State.CANCELLED
+
+
+@pytest.mark.integration
+def test_on_postgresql_a_second_fan_out_of_the_same_send_leaves_it_to_the_first(require_postgres):
+    """Beat's sweep may enqueue a fan-out that is still running: the second run returns at once."""
+    import psycopg
+    from django.db import connection
+
+    shop = make_shop(name="Twice")
+    fund(shop, 1000)
+    consenting(shop)
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"):
+        sent = create(shop)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as running:
+        running.execute("SELECT pg_advisory_lock(%s, %s)", [bulk.FAN_OUT_LOCK, sent.pk])
+        with mock.patch("smsnotify.outbox.messages_ring"):
+            bulk.bulk_fan_out(bulk_id=sent.pk)
+        assert not Message.objects.filter(batch_ref=sent.batch_ref).exists()
+    with mock.patch("smsnotify.outbox.messages_ring"):  # the first run's lock is gone with its connection
+        bulk.bulk_fan_out(bulk_id=sent.pk)
+    assert Message.objects.filter(batch_ref=sent.batch_ref).count() == 1

@@ -237,6 +237,7 @@ def test_the_page_shows_a_period_of_the_shops_days(client, month):
     ({"first": "2026-11-05", "last": "2026-11-01"}, "The first day must not be after the last."),
     ({"first": "2025-01-01", "last": "2026-11-01"}, "Choose at most 366 days."),
     ({"first": "yesterday", "last": "2026-11-01"}, "Enter a valid date."),
+    ({"first": "9999-12-31", "last": "9999-12-31"}, "Choose a day between 2000-01-01 and 2099-12-31."),
 ])
 def test_a_bad_period_is_a_message_not_an_error(client, shop, query, error):
     client.force_login(make_merchant(shop))
@@ -252,3 +253,12 @@ def test_the_operator_picks_the_shop(client, month, django_user_model):
     response = client.get(reverse("admin:campaigns_orderattribution_changelist"),
                           {"first": "2026-11-01", "last": "2026-11-30", "shop": shop.pk})
     assert response.context["revenue"].total.revenue == 7_700
+
+
+def test_staff_of_no_shop_see_no_shops_revenue(client, month, django_user_model):
+    """Only the operator picks a shop: a staff user without a shop (removed from theirs) gets nothing."""
+    outsider = django_user_model.objects.create_user("outsider", password="pw-out-12345", is_staff=True)
+    client.force_login(outsider)
+    response = client.get(reverse("admin:campaigns_orderattribution_changelist"),
+                          {"first": "2026-11-01", "last": "2026-11-30", "shop": month["bulk"].shop.pk})
+    assert response.status_code == 403

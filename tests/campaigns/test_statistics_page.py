@@ -83,6 +83,8 @@ def test_the_default_range_is_the_last_30_days(merchant, texts):
     ({"start": "2020-01-01", "end": "2026-11-01"}, "Choose a range of at most three years."),
     ({"start": "yesterday"}, "Enter a valid date."),
     ({"period": "year"}, "Select a valid choice."),
+    ({"period": "month", "start": "9999-12-01", "end": "9999-12-31"}, "Choose a day between 2000-01-01 and 2099-12-31."),
+    ({"start": "0001-01-01", "end": "0001-01-02"}, "Choose a day between 2000-01-01 and 2099-12-31."),
 ])
 def test_a_wrong_range_is_a_clear_400(merchant, query, error):
     response = merchant.get(reverse("admin:statistics"), query)
@@ -140,3 +142,22 @@ def test_the_page_shows_orders_and_revenue_per_campaign_beside_its_credits(merch
     assert re.findall(r'<td class="numeric">(.*?)</td>', row)[1:4] == ["7", "0", "1"]  # credits, clicks, orders
     assert "123.45" in row and "999.99" not in section
     assert "first=2026-11-16&amp;last=2026-11-29" in section  # the full report, for the same days
+
+
+def test_failure_reasons_are_in_the_shops_language_where_the_code_is_known():
+    from django.utils import translation
+
+    from campaigns.admin_dashboard import failures_table
+    from campaigns.statistics import Failure
+
+    failures = [Failure(code="21211", text="The 'To' number is not valid.", count=2),
+                Failure(code="expired", text="Not sent: more than 48 hours late.", count=1),
+                Failure(code="30999", text="Provider's own words", count=1), Failure(code="", text="", count=1)]
+    with translation.override("pl"):
+        reasons = [row[1] for row in failures_table(failures).rows]
+    assert reasons[0] != "The 'To' number is not valid." and "21211" not in reasons[0]
+    assert reasons[1] != "Not sent: more than 48 hours late."
+    assert reasons[2] == "Provider's own words"
+    with translation.override("en"):
+        assert [row[1] for row in failures_table(failures).rows] == [
+            "The number is not valid", "Not sent: it was due too long ago.", "Provider's own words", "No reason given"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from shop.models import Cart, Ticket
 from templates_sms.formatting import format_date
 from templates_sms.rendering import TOKEN_RE, render
-from templates_sms.tokens import EVENTS, TOKENS, RenderContext, tokens_for
+from templates_sms.tokens import CUSTOM, EVENTS, TOKENS, RenderContext, tokens_for
 from tests.factories import CustomerFactory, OrderFactory, make_shop
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +156,12 @@ def test_output_never_contains_none_for_missing_data(db, first, last, has_custom
         # whatever the customer is called, it is text, never a token to replace again
         assert render("{firstname}", context, event=event) == (first.strip() if "firstname" in tokens_for(event)
                                                                  else "{firstname}")
+
+
+def test_a_web_address_in_a_customers_own_data_is_not_sent_as_one(shop):
+    """The outbox shortens every address of a text to a link on the short domain: one typed as a
+    customer's name would make that domain redirect anyone to a stranger's site."""
+    customer = CustomerFactory(shop=shop, first_name="https://phish.example/x")
+    text = render("Hi {firstname}, see https://shop.example/sale", RenderContext(shop=shop, customer=customer),
+                            event=CUSTOM)
+    assert text == "Hi https: //phish.example/x, see https://shop.example/sale"
