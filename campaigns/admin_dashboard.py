@@ -121,7 +121,8 @@ def _formatted(value, decimals: int, language: str) -> str:
 
 
 def _percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{format_number(rate * 100, decimal_pos=1)} %"
+    # Rounded here: Django's number format cuts decimals off (8 of 9 would read 88.8 %).
+    return "–" if rate is None else f"{format_number(round(rate * 100, 1), decimal_pos=1)} %"
 
 
 def _period_labels(span: statistics.Range) -> tuple[str, list[str]]:

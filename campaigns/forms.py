@@ -102,8 +102,10 @@ class StatisticsForm(forms.Form):
 
     period = forms.ChoiceField(label=_("Group by"), choices=[("day", _("day")), ("week", _("week (from Monday)")),
                                                         ("month", _("month"))], required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input reads only ISO dates, whatever the shop's language shows elsewhere.
+    start = forms.DateField(label=_("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, today, shops=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -161,3 +161,24 @@ def test_failure_reasons_are_in_the_shops_language_where_the_code_is_known():
     with translation.override("en"):
         assert [row[1] for row in failures_table(failures).rows] == [
             "The number is not valid", "Not sent: it was due too long ago.", "Provider's own words", "No reason given"]
+
+
+def test_a_polish_shop_sees_its_range_in_the_date_fields(client):
+    """A date input reads only ISO dates: a Polish "16.11.2026" would show an empty field."""
+    shop = make_shop(name="Sklep PL", language="pl", time_zone="Europe/Warsaw")
+    client.force_login(make_merchant(shop))
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(reverse("admin:statistics"), {"period": "week", "start": "2026-11-18",
+                                                            "end": "2026-11-29"})
+    page = response.content.decode()
+    assert 'value="2026-11-16"' in page and 'value="2026-11-29"' in page
+
+
+def test_rates_are_rounded_not_cut():
+    from django.utils import translation
+
+    from campaigns.admin_dashboard import _percent
+
+    with translation.override("en"):
+        assert _percent(8 / 9) == "88.9 %"
+        assert _percent(None) == "–"
