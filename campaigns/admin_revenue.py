@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _, gettext_lazy
 
 from shop.models import Shop
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
-from smsnotify.forms import EARLIEST, LATEST
+from smsnotify.forms import validate_calendar_day
 
 from .models import OrderAttribution
 from .revenue import campaign_revenue, local_period
@@ -30,10 +30,10 @@ MAX_DAYS = 366
 
 
 class RevenuePeriodForm(forms.Form):
-    first = forms.DateField(label=gettext_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"},
-                                                                               format="%Y-%m-%d"))
-    last = forms.DateField(label=gettext_lazy("Last day"), widget=forms.DateInput(attrs={"type": "date"},
-                                                                            format="%Y-%m-%d"))
+    first = forms.DateField(label=gettext_lazy("First day"), validators=[validate_calendar_day],
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    last = forms.DateField(label=gettext_lazy("Last day"), validators=[validate_calendar_day],
+                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, shops=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,10 +45,6 @@ class RevenuePeriodForm(forms.Form):
         first, last = data.get("first"), data.get("last")
         if first and last and first > last:
             raise forms.ValidationError(_("The first day must not be after the last."), code="order")
-        for name, day in (("first", first), ("last", last)):
-            if day and not EARLIEST <= day <= LATEST:
-                raise forms.ValidationError(_("Choose a day between %(earliest)s and %(latest)s.")
-                                            % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
         if first and last and (last - first).days >= MAX_DAYS:
             raise forms.ValidationError(_("Choose at most %(days)d days.") % {"days": MAX_DAYS}, code="span")
         return data

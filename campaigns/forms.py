@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.models import CouponKind
 from shop.money import to_major, to_minor
-from smsnotify.forms import EARLIEST, LATEST
+from smsnotify.forms import validate_calendar_day
 
 from .models import DateCampaign
 
@@ -103,9 +103,10 @@ class StatisticsForm(forms.Form):
     period = forms.ChoiceField(label=_("Group by"), choices=[("day", _("day")), ("week", _("week (from Monday)")),
                                                         ("month", _("month"))], required=False)
     # A date input reads only ISO dates, whatever the shop's language shows elsewhere.
-    start = forms.DateField(label=_("From"), required=False,
+    start = forms.DateField(label=_("From"), required=False, validators=[validate_calendar_day],
                             widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), required=False, validators=[validate_calendar_day],
+                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, today, shops=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,10 +118,6 @@ class StatisticsForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["period"] = data.get("period") or "day"
-        for day in (data.get("start"), data.get("end")):
-            if day and not EARLIEST <= day <= LATEST:
-                raise forms.ValidationError(_("Choose a day between %(earliest)s and %(latest)s.")
-                                            % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
         end = data.get("end") or self.today
         start = data.get("start") or end - dt.timedelta(**self.DEFAULT_BACK[data["period"]])
         if start > end:

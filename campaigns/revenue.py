@@ -19,10 +19,11 @@ from django.utils import formats
 from django.utils.translation import gettext as _, gettext_lazy
 
 from shop.models import OrderStatus, Shop
-from smsnotify.models import Direction, Kind, LinkClick, Message, Status
+from smsnotify.models import Direction, Kind, LinkClick, Message
 
 from .attribution import campaign_of
 from .models import BulkSend, DateCampaign, OrderAttribution
+from .statistics import SENT  # handed to the provider: delivered or not, as far as known
 
 BULK, AUTOMATION, OTHER = "bulk", "automation", "other"
 FAMILIES = {BULK: gettext_lazy("Bulk sends"), AUTOMATION: gettext_lazy("Automations"),
@@ -32,7 +33,6 @@ FAMILIES = {BULK: gettext_lazy("Bulk sends"), AUTOMATION: gettext_lazy("Automati
 AUTOMATION_KINDS = frozenset({Kind.ABANDONED_CART, Kind.BACK_IN_STOCK, Kind.ORDER_PLACED, Kind.TRACKING,
                               Kind.TICKET_ANSWERED})
 NOT_REVENUE = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.RETURNED, OrderStatus.TEST)
-REACHED_PROVIDER = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN)
 
 
 def family_of(campaign: str) -> str:
@@ -100,7 +100,7 @@ def campaign_revenue(*, shop: Shop, start: dt.datetime, end: dt.datetime,
 
     texts = (Message.objects.filter(shop=shop, direction=Direction.OUTBOUND, created_at__gte=start, created_at__lt=end)
              .annotate(campaign=campaign_of()).values("campaign")
-             .annotate(texts=Count("pk", filter=Q(status__in=REACHED_PROVIDER)), credits=Sum("credits_charged"))
+             .annotate(texts=Count("pk", filter=Q(status__in=SENT)), credits=Sum("credits_charged"))
              .order_by())
     for found in texts:
         if found["texts"] or found["credits"]:

@@ -36,13 +36,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Avg, Case, Count, DateField, Max, Q, Sum, Value, When
+from django.db.models import Avg, Case, Count, DateField, Max, Sum, Value, When
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from shop.models import Customer, Shop
 from smsnotify.models import Direction, Message, Status
 
+from .bulk import WAITING
 from .models import CountedDay, DailyTextCount, OptOut, SatisfactionRating
 
 DAY, WEEK, MONTH = "day", "week", "month"
@@ -50,7 +51,6 @@ PERIODS = (DAY, WEEK, MONTH)
 SENT = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN)
 FAILED = (Status.FAILED, Status.UNDELIVERED)
 ATTEMPTED = frozenset(SENT) | frozenset(FAILED)
-WAITING = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
 SETTLE_DAYS = 3
 MAX_EDGES = 31  # periods compared one by one: beyond, converting each row's time is cheaper
 

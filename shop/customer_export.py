@@ -38,7 +38,9 @@ def customer_export_row(customer: Customer) -> list[str]:
     ]
 
 
-class _Echo:
+class EchoWriter:
+    """A file for csv.writer whose write returns the line: a streamed CSV, one line at a time."""
+
     def write(self, value):
         return value
 
@@ -52,7 +54,7 @@ def customer_export_csv(*, customers: QuerySet, shop: Shop | None, with_shop: bo
     """The CSV text, line by line, read in chunks (a large shop's list never sits in memory):
     UTF-8 with the byte-order mark by which Excel knows it is UTF-8. ``with_shop`` adds the
     shop's name first (the operator's export mixes shops)."""
-    writer = csv.writer(_Echo(), delimiter=customer_export_delimiter(shop=shop))
+    writer = csv.writer(EchoWriter(), delimiter=customer_export_delimiter(shop=shop))
     yield "\ufeff" + writer.writerow((["Shop"] if with_shop else []) + HEADERS)
     for customer in customers.select_related("shop").order_by("pk").iterator(chunk_size=2000):
         yield writer.writerow(([_cell(customer.shop.name)] if with_shop else []) + customer_export_row(customer))

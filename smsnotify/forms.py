@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _, ngettext
 from phonenumber_field.formfields import PhoneNumberField
@@ -14,8 +15,15 @@ from shop.models import Shop
 
 from .report import REPORT_MAX_DAYS, report_messages
 
-# Dates a report can be about (the far ends of the calendar would overflow a day's bounds).
+# Dates a report or a statistics page can be about (the far ends of the calendar would overflow a day's bounds).
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+
+
+def validate_calendar_day(day: dt.date) -> None:
+    """A date field's validator: the day lies between EARLIEST and LATEST."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError(_("Choose a day between %(earliest)s and %(latest)s."), code="out_of_calendar",
+                              params={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
 
 
 class ReportForm(forms.Form):
@@ -24,9 +32,10 @@ class ReportForm(forms.Form):
     FORMATS = [("csv", _("CSV")), ("xlsx", _("Excel (XLSX)"))]
 
     shop = forms.ModelChoiceField(label=_("shop"), queryset=Shop.objects.order_by("name"))
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                            validators=[validate_calendar_day])
     end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                          help_text=_("Both days included, in your shop's time zone."))
+                          validators=[validate_calendar_day], help_text=_("Both days included, in your shop's time zone."))
     format = forms.ChoiceField(label=_("File"), choices=FORMATS, initial="csv", widget=forms.RadioSelect)
 
     def __init__(self, *args, shop: Shop | None, today: dt.date, **kwargs):
@@ -41,11 +50,6 @@ class ReportForm(forms.Form):
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
-        for name, day in (("start", start), ("end", end)):
-            if day and not EARLIEST <= day <= LATEST:
-                self.add_error(name, _("Choose a day between %(earliest)s and %(latest)s.")
-                               % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
-        start, end = data.get("start"), data.get("end")  # without the days just refused
         if start and end:
             if start > end:
                 self.add_error("end", _("The last day cannot be before the first."))

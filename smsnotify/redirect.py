@@ -33,13 +33,13 @@ import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 
 from .links import CODE_RE
+from .pg_arrays import execute_binary
 from .models import LinkClick, Message, ShortLink
 
 COOKIE = "sl_seen"
@@ -98,10 +98,8 @@ def _fetch(sql: str, params: list) -> tuple | None:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone() if cursor.description else None
-    connection.ensure_connection()
-    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() if cursor.description else None
+    rows = execute_binary(sql, params)
+    return rows[0] if rows else None
 
 
 _LOOKUP = (f"SELECT l.id, l.url, m.customer_id FROM {ShortLink._meta.db_table} l "

@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from shop.customer_export import customer_export_delimiter
+from shop.customer_export import EchoWriter, customer_export_delimiter
 from shop.models import Shop
 
 from .models import Direction, Kind, Message, Status
@@ -105,16 +105,11 @@ def _plain(text: str) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) and not text[1:].isdigit() else text
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def report_csv(*, shop: Shop, messages: QuerySet) -> Iterator[str]:
     """The CSV text, line by line: UTF-8 with the byte-order mark by which Excel knows it is
     UTF-8, separated as the shop's spreadsheets expect."""
     rows = _Rows(shop)
-    writer = csv.writer(_Echo(), delimiter=customer_export_delimiter(shop=shop))
+    writer = csv.writer(EchoWriter(), delimiter=customer_export_delimiter(shop=shop))
     yield "\ufeff" + writer.writerow(rows.headers)
     for cells in rows.each(messages):
         if cells[2] is not None:
