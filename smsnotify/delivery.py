@@ -176,20 +176,11 @@ def _attempt(messages: list[Message], gateway: BaseGateway, claim: uuid.UUID) ->
     sends the second kind again (smsnotify/aftercare.py). A row whose lease ran out meanwhile
     (slow policies) belongs to that rule already and is not sent by this run.
     """
-    now = timezone.now()
-    pks = [m.pk for m in messages]
-    with transaction.atomic():
-        held = Message.objects.filter(pk__in=pks, claim=claim, status=Status.SENDING).update(sending_at=now)
-        if held != len(pks):
-            ours = set(Message.objects.filter(pk__in=pks, claim=claim, status=Status.SENDING,
-                                              sending_at=now).values_list("pk", flat=True))
-            messages = [m for m in messages if m.pk in ours]
-        MessageEvent.objects.bulk_create([
-            MessageEvent(message_id=m.pk, type=EventType.ATTEMPT, status=Status.SENDING, created_at=now,
-                         parameters={"attempt": m.attempts, "gateway": gateway.name})
-            for m in messages
-        ])
-    return messages
+    moved = set(messages_transition(
+        [m.pk for m in messages], from_statuses=[Status.SENDING], claim=claim, status=Status.SENDING,
+        event=EventType.ATTEMPT, sending_at=timezone.now(),
+        per_message={m.pk: {"params": {"attempt": m.attempts, "gateway": gateway.name}} for m in messages}))
+    return [m for m in messages if m.pk in moved]
 
 
 def _outbound(message: Message, gateway: BaseGateway) -> OutboundSms:

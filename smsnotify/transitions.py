@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from . import pg_transitions
 from .models import Message, MessageEvent
 
 
@@ -40,17 +41,21 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
     if not pks:
         return []
     now = timezone.now()
+    per_message = per_message or {}
+    names = _field_names(pks, per_message)
+    if connection.vendor == "postgresql" and names is not None and all(map(pg_transitions.plain, fields.values())):
+        return _transition_in_arrays(pks, from_statuses=list(from_statuses), status=status, event=event,
+                                     params=params or {}, per_message=per_message, claim=claim, user=user,
+                                     now=now, fields=fields, names=names)
     rows = Message.objects.filter(pk__in=pks, status__in=list(from_statuses))
     if claim is not None:
         rows = rows.filter(claim=claim)
     values = dict(fields)
-    if per_message:
-        names = {name for entry in per_message.values() for name in entry.get("fields", {})}
-        for name in names:
-            output = Message._meta.get_field(name)
-            values[name] = Case(*[When(pk=pk, then=Value(entry["fields"][name], output_field=output))
-                                  for pk, entry in per_message.items() if name in entry.get("fields", {})],
-                                default=F(name), output_field=output)
+    for name in {name for entry in per_message.values() for name in entry.get("fields", {})}:
+        output = Message._meta.get_field(name)
+        values[name] = Case(*[When(pk=pk, then=Value(entry["fields"][name], output_field=output))
+                              for pk, entry in per_message.items() if name in entry.get("fields", {})],
+                            default=F(name), output_field=output)
     with transaction.atomic():
         moved = rows.update(status=status, updated_at=now, **values)
         if moved != len(pks):  # some were moved by someone else first: record only ours
@@ -58,7 +63,30 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
             pks = list((ours.filter(claim=claim) if claim is not None else ours).values_list("pk", flat=True))
         MessageEvent.objects.bulk_create([
             MessageEvent(message_id=pk, type=event, status=status, created_at=now, user=user,
-                         parameters={**(params or {}), **((per_message or {}).get(pk, {}).get("params", {}))})
+                         parameters={**(params or {}), **per_message.get(pk, {}).get("params", {})})
             for pk in pks
         ])
+    return pks
+
+
+def _field_names(pks: list[int], per_message: dict[int, dict]) -> frozenset[str] | None:
+    """The per-message field names when every message of ``pks`` (and no other) has the same ones;
+    None when they differ (the ORM's CASE keeps a column as it is where a message has no value)."""
+    names = {frozenset(per_message.get(pk, {}).get("fields", {})) for pk in pks}
+    if len(names) != 1 or (names != {frozenset()} and not set(per_message) <= set(pks)):
+        return None
+    return names.pop()
+
+
+def _transition_in_arrays(pks: list[int], *, from_statuses: list[str], status: str, event: str, params: dict,
+                          per_message: dict[int, dict], claim, user, now, fields: dict, names: frozenset[str]
+                          ) -> list[int]:
+    per_row = {pk: per_message[pk]["fields"] for pk in pks} if names else {}
+    with transaction.atomic():
+        moved = pg_transitions.rows_update(pks, from_statuses=from_statuses, claim=claim, per_row=per_row,
+                                           values={"status": status, "updated_at": now, **fields})
+        pks = list(dict.fromkeys(pk for pk in pks if pk in moved))
+        pg_transitions.events_insert(
+            pks, type=event, status=status, user_id=getattr(user, "pk", None), created_at=now,
+            parameters=[{**params, **per_message.get(pk, {}).get("params", {})} for pk in pks])
     return pks

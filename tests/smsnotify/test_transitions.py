@@ -83,3 +83,60 @@ def test_a_delivery_run_records_only_the_rows_of_its_own_claim(shop):
                                     status=Status.FAILED, event=EventType.REFUSED)
     assert moved == [ours.pk]
     assert theirs.events.filter(type=EventType.REFUSED).count() == 1
+
+
+def test_fields_every_message_has_are_written_to_each_with_its_event_and_who_acted(shop, django_user_model):
+    """On PostgreSQL this is the one-statement path over arrays (smsnotify/pg_transitions.py)."""
+    import uuid
+
+    first, second, other = schedule(shop), schedule(shop), schedule(shop)
+    run = uuid.uuid4()
+    Message.objects.filter(pk__in=[first.pk, second.pk]).update(status=Status.SENDING, claim=run)
+    Message.objects.filter(pk=other.pk).update(status=Status.SENDING, claim=uuid.uuid4())  # another run's
+    operator = django_user_model.objects.create_user("operator")
+    sent_at = timezone.now()
+    moved = messages_transition(
+        [second.pk, other.pk, first.pk], from_statuses=[Status.SENDING, Status.QUEUED], claim=run, status=Status.SENT,
+        event=EventType.ACCEPTED, params={"shared": [1, "a"]}, user=operator, sent_at=sent_at, error_text="",
+        per_message={first.pk: {"fields": {"provider_id": "SM1", "error_code": "c1"}, "params": {"own": "ä"}},
+                     second.pk: {"fields": {"provider_id": "SM2", "error_code": "c2"}, "params": {}},
+                     other.pk: {"fields": {"provider_id": "SM3", "error_code": "c3"}}})
+    assert moved == [second.pk, first.pk]  # in the order asked
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=[first.pk, second.pk, other.pk])}
+    assert [(rows[pk].status, rows[pk].provider_id, rows[pk].error_code, rows[pk].sent_at)
+            for pk in (first.pk, second.pk)] == [(Status.SENT, "SM1", "c1", sent_at), (Status.SENT, "SM2", "c2", sent_at)]
+    assert (rows[other.pk].status, rows[other.pk].provider_id) == (Status.SENDING, "")
+    assert not rows[other.pk].events.filter(type=EventType.ACCEPTED).exists()
+    first_event, second_event = (rows[pk].events.get(type=EventType.ACCEPTED) for pk in (first.pk, second.pk))
+    assert first_event.parameters == {"shared": [1, "a"], "own": "ä"}
+    assert second_event.parameters == {"shared": [1, "a"]}
+    assert (first_event.user, first_event.status, first_event.created_at) == (operator, Status.SENT,
+                                                                              rows[first.pk].updated_at)
+
+
+def test_a_partial_move_with_fields_of_its_own_records_only_the_rows_it_moved(shop):
+    moved_first, ours = schedule(shop), schedule(shop)
+    message_transition(moved_first.pk, from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                       event=EventType.CANCELLED)
+    moved = messages_transition(
+        [moved_first.pk, ours.pk, ours.pk], from_statuses=[Status.SCHEDULED], status=Status.FAILED,
+        event=EventType.REFUSED,
+        per_message={pk: {"fields": {"error_code": f"e{pk}"}} for pk in (moved_first.pk, ours.pk)})
+    assert moved == [ours.pk]
+    moved_first.refresh_from_db()
+    ours.refresh_from_db()
+    assert (moved_first.status, moved_first.error_code, ours.error_code) == (Status.CANCELLED, "", f"e{ours.pk}")
+    assert ours.events.filter(type=EventType.REFUSED).count() == 1
+    assert not moved_first.events.filter(type=EventType.REFUSED).exists()
+
+
+def test_a_field_given_as_an_expression_is_computed_by_the_database(shop):
+    from django.db.models import F
+
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(attempts=3)
+    assert messages_transition([message.pk], from_statuses=[Status.SCHEDULED], status=Status.QUEUED,
+                               event=EventType.HELD, attempts=F("attempts") - 1,
+                               per_message={message.pk: {"fields": {"error_code": "held"}}}) == [message.pk]
+    message.refresh_from_db()
+    assert (message.attempts, message.error_code, message.status) == (2, "held", Status.QUEUED)
