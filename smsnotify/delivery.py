@@ -46,7 +46,7 @@ from .gateways import (
     get_gateway,
 )
 from .history import iso, reason_text
-from .models import EventType, Message, MessageEvent, SmsSettings, Status
+from .models import EventType, Message, SmsSettings, Status
 from .policies import DeliveryBatch, Hold, Outcome, Refuse, delivery_policies
 from .transitions import messages_transition
 
