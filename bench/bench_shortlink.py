@@ -115,9 +115,12 @@ def ceiling(environ, start_response):
 
 
 def _gunicorn(env: dict, app: str = "smsnotify.wsgi:application") -> subprocess.Popen:
+    # --preload: the application is loaded once, before the workers fork. Without it each worker
+    # imports Django after the port already accepts, and on a loaded machine wrk's first seconds
+    # went to a worker still booting (first clicks varied twofold from run to run).
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}", "-w", "2",
-         "-k", "gthread", "--threads", "4", "--keep-alive", "30", "--log-level", "warning"],
+         "-k", "gthread", "--threads", "4", "--keep-alive", "30", "--log-level", "warning", "--preload"],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
