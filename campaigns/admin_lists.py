@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from shop.tenancy import scope
 from smsnotify import history
-from smsnotify.admin import MessageAdmin
+from smsnotify.admin import MessageAdmin, error_html
 from smsnotify.models import Direction, Kind, Message
 
 from .cancelling import messages_cancel
@@ -195,7 +195,7 @@ class FailedMessageAdmin(MessageListAdmin):
 
     @admin.display(description=_("error"))
     def error(self, obj):
-        return history.in_shop_terms(obj.shop, history.error_text, obj) or obj.get_status_display()
+        return error_html(history.in_shop_terms(obj.shop, history.error_words, obj)) or obj.get_status_display()
 
     @admin.display(description=_("date"), ordering="updated_at")
     def date(self, obj):

@@ -32,6 +32,15 @@ _STATUS_COLOURS = {
 }
 
 
+def error_html(words: history.ErrorWords):
+    """A failure's reason, with the provider's own words beneath it, smaller: the merchant reads the
+    first line, support the second."""
+    if not words.detail:
+        return words.reason
+    return format_html('{}<br><small class="provider-answer" style="color:var(--body-quiet-color)">{}</small>',
+                       words.reason, words.detail)
+
+
 @admin.register(SmsSettings)
 class SmsSettingsAdmin(ShopScopedAdmin):
     merchant_actions = frozenset({"view", "change"})  # one row per shop, created with the shop
@@ -212,7 +221,7 @@ class MessageAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("error"))
     def error_display(self, obj):
-        return history.error_text(obj)
+        return error_html(history.in_shop_terms(obj.shop, history.error_words, obj))
 
     @admin.action(description=_("Cancel selected scheduled messages"), permissions=["view"])
     def cancel_selected(self, request, queryset):
