@@ -17,11 +17,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _, ngettext
+from django.views.generic import RedirectView
 
 from shop.tenancy import scope
 from smsnotify import history
@@ -104,6 +105,14 @@ class MessageListAdmin(MessageAdmin):
     search_fields = ["recipient", "body"]
     search_help_text = _("Search by phone number or by the text of the message.")
     list_per_page = 50
+
+    def get_urls(self):
+        # Only a list's own pages. MessageAdmin's extra pages (the SMS report, a simulated text) are
+        # the messages': inherited here, their copies took the same URL names, so the SMS report
+        # opened under "Sending errors". Their addresses here, once linked from the menu, lead there.
+        moved = [path(f"{page}/", RedirectView.as_view(pattern_name=f"admin:smsnotify_message_{page}", query_string=True))
+                 for page in ("report", "receive")]
+        return [*moved, *admin.ModelAdmin.get_urls(self)]
 
     def changelist_view(self, request, extra_context=None):
         # "Scheduled messages", not Django's "Select scheduled message to view": nothing here is picked to edit.
