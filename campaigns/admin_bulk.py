@@ -53,6 +53,7 @@ def waiting_text(wait: bulk.BulkWait | None) -> str:
 
 @admin.register(BulkSend)
 class BulkSendAdmin(ShopScopedAdmin):
+    phrases = {"view": gettext_lazy("View bulk send")}
     merchant_actions = frozenset({"view"})
     list_display = ["__str__", "created_at", "purpose", "recipients", "status", "progress_display"]
     list_filter = ["status", "purpose"]

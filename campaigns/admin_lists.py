@@ -153,6 +153,7 @@ class MessageListAdmin(MessageAdmin):
 @admin.register(ScheduledMessage)
 class ScheduledMessageAdmin(MessageListAdmin):
     """The texts waiting to leave; cancelling picked ones, or every one matching the search."""
+    phrases = {"view": _("View scheduled message")}
 
     list_display = ["phone", "short_body", "send_date", "message_type", "source", "status_badge"]
     list_filter = [KindFilter, SendDateFilter]

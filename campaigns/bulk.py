@@ -290,7 +290,8 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
     if plan.too_long:
         raise _too_long_error(plan)
     with translation.override(shop.language):  # the ledger speaks the shop's language
-        reason = _("Held for %(bulk)s (%(count)s texts)") % {"bulk": bulk, "count": format_number(plan.count)}
+        # Its own words, not "for %(bulk)s": Polish declines the name after "na" (wysyłkę masową).
+        reason = _("Held for bulk send #%(id)s (%(count)s texts)") % {"id": bulk.pk, "count": format_number(plan.count)}
     try:
         credits_hold(shop=shop, amount=plan.credits, reference=bulk.batch_ref, user=user, reason=reason)
     except InsufficientCredits:

@@ -43,6 +43,7 @@ def error_html(words: history.ErrorWords):
 
 @admin.register(SmsSettings)
 class SmsSettingsAdmin(ShopScopedAdmin):
+    phrases = {"change": _("Change SMS settings"), "view": _("View SMS settings")}
     merchant_actions = frozenset({"view", "change"})  # one row per shop, created with the shop
     list_display = ["shop", "active", "sender", "merchant_number"]
 

@@ -295,7 +295,7 @@ def test_the_ledger_speaks_the_shops_language(db, on_commit):
     bulk.bulk_send_cancel(bulk=sent)
     reasons = list(LedgerEntry.objects.filter(shop=shop, hold__isnull=False).order_by("pk")
                    .values_list("reason", flat=True))
-    assert reasons == [f"Zarezerwowane na Wysyłka masowa nr {sent.pk} (SMS-ów: 1)",
+    assert reasons == [f"Zarezerwowane na wysyłkę masową nr {sent.pk} (SMS-ów: 1)",
                        f"Wysyłka masowa nr {sent.pk} anulowana"]
 
 
