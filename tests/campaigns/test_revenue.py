@@ -2,6 +2,7 @@
 the Campaign revenue page)."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -226,6 +227,9 @@ def test_the_page_shows_a_period_of_the_shops_days(client, month):
     page = response.content.decode()
     assert "Campaign revenue" in page and 'id="campaign-revenue-table"' in page
     assert "Birthday 10%" in page and "$50.00" in page and "$77.00" in page
+    # the total row reads as a total: bold and set off from the campaigns above it
+    assert re.search(r"tr\.revenue-total > td \{\s*font-weight: bold; border-top: 2px solid", page)
+    assert re.search(r'<tfoot>\s*<tr class="revenue-total">', page)
     assert response.context["revenue"].total.revenue == 7_700 and response.context["revenue"].total.credits == 0
     assert local_period(shop=shop, first=dt.date(2026, 11, 3), last=dt.date(2026, 11, 3)) == (
         dt.datetime(2026, 11, 3, 5, 0, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 4, 5, 0, tzinfo=dt.timezone.utc))
