@@ -304,6 +304,8 @@ class MarketingSettingsAdmin(ShopScopedAdmin):
 class OptOutAdmin(ShopScopedAdmin):
     """Numbers that asked not to be texted. A merchant may add one (a customer who asked by phone);
     only the customer can opt back in, by texting START."""
+    phrases = {"add": gettext_lazy("Add opt-out"), "change": gettext_lazy("Change opt-out"),
+               "view": gettext_lazy("View opt-out")}
 
     merchant_actions = frozenset({"view", "add"})
     list_display = ["phone", "source", "keyword", "created_at"]
@@ -346,6 +348,8 @@ class RuleAdmin(ShopScopedAdmin):
 class OrderStatusRuleAdmin(RuleAdmin):
     """When each order status is texted: at once (no rule), after a delay, or not at all; per
     product where orders of a product need their own text."""
+    phrases = {"add": gettext_lazy("Add order status rule"), "change": gettext_lazy("Change order status rule"),
+               "view": gettext_lazy("View order status rule")}
 
     list_display = ["status", "orders", "sends", "delay_display", "text"]
     list_filter = ["status", "active"]
@@ -388,6 +392,8 @@ class DateCampaignAdmin(RuleAdmin):
     """Texts a number of days after a customer's date (an order shipped, the first or last
     order, the registration) or on their birthday, at an hour of the shop's day; with a
     discount code made for each customer if the merchant wants."""
+    phrases = {"add": gettext_lazy("Add date campaign"), "change": gettext_lazy("Change date campaign"),
+               "view": gettext_lazy("View date campaign")}
 
     form = DateCampaignAdminForm
     list_display = ["name", "trigger", "delay_display", "hour_display", "active", "sends", "survey",

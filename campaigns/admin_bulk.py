@@ -9,6 +9,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from shop.money import format_number
@@ -19,8 +20,40 @@ from . import bulk
 from .models import BulkSend
 
 
+def _moment(moment) -> str:
+    """A time today as "08:00", another day's with its date, in the active zone and language."""
+    local = timezone.localtime(moment)
+    time = formats.time_format(local, "H:i")
+    if local.date() == timezone.localdate():
+        return time
+    return f"{formats.date_format(local, 'SHORT_DATE_FORMAT')} {time}"
+
+
+def waiting_text(wait: bulk.BulkWait | None) -> str:
+    """Why a bulk send's texts wait and until when, in the active language and zone; "" when
+    they are leaving."""
+    if wait is None:
+        return ""
+    values = {"time": _moment(wait.until)}
+    if wait.reason == "scheduled":
+        return _("Scheduled: sending starts at %(time)s.") % values
+    if wait.reason == "outside_hours":
+        return _("Waiting for quiet hours to end: sending starts at %(time)s.") % values
+    if wait.reason == bulk.PACED:
+        try:
+            rate = float(wait.params.get("rate", ""))
+            rate = format_number(int(rate) if rate.is_integer() else rate)
+        except ValueError:
+            rate = "?"
+        return _("Sending at your sender's rate of %(rate)s SMS parts per second: the texts leave one after "
+                 "another.") % {"rate": rate}
+    return _("Waiting until %(time)s: %(reason)s") % {**values,
+                                                       "reason": history.reason_text(wait.reason, wait.params)}
+
+
 @admin.register(BulkSend)
 class BulkSendAdmin(ShopScopedAdmin):
+    phrases = {"view": gettext_lazy("View bulk send")}
     merchant_actions = frozenset({"view"})
     list_display = ["__str__", "created_at", "purpose", "recipients", "status", "progress_display"]
     list_filter = ["status", "purpose"]
@@ -67,10 +100,15 @@ class BulkSendAdmin(ShopScopedAdmin):
         obj = self.get_object(request, unquote(object_id))
         if obj is not None:
             extra_context = {**(extra_context or {}), "progress": bulk.bulk_progress(bulk=obj),
+                             "waiting_note": self._waiting_note(obj),
                              "progress_url": reverse("admin:campaigns_bulksend_progress", args=[obj.pk]),
                              "cancel_url": reverse("admin:campaigns_bulksend_cancel", args=[obj.pk]),
                              "can_cancel": obj.status in BulkSend.ACTIVE_STATES}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def _waiting_note(obj) -> str:
+        return history.in_shop_terms(obj.shop, waiting_text, bulk.bulk_waiting(bulk=obj))
 
     def progress_view(self, request, object_id):
         obj = self._bulk(request, object_id)
@@ -80,7 +118,7 @@ class BulkSendAdmin(ShopScopedAdmin):
             "recipients": progress.recipients, "written": progress.written, "sent": progress.sent,
             "delivered": progress.delivered, "failed": progress.failed, "suppressed": progress.suppressed,
             "cancelled": progress.cancelled, "waiting": progress.waiting,
-            "can_cancel": obj.status in BulkSend.ACTIVE_STATES,
+            "can_cancel": obj.status in BulkSend.ACTIVE_STATES, "waiting_note": self._waiting_note(obj),
             "finished_at": history.in_shop_terms(obj.shop, history.moment_text, obj.finished_at)
             if obj.finished_at else "",
         })

@@ -25,7 +25,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import format_html_join
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from shop.models import Shop
@@ -33,7 +32,7 @@ from shop.money import format_number
 from shop.tenancy import is_operator, request_shop
 from smsnotify.history import reason_text
 from smsnotify.models import Kind, Status
-from smsnotify.provider_errors import PLAIN_WORDS
+from smsnotify.provider_errors import provider_error_reason
 
 from . import dashboard, statistics
 from .forms import StatisticsForm
@@ -152,8 +151,9 @@ def _failure_reason(failure: statistics.Failure) -> str:
         ours = reason_text(failure.code)
         if ours != failure.code:
             return ours
-        if failure.code in PLAIN_WORDS:
-            return capfirst(PLAIN_WORDS[failure.code])
+        known = provider_error_reason(failure.code)
+        if known:
+            return known
     return failure.text or _("No reason given")
 
 

@@ -17,15 +17,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _, ngettext
+from django.views.generic import RedirectView
 
 from shop.tenancy import scope
 from smsnotify import history
-from smsnotify.admin import MessageAdmin
+from smsnotify.admin import MessageAdmin, error_html
 from smsnotify.models import Direction, Kind, Message
 
 from .cancelling import messages_cancel
@@ -105,6 +106,14 @@ class MessageListAdmin(MessageAdmin):
     search_help_text = _("Search by phone number or by the text of the message.")
     list_per_page = 50
 
+    def get_urls(self):
+        # Only a list's own pages. MessageAdmin's extra pages (the SMS report, a simulated text) are
+        # the messages': inherited here, their copies took the same URL names, so the SMS report
+        # opened under "Sending errors". Their addresses here, once linked from the menu, lead there.
+        moved = [path(f"{page}/", RedirectView.as_view(pattern_name=f"admin:smsnotify_message_{page}", query_string=True))
+                 for page in ("report", "receive")]
+        return [*moved, *admin.ModelAdmin.get_urls(self)]
+
     def changelist_view(self, request, extra_context=None):
         # "Scheduled messages", not Django's "Select scheduled message to view": nothing here is picked to edit.
         return super().changelist_view(request, {"title": capfirst(self.opts.verbose_name_plural),
@@ -144,6 +153,7 @@ class MessageListAdmin(MessageAdmin):
 @admin.register(ScheduledMessage)
 class ScheduledMessageAdmin(MessageListAdmin):
     """The texts waiting to leave; cancelling picked ones, or every one matching the search."""
+    phrases = {"view": _("View scheduled message")}
 
     list_display = ["phone", "short_body", "send_date", "message_type", "source", "status_badge"]
     list_filter = [KindFilter, SendDateFilter]
@@ -195,7 +205,7 @@ class FailedMessageAdmin(MessageListAdmin):
 
     @admin.display(description=_("error"))
     def error(self, obj):
-        return history.in_shop_terms(obj.shop, history.error_text, obj) or obj.get_status_display()
+        return error_html(history.in_shop_terms(obj.shop, history.error_words, obj)) or obj.get_status_display()
 
     @admin.display(description=_("date"), ordering="updated_at")
     def date(self, obj):

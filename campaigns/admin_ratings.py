@@ -42,6 +42,7 @@ def stars(score: int) -> str:
 
 @admin.register(SatisfactionRating)
 class SatisfactionRatingAdmin(ShopScopedAdmin):
+    phrases = {"view": gettext_lazy("View satisfaction rating")}
     merchant_actions = frozenset({"view"})
     list_display = ["rated", "score_display", "order_link", "customer", "campaign", "answer"]
     list_filter = ["score", ("created_at", admin.DateFieldListFilter),

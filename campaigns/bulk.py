@@ -45,7 +45,7 @@ from credits.selectors import credit_balance, send_block
 from shop.models import MarketingConsent, Order, Shop
 from shop.money import format_number
 from smsnotify import outbox
-from smsnotify.models import EventType, Message, Status
+from smsnotify.models import EventType, Message, MessageEvent, Status
 from smsnotify.outbox import PreparedMessage
 from smsnotify.policies import DeliveryPolicy, Outcome
 from smsnotify.pg_arrays import execute_binary
@@ -72,6 +72,7 @@ LEFT_OUT = {
     "empty_text": gettext_lazy("the text is empty for them"),
 }
 WAITING = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
+PACED = "paced"  # smsnotify.pacing.SenderPacing's hold: the sender's rate is used up for now
 
 
 def left_out(excluded: dict[str, int]) -> list[tuple[str, int]]:
@@ -289,7 +290,8 @@ def bulk_send_create(*, shop: Shop, selection: QuerySet, body: str, send_key: st
     if plan.too_long:
         raise _too_long_error(plan)
     with translation.override(shop.language):  # the ledger speaks the shop's language
-        reason = _("Held for %(bulk)s (%(count)s texts)") % {"bulk": bulk, "count": format_number(plan.count)}
+        # Its own words, not "for %(bulk)s": Polish declines the name after "na" (wysyłkę masową).
+        reason = _("Held for bulk send #%(id)s (%(count)s texts)") % {"id": bulk.pk, "count": format_number(plan.count)}
     try:
         credits_hold(shop=shop, amount=plan.credits, reference=bulk.batch_ref, user=user, reason=reason)
     except InsufficientCredits:
@@ -484,6 +486,42 @@ def bulk_progress(*, bulk: BulkSend) -> BulkProgress:
         recipients=bulk.recipients, written=sum(counts.values()), waiting=n(*WAITING),
         sent=n(Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN), delivered=n(Status.DELIVERED),
         failed=n(Status.FAILED, Status.UNDELIVERED), suppressed=n(Status.SUPPRESSED), cancelled=n(Status.CANCELLED))
+
+
+@dataclass(frozen=True)
+class BulkWait:
+    """Why a sending bulk send's texts have not left yet: ``reason`` is "scheduled" (its send time
+    is later) or the code of the delivery policy that held them ("outside_hours", "paced",
+    "frequency_cap" …), with that hold's parameters; ``until`` is when the first of them leaves."""
+
+    reason: str
+    until: dt.datetime
+    params: dict = field(default_factory=dict)
+
+
+def bulk_waiting(*, bulk: BulkSend, now: dt.datetime | None = None) -> BulkWait | None:
+    """Why the bulk's texts wait, when they visibly do: its send time is later, or delivery held
+    its first waiting text (quiet hours, the sender's rate …). None while texts are leaving.
+
+    Read from the waiting text due first and its latest hold: every text of a bulk is held for
+    the same reasons, and the first to leave says when sending starts again. Two indexed reads."""
+    if bulk.status not in BulkSend.ACTIVE_STATES:
+        return None
+    now = now or timezone.now()
+    if bulk.send_at and bulk.send_at > now:
+        return BulkWait("scheduled", bulk.send_at)
+    first = (Message.objects.filter(shop_id=bulk.shop_id, batch_ref=bulk.batch_ref, status=Status.SCHEDULED)
+             .order_by("send_at", "pk").values("pk", "send_at").first())
+    if first is None:
+        return None
+    held = (MessageEvent.objects.filter(message_id=first["pk"], type=EventType.HELD)
+            .order_by("-created_at", "-pk").values_list("parameters", flat=True).first()) or {}
+    reason = held.get("reason", "")
+    # A paced text is due again within seconds, and the next one is held again: the sender's rate
+    # is why the send is slow even while its first text is due.
+    if reason == PACED or (reason and first["send_at"] > now):
+        return BulkWait(reason, first["send_at"], held)
+    return None
 
 
 def _release(bulk: BulkSend, reason: str, user=None) -> None:

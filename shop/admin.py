@@ -76,6 +76,7 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(CustomerExportMixin, ShopScopedAdmin):
+    phrases = {"add": _("Add customer"), "change": _("Change customer"), "view": _("View customer")}
     list_display = ["__str__", "phone", mobile_verified_label, "email", "marketing_consent", "registered_at"]
     list_filter = ["marketing_consent"]
     search_fields = ["first_name", "last_name", "email", "phone"]

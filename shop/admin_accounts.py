@@ -57,6 +57,7 @@ class AccountSettingsAdmin(ShopScopedAdmin):
 @admin.register(CodeRefusal)
 class CodeRefusalAdmin(ShopScopedAdmin):
     """Code requests the rules refused, and why: signs of abuse (SMS pumping) at a glance."""
+    phrases = {"view": _("View refused code request")}
 
     merchant_actions = frozenset({"view"})
     list_display = ["last_at", "reason", "address", "channel", "purpose", "ip", "times"]

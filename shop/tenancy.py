@@ -13,6 +13,8 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.text import capfirst
+from django.utils.translation import gettext as djangos_words, gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .models import Shop, StaffMembership
@@ -53,6 +55,19 @@ class ShopScopedAdmin(admin.ModelAdmin):
 
     shop_field = "shop"  # lookup path from the model to its Shop
     merchant_actions = frozenset({"view", "add", "change", "delete"})
+    # Django writes "Add %s", "Change %s", "View %s" and "Select %s to change" around the model's
+    # name as it is, and Polish needs the name declined: "Zobacz wysyłkę masową", "Dodaj klienta",
+    # not "Zobacz wysyłka masowa" (Django's Portuguese even leaves "View %s" in English). An admin
+    # whose model's name changes form gives whole phrases here ("add", "change", "view"), each
+    # translated as one; a list is titled by its plural name, which needs no declension.
+    phrases: dict[str, str] = {}
+    _GENERIC_PHRASES = {"add": _("Add %(name)s"), "change": _("Change %(name)s"), "view": _("View %(name)s")}
+
+    def phrase(self, action: str) -> str:
+        """The title of the ``action`` ("add", "change", "view") page of this admin's model."""
+        if action in self.phrases:
+            return str(self.phrases[action])
+        return str(self._GENERIC_PHRASES[action]) % {"name": self.opts.verbose_name}
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request, self.shop_field)
@@ -80,6 +95,19 @@ class ShopScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self._may(request, "delete")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        action = "add" if add else "change" if self.has_change_permission(request, obj) else "view"
+        # Django's own titles, read from its catalog (the alias keeps them out of ours).
+        djangos = {"add": djangos_words("Add %s"), "change": djangos_words("Change %s"),
+                   "view": djangos_words("View %s")}[action]
+        if context.get("title") == djangos % self.opts.verbose_name:  # not a title the view gave itself
+            context["title"] = self.phrase(action)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        titles = {"title": capfirst(self.opts.verbose_name_plural), "add_label": self.phrase("add")}
+        return super().changelist_view(request, {**titles, **(extra_context or {})})
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django redirects to the index with "doesn't exist"; a foreign id must look like any missing page.

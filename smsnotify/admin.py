@@ -32,8 +32,18 @@ _STATUS_COLOURS = {
 }
 
 
+def error_html(words: history.ErrorWords):
+    """A failure's reason, with the provider's own words beneath it, smaller: the merchant reads the
+    first line, support the second."""
+    if not words.detail:
+        return words.reason
+    return format_html('{}<br><small class="provider-answer" style="color:var(--body-quiet-color)">{}</small>',
+                       words.reason, words.detail)
+
+
 @admin.register(SmsSettings)
 class SmsSettingsAdmin(ShopScopedAdmin):
+    phrases = {"change": _("Change SMS settings"), "view": _("View SMS settings")}
     merchant_actions = frozenset({"view", "change"})  # one row per shop, created with the shop
     list_display = ["shop", "active", "sender", "merchant_number"]
 
@@ -212,7 +222,7 @@ class MessageAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("error"))
     def error_display(self, obj):
-        return history.error_text(obj)
+        return error_html(history.in_shop_terms(obj.shop, history.error_words, obj))
 
     @admin.action(description=_("Cancel selected scheduled messages"), permissions=["view"])
     def cancel_selected(self, request, queryset):

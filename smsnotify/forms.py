@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 from phonenumber_field.formfields import PhoneNumberField
 
 from shop.models import Shop
+from shop.phones import NOT_TEXTABLE
 
 from .report import REPORT_MAX_DAYS, report_messages
 
@@ -78,3 +80,12 @@ class TestTextForm(forms.Form):
     def __init__(self, *args, region: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to"].region = region
+
+    def clean_to(self):
+        # Refused here, before it counts against the test texts' limit or costs credits: the
+        # provider would refuse it (21614) or a landline would never show it.
+        number = self.cleaned_data["to"]
+        if number and phonenumbers.number_type(number) in NOT_TEXTABLE:
+            raise ValidationError(_("This number cannot receive text messages: enter a mobile number."),
+                                  code="not_mobile")
+        return number

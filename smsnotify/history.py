@@ -8,6 +8,7 @@ Polish one, and a retry time reads in New York time for a New York shop.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _, gettext_lazy
 
 from .models import EventType, Message, MessageEvent, Status
 from .policies import policy_reasons
+from .provider_errors import PLAIN_WORDS, provider_answer, provider_error_reason
 
 # Reasons the core itself gives (policies bring their own, see policies.policy_reasons).
 CORE_REASONS = {
@@ -34,9 +36,9 @@ _TEXTS = {
     EventType.ATTEMPT: gettext_lazy("Attempt %(attempt)s via %(gateway)s."),
     EventType.ACCEPTED: gettext_lazy("Accepted by the provider as %(provider_id)s."),
     EventType.REFUSED: gettext_lazy("Refused by the provider: %(error)s."),
-    EventType.RETRY: gettext_lazy("Temporary failure (%(error)s); attempt %(attempt)s at %(at)s."),
+    EventType.RETRY: gettext_lazy("Temporary failure: %(error)s. Attempt %(attempt)s at %(at)s."),
     EventType.GAVE_UP: gettext_lazy("Gave up after %(attempts)s attempts: %(error)s."),
-    EventType.AMBIGUOUS: gettext_lazy("The gateway may have accepted it (%(error)s); it is checked with the "
+    EventType.AMBIGUOUS: gettext_lazy("The gateway may have accepted it: %(error)s. It is checked with the "
                                       "provider before anything is sent again."),
     EventType.LEASE_EXPIRED: CORE_REASONS["lease_expired"],
     EventType.FOUND: gettext_lazy("Found at the provider as %(provider_id)s."),
@@ -56,7 +58,15 @@ def _when(value: str) -> str:
 
 
 def _error(params: dict) -> str:
+    """A provider's error inside an event's sentence: its meaning in the active language where the
+    code is known, the provider's own words kept beside it (support needs them verbatim)."""
     code, text = params.get("code", ""), params.get("text", "")
+    if code in PLAIN_WORDS:
+        words = str(PLAIN_WORDS[code])
+        if text:
+            return _("%(reason)s (provider's answer: “%(text)s”, code %(code)s)") % {
+                "reason": words, "text": text, "code": code}
+        return _("%(reason)s (code %(code)s)") % {"reason": words, "code": code}
     return f"{code}: {text}" if code and text else code or text or _("no details")
 
 
@@ -78,8 +88,10 @@ def event_text(event: MessageEvent) -> str:
     user = params.get("user", "")
     if kind == EventType.REPORT:
         status = Status(params["status"]).label if params.get("status") in Status.values else params.get("status", "")
-        text = _("The provider reports it %(status)s.") % {"status": str(status).lower()}
-        return f"{text} ({_error(params)})" if params.get("code") or params.get("text") else text
+        values = {"status": str(status).lower(), "error": _error(params)}
+        if params.get("code") or params.get("text"):
+            return _("The provider reports it %(status)s: %(error)s.") % values
+        return _("The provider reports it %(status)s.") % values
     if kind == EventType.CANCELLED:
         return _("Cancelled by %(user)s.") % {"user": user} if user else _("Cancelled.")
     if kind == EventType.SEND_AGAIN:
@@ -109,12 +121,34 @@ def event_text(event: MessageEvent) -> str:
         return str(EventType(kind).label)
 
 
-def error_text(message: Message) -> str:
-    """Why a message failed or stopped, in words: our own reasons translated, a provider's as it said."""
-    if message.error_code in policy_reasons() or message.error_code in CORE_REASONS:
+@dataclass(frozen=True, slots=True)
+class ErrorWords:
+    """Why a message failed or stopped: ``reason`` in the active language, and for a provider's
+    error ``detail``, its own words and code ("Provider's answer: …"), which support needs."""
+
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}. {self.detail}" if self.detail else self.reason
+
+
+def error_words(message: Message) -> ErrorWords:
+    """Why a message failed or stopped, in the active language: our own reasons, and a provider's
+    error by its code where the code is known, its own words kept as the detail."""
+    code, text = message.error_code, message.error_text
+    if code in policy_reasons() or code in CORE_REASONS:
         stopped = message.events.filter(type=EventType.STOPPED).order_by("-created_at", "-pk").first()
-        return reason_text(message.error_code, stopped.parameters if stopped else None)
-    return message.error_text
+        return ErrorWords(reason_text(code, stopped.parameters if stopped else None))
+    if not code and not text:
+        return ErrorWords("")
+    return ErrorWords(provider_error_reason(code) or _("Error reported by the SMS provider"),
+                      provider_answer(code, text))
+
+
+def error_text(message: Message) -> str:
+    """``error_words`` as one line of text."""
+    return str(error_words(message))
 
 
 def moment_text(moment: dt.datetime) -> str:

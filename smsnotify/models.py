@@ -305,6 +305,9 @@ class ShortLink(models.Model):
     class Meta:
         verbose_name = _("short link")
         verbose_name_plural = _("short links")
+        # The campaign revenue's clicks of one shop (campaigns/revenue.py) start from the shop's
+        # links or from the period's clicks, whichever the planner finds fewer (linkclick_clicked_idx).
+        indexes = [models.Index(fields=["shop"], name="shortlink_shop_idx")]
 
     def __str__(self):
         return self.code
@@ -328,7 +331,9 @@ class LinkClick(models.Model):
         verbose_name_plural = _("link clicks")
         constraints = [models.UniqueConstraint(fields=["link", "visitor"], name="linkclick_once_per_visitor")]
         indexes = [models.Index(fields=["customer", "-clicked_at"], condition=Q(customer__isnull=False),
-                                name="linkclick_customer_idx")]
+                                name="linkclick_customer_idx"),
+                   # a period's clicks: the campaign revenue's (with shortlink_shop_idx)
+                   models.Index(fields=["clicked_at"], name="linkclick_clicked_idx")]
 
     def __str__(self):
         return gettext("Click %(id)s") % {"id": self.pk}

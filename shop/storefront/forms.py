@@ -7,12 +7,8 @@ from django import forms
 from django.utils.translation import gettext, gettext_lazy as _
 
 from ..models import Shop
+from ..phones import NOT_TEXTABLE
 
-# Numbers that cannot receive a text. US and Canadian numbers are FIXED_LINE_OR_MOBILE: allowed.
-_NOT_TEXTABLE = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE,
-                 phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST,
-                 phonenumbers.PhoneNumberType.UAN, phonenumbers.PhoneNumberType.PAGER,
-                 phonenumbers.PhoneNumberType.VOICEMAIL}
 
 COUNTRY_CHOICES = [(region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
                    for region in sorted(phonenumbers.SUPPORTED_REGIONS)]
@@ -54,7 +50,7 @@ class BackInStockForm(forms.Form):
             return data
         if not phonenumbers.is_valid_number(number):
             self.add_error("phone", invalid)
-        elif phonenumbers.number_type(number) in _NOT_TEXTABLE:
+        elif phonenumbers.number_type(number) in NOT_TEXTABLE:
             self.add_error("phone", gettext("This number cannot receive text messages: enter a mobile number."))
         else:
             data["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -322,3 +322,54 @@ def test_cancel_from_the_bulk_sends_page(merchant, funded, django_capture_on_com
     assert sent.status == BulkSend.State.CANCELLED
     assert set(Message.objects.values_list("status", flat=True)) == {Status.CANCELLED}
     assert merchant.get(reverse("admin:campaigns_bulksend_changelist")).status_code == 200
+
+
+def test_a_bulk_send_held_by_quiet_hours_says_why_and_until_when_in_the_shops_language(client, on_commit):
+    import time_machine
+    from unittest import mock
+
+    from campaigns import bulk
+    from smsnotify.delivery import messages_deliver
+    from tests.factories import fund
+
+    shop = make_shop(language="pl", country="PL", time_zone="Europe/Warsaw")
+    fund(shop, 1000)
+    client.force_login(make_merchant(shop))
+    consenting(shop, phone="+48601234567")
+    with time_machine.travel(dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC), tick=False):  # 6:00 in Warsaw
+        with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"), on_commit():
+            sent = bulk.bulk_send_create(shop=shop, selection=customers_of(shop), body="Wyprzedaż",
+                                         send_key=sending.send_key_new())
+        with mock.patch("smsnotify.outbox.messages_ring"):
+            bulk.bulk_fan_out(bulk_id=sent.pk)
+        messages_deliver(message_ids=list(Message.objects.values_list("pk", flat=True)))
+        page = client.get(reverse("admin:campaigns_bulksend_change", args=[sent.pk])).content.decode()
+        progress = client.get(reverse("admin:campaigns_bulksend_progress", args=[sent.pk])).json()
+    note = "Czekamy na koniec godzin ciszy. Początek wysyłki: 08:00."  # 8:00 Warsaw time, today
+    assert f'<p class="bulk-waiting" data-field="waiting_note">{note}</p>' in page
+    assert progress["waiting_note"] == note
+    with time_machine.travel(dt.datetime(2026, 11, 30, 5, 0, tzinfo=dt.UTC), tick=False):  # the day before
+        progress = client.get(reverse("admin:campaigns_bulksend_progress", args=[sent.pk])).json()
+    assert progress["waiting_note"] == "Czekamy na koniec godzin ciszy. Początek wysyłki: 01-12-2026 08:00."
+
+
+def test_each_reason_a_bulk_send_waits_reads_in_words():
+    from django.utils import translation
+
+    import time_machine
+
+    from campaigns.admin_bulk import waiting_text
+    from campaigns.bulk import BulkWait
+
+    at = dt.datetime(2026, 12, 1, 13, 0, tzinfo=dt.UTC)
+    with translation.override("en"), timezone.override("America/New_York"), time_machine.travel(dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC), tick=False):
+        assert waiting_text(None) == ""
+        assert waiting_text(BulkWait("scheduled", at)) == "Scheduled: sending starts at 08:00."
+        assert waiting_text(BulkWait("outside_hours", at + dt.timedelta(days=1))) == \
+            "Waiting for quiet hours to end: sending starts at 12/02/2026 08:00."
+        assert waiting_text(BulkWait("paced", at, {"rate": "1000"})) == \
+            "Sending at your sender's rate of 1,000 SMS parts per second: the texts leave one after another."
+        assert waiting_text(BulkWait("frequency_cap", at, {})) == ("Waiting until 08:00: the customer already got as "
+                                                                   "many marketing texts as the shop allows in this time.")
+    with translation.override("pt"):
+        assert "0,5" in waiting_text(BulkWait("paced", at, {"rate": "0.5"}))

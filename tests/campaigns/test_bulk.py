@@ -1,10 +1,12 @@
 """Bulk sends (campaigns/bulk.py): the plan, the confirmation with its hold, the fan-out in
 chunks, progress, finishing and cancelling."""
 
+import datetime as dt
 import threading
 from unittest import mock
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
@@ -17,7 +19,8 @@ from credits.models import CreditHold, EntryKind, LedgerEntry
 from credits.selectors import credit_balance
 from shop.models import Customer, MarketingConsent, Order
 from smsnotify.delivery import messages_deliver
-from smsnotify.models import Kind, Lane, Message, SmsSettings, Status
+from smsnotify.models import EventType, Kind, Lane, Message, SmsSettings, Status
+from smsnotify.transitions import message_transition
 from tests.campaigns.conftest import consenting, customers_of
 from tests.credits.helpers import assert_consistent
 from tests.factories import CustomerFactory, OrderFactory, fund, make_shop
@@ -292,7 +295,7 @@ def test_the_ledger_speaks_the_shops_language(db, on_commit):
     bulk.bulk_send_cancel(bulk=sent)
     reasons = list(LedgerEntry.objects.filter(shop=shop, hold__isnull=False).order_by("pk")
                    .values_list("reason", flat=True))
-    assert reasons == [f"Zarezerwowane na Wysyłka masowa nr {sent.pk} (SMS-ów: 1)",
+    assert reasons == [f"Zarezerwowane na wysyłkę masową nr {sent.pk} (SMS-ów: 1)",
                        f"Wysyłka masowa nr {sent.pk} anulowana"]
 
 
@@ -371,3 +374,65 @@ def test_on_postgresql_a_second_fan_out_of_the_same_send_leaves_it_to_the_first(
     with mock.patch("smsnotify.outbox.messages_ring"):  # the first run's lock is gone with its connection
         bulk.bulk_fan_out(bulk_id=sent.pk)
     assert Message.objects.filter(batch_ref=sent.batch_ref).count() == 1
+
+
+# --- why a bulk send waits ----------------------------------------------------------------------------
+
+WARSAW_DAWN = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)  # 6:00 in Warsaw: before the 8:00-20:00 hours
+
+
+def _fanned_out(shop, on_commit, **kwargs):
+    with mock.patch("campaigns.tasks.bulk_fan_out_task.delay"), on_commit():
+        sent = create(shop, **kwargs)
+    with mock.patch("smsnotify.outbox.messages_ring"):
+        bulk.bulk_fan_out(bulk_id=sent.pk)
+    sent.refresh_from_db()
+    return sent
+
+
+def test_a_bulk_send_held_by_quiet_hours_says_so_and_when_it_starts(db, on_commit, sms_outbox):
+    shop = make_shop(language="pl", country="PL", time_zone="Europe/Warsaw", credits=1000)
+    consenting(shop, phone="+48601234567")
+    consenting(shop, phone="+48601234568")
+    with time_machine.travel(WARSAW_DAWN, tick=False):
+        sent = _fanned_out(shop, on_commit)
+        assert bulk.bulk_waiting(bulk=sent) is None  # written, due: nothing holds it yet
+        messages_deliver(message_ids=list(Message.objects.filter(batch_ref=sent.batch_ref).values_list("pk", flat=True)))
+        assert sms_outbox == []
+        wait = bulk.bulk_waiting(bulk=sent)
+    assert (wait.reason, wait.until) == ("outside_hours", dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC))
+    with time_machine.travel(dt.datetime(2026, 12, 1, 7, 0, 1, tzinfo=dt.UTC), tick=False):
+        assert bulk.bulk_waiting(bulk=sent) is None  # due again: it is leaving
+
+
+def test_a_later_bulk_send_waits_for_its_time_and_an_over_one_for_nothing(funded, on_commit):
+    consenting(funded)
+    later = timezone.now() + dt.timedelta(hours=3)
+    sent = _fanned_out(funded, on_commit, send_at=later)
+    assert bulk.bulk_waiting(bulk=sent) == bulk.BulkWait("scheduled", later)
+    bulk.bulk_send_cancel(bulk=sent)
+    sent.refresh_from_db()
+    assert bulk.bulk_waiting(bulk=sent) is None
+
+
+def test_a_bulk_send_paced_by_its_senders_rate_says_so_even_while_its_next_text_is_due(funded, on_commit):
+    consenting(funded)
+    consenting(funded)
+    sent = _fanned_out(funded, on_commit)
+    first = Message.objects.filter(batch_ref=sent.batch_ref).order_by("send_at", "pk").first()
+    until = timezone.now() - dt.timedelta(seconds=1)
+    message_transition(first.pk, from_statuses=[Status.SCHEDULED], status=Status.SCHEDULED, event=EventType.HELD,
+                       params={"reason": "paced", "rate": "0.5", "until": until.isoformat()}, send_at=until)
+    wait = bulk.bulk_waiting(bulk=sent)
+    assert (wait.reason, wait.params["rate"]) == ("paced", "0.5")
+    # held by a policy until a moment now past: it is leaving, nothing to explain
+    message_transition(first.pk, from_statuses=[Status.SCHEDULED], status=Status.SCHEDULED, event=EventType.HELD,
+                       params={"reason": "frequency_cap", "until": until.isoformat()}, send_at=until)
+    assert bulk.bulk_waiting(bulk=sent) is None
+    later = timezone.now() + dt.timedelta(hours=1)
+    for message in Message.objects.filter(batch_ref=sent.batch_ref):  # every text held for later: it waits
+        message_transition(message.pk, from_statuses=[Status.SCHEDULED], status=Status.SCHEDULED,
+                           event=EventType.HELD, params={"reason": "frequency_cap", "until": later.isoformat()},
+                           send_at=later + dt.timedelta(minutes=message.pk - first.pk))
+    assert bulk.bulk_waiting(bulk=sent) == bulk.BulkWait("frequency_cap", later, {
+        "reason": "frequency_cap", "until": later.isoformat()})

@@ -266,6 +266,24 @@ def test_a_polish_merchant_reads_polish(client):
     assert "Wysyłka masowa" in scheduled and "Anuluj zaznaczone wiadomości" in scheduled
 
 
+def test_a_providers_error_reads_in_the_shops_language_with_the_providers_words_beneath(client):
+    shop = make_shop(language="pl", country="PL", time_zone="Europe/Warsaw")
+    client.force_login(make_merchant(shop))
+    opted_out = failed(shop, status=Status.SUPPRESSED, error_code="21610",
+                       error_text="Attempt to send to unsubscribed recipient")
+    odd = failed(shop, error_code="30999", error_text="Carrier said no")
+    pages = {"list": client.get(reverse(ERRORS)).content.decode(),
+             "message": client.get(reverse("admin:smsnotify_message_change", args=[opted_out.pk])).content.decode()}
+    for name, page in pages.items():
+        assert "Ten numer odpowiedział STOP twojemu nadawcy" in page, name
+        # the provider's own words stay for support, introduced in Polish and set apart
+        assert ('<small class="provider-answer" style="color:var(--body-quiet-color)">Odpowiedź dostawcy: '
+                "„Attempt to send to unsubscribed recipient” (21610)</small>") in page, name
+    # a code we do not know: a Polish headline, the provider's words beneath it
+    assert "Błąd zgłoszony przez dostawcę SMS<br>" in pages["list"]
+    assert "„Carrier said no” (30999)" in pages["list"] and odd.pk in listed(client.get(reverse(ERRORS)))
+
+
 def test_proxies_hold_exactly_their_statuses(shop):
     rows = {status: MessageFactory(shop=shop, status=status) for status in Status}
     manual = waiting(shop)

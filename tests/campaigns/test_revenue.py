@@ -2,6 +2,7 @@
 the Campaign revenue page)."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -226,6 +227,9 @@ def test_the_page_shows_a_period_of_the_shops_days(client, month):
     page = response.content.decode()
     assert "Campaign revenue" in page and 'id="campaign-revenue-table"' in page
     assert "Birthday 10%" in page and "$50.00" in page and "$77.00" in page
+    # the total row reads as a total: bold and set off from the campaigns above it
+    assert re.search(r"tr\.revenue-total > td \{\s*font-weight: bold; border-top: 2px solid", page)
+    assert re.search(r'<tfoot>\s*<tr class="revenue-total">', page)
     assert response.context["revenue"].total.revenue == 7_700 and response.context["revenue"].total.credits == 0
     assert local_period(shop=shop, first=dt.date(2026, 11, 3), last=dt.date(2026, 11, 3)) == (
         dt.datetime(2026, 11, 3, 5, 0, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 4, 5, 0, tzinfo=dt.timezone.utc))
@@ -262,3 +266,24 @@ def test_staff_of_no_shop_see_no_shops_revenue(client, month, django_user_model)
     response = client.get(reverse("admin:campaigns_orderattribution_changelist"),
                           {"first": "2026-11-01", "last": "2026-11-30", "shop": month["bulk"].shop.pk})
     assert response.status_code == 403
+
+
+def test_a_periods_clicks_of_one_shop_are_read_through_an_index_not_by_scanning_every_click(db):
+    """The revenue's click count filters the clicks by their link's shop and their time: neither
+    was indexed (ShortLink.shop has db_index=False), so every click and link was read."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from smsnotify.models import LinkClick
+
+    start, end = T0, T0 + dt.timedelta(days=30)
+    clicks = (LinkClick.objects.filter(link__shop_id=1, clicked_at__gte=start, clicked_at__lt=end)
+              .annotate(campaign=campaign_of("link__message__")).values("campaign").annotate(n=Count("pk")).order_by())
+    sql, params = clicks.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}" if connection.vendor == "sqlite" else f"EXPLAIN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "shortlink_shop_idx" in plan or "linkclick_clicked_idx" in plan, plan
+    assert {"shortlink_shop_idx", "linkclick_clicked_idx"} <= {
+        name for table in ("smsnotify_shortlink", "smsnotify_linkclick")
+        for name in connection.introspection.get_constraints(connection.cursor(), table)}

@@ -107,3 +107,54 @@ def test_the_same_pages_in_english_still_say_english(client):
         _leaks(visible_text(client.get(reverse("admin:index")))))
     assert {"Number", "Phone", "Placed at"} <= set(
         _leaks(visible_text(client.get(reverse("admin:shop_order_change", args=[order.pk])))))
+
+
+# Django writes its titles around the model's name as it is: "Zobacz wysyłka masowa", "Dodaj klient".
+def _title(client, url) -> str:
+    page = client.get(url).content.decode()
+    return re.search(r"<h1>(.*?)</h1>", page, re.S).group(1).strip()
+
+
+def _add_button(client, url) -> str:
+    page = client.get(url).content.decode()
+    return re.search(r'class="addlink">\s*(.*?)\s*</a>', page, re.S).group(1)
+
+
+def test_a_polish_merchant_reads_titles_with_the_models_name_declined(client, polish_merchant):
+    from campaigns.models import BulkSend, OrderStatusRule
+
+    shop, order, _message = polish_merchant
+    bulk = BulkSend.objects.create(shop=shop, body="Wyprzedaż", send_key="00000000-0000-0000-0000-000000000001")
+    rule = OrderStatusRule.objects.filter(shop=shop).first() or OrderStatusRule.objects.create(shop=shop)
+    customers = reverse("admin:shop_customer_changelist")
+    assert _title(client, reverse("admin:campaigns_bulksend_change", args=[bulk.pk])) == "Zobacz wysyłkę masową"
+    assert _title(client, reverse("admin:shop_customer_add")) == "Dodaj klienta"
+    assert _title(client, reverse("admin:shop_customer_change", args=[order.customer.pk])) == "Zmień klienta"
+    assert _title(client, customers) == "Klienci"  # not "Wybierz klient do zmiany"
+    assert _add_button(client, customers) == "Dodaj klienta"
+    assert _title(client, reverse("admin:campaigns_orderstatusrule_change", args=[rule.pk])) == \
+        "Zmień regułę statusu zamówienia"
+    assert _add_button(client, reverse("admin:campaigns_orderstatusrule_changelist")) == \
+        "Dodaj regułę statusu zamówienia"
+    assert _add_button(client, reverse("admin:campaigns_optout_changelist")) == "Dodaj rezygnację"
+    # a name that keeps its form reads with the generic phrase
+    assert _title(client, reverse("admin:shop_order_change", args=[order.pk])) == "Zmień zamówienie"
+    assert _title(client, reverse("admin:shop_product_add")) == "Dodaj produkt"
+
+
+def test_a_portuguese_merchant_reads_no_english_view_title(client):
+    from campaigns.models import BulkSend
+
+    shop = make_shop(country="PT", currency="EUR", language="pt", time_zone="Europe/Lisbon")
+    client.force_login(make_merchant(shop))
+    bulk = BulkSend.objects.create(shop=shop, body="Saldos", send_key="00000000-0000-0000-0000-000000000002")
+    assert _title(client, reverse("admin:campaigns_bulksend_change", args=[bulk.pk])) == "Ver envio em massa"
+    assert _title(client, reverse("admin:shop_customer_changelist")) == "Clientes"
+
+
+def test_in_english_the_titles_read_as_before(client):
+    shop = make_shop(name="Acme")
+    client.force_login(make_merchant(shop))
+    assert _title(client, reverse("admin:shop_customer_add")) == "Add customer"
+    assert _title(client, reverse("admin:shop_product_add")) == "Add product"
+    assert _add_button(client, reverse("admin:shop_product_changelist")) == "Add product"

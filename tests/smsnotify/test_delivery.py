@@ -62,7 +62,8 @@ def test_transient_error_backs_off_then_gives_up(shop, sms_outbox, gateway_error
     assert message.status == Status.FAILED
     assert message.attempts == 3
     assert message.error_text == "busy"  # the provider's words, as it said them
-    assert message_history.event_text(message.events.last()) == "Gave up after 3 attempts: 20429: busy."
+    assert message_history.event_text(message.events.last()) == \
+        "Gave up after 3 attempts: the provider is busy (provider's answer: “busy”, code 20429)."
     assert sms_outbox == []
 
 

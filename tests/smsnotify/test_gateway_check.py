@@ -162,6 +162,29 @@ def test_a_number_that_is_not_one_is_a_form_error(merchant, shop):
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("to", ["+48221234567", "+18005550123"])  # a Warsaw landline, a US toll-free number
+def test_a_number_that_cannot_receive_texts_is_refused_before_anything_is_sent(merchant, shop, sms_outbox, to):
+    response = send(merchant, shop, to=to)
+
+    assert response.context["form"].errors["to"] == [
+        "This number cannot receive text messages: enter a mobile number."]
+    assert not Message.objects.exists() and sms_outbox == []
+    assert credit_balance(shop) == 1000
+
+
+def test_a_polish_merchant_is_told_in_polish_that_a_landline_cannot_get_a_text(client, sms_outbox):
+    polish = make_shop(language="pl", country="PL", time_zone="Europe/Warsaw", credits=1000)
+    client.force_login(make_merchant(polish))
+
+    response = send(client, polish, to="22 123 45 67")  # national form, read in the shop's country
+
+    assert response.context["form"].errors["to"].as_data()[0].code == "not_mobile"
+    assert "Ten numer nie odbiera SMS-ów: podaj numer komórkowy." in response.content.decode()
+    assert not Message.objects.exists()
+    send(client, polish, to="601 234 567")  # a mobile number goes
+    assert [sms.to for sms in sms_outbox] == ["+48601234567"]
+
+
 def test_without_credits_it_is_not_sent_and_says_why(client, sms_outbox):
     poor = make_shop(credits=0)
     client.force_login(make_merchant(poor))

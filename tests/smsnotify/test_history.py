@@ -117,12 +117,19 @@ def test_the_english_texts_carry_their_parameters(every_event):
         for event in every_event:
             texts.setdefault(event.type, []).append(history.event_text(event))
     assert any(t.startswith("Accepted by the provider as LM") for t in texts[EventType.ACCEPTED])
-    assert texts[EventType.REFUSED] == ["Refused by the provider: 21211: The 'To' number is not valid.."]
-    assert texts[EventType.RETRY][0].startswith("Temporary failure (20429: Too many requests); attempt 2 at ")
-    assert texts[EventType.GAVE_UP] == ["Gave up after 1 attempts: 20429: Too many requests."]
+    # A known code in our words, the provider's own words and the code kept beside them.
+    assert texts[EventType.REFUSED] == [
+        "Refused by the provider: the number is not valid (provider's answer: “The 'To' number is not valid.”, "
+        "code 21211)."]
+    assert texts[EventType.RETRY][0].startswith(
+        "Temporary failure: the provider is busy (provider's answer: “Too many requests”, code 20429). Attempt 2 at ")
+    assert texts[EventType.GAVE_UP] == [
+        "Gave up after 1 attempts: the provider is busy (provider's answer: “Too many requests”, code 20429)."]
     assert texts[EventType.FOUND] == ["Found at the provider as SM-found."]
-    assert texts[EventType.REPORT] == ["The provider reports it delivered.",
-                                       "The provider reports it undelivered. (30003: Unreachable handset)"]
+    assert texts[EventType.REPORT] == [
+        "The provider reports it delivered.",
+        "The provider reports it undelivered: the phone could not be reached (switched off or out of coverage) "
+        "(provider's answer: “Unreachable handset”, code 30003)."]
     assert texts[EventType.CANCELLED] == ["Cancelled by anna."]
     assert texts[EventType.SEND_AGAIN] == ["Sent again by anna."]
     assert texts[EventType.STOPPED] == ["Not sent: SMS is switched off for this shop."]
@@ -248,17 +255,31 @@ def said(type_, event_status=Status.SENT, **parameters) -> str:
 
 
 def test_a_provider_error_reads_as_code_and_words_or_whichever_it_gave():
-    assert said(EventType.REFUSED, code="21211", text="Invalid number") == "Refused by the provider: 21211: Invalid number."
-    assert said(EventType.REFUSED, code="21211") == "Refused by the provider: 21211."
+    # a code we know reads in our words, the provider's own kept beside them
+    assert said(EventType.REFUSED, code="21211", text="Invalid number") == \
+        "Refused by the provider: the number is not valid (provider's answer: “Invalid number”, code 21211)."
+    assert said(EventType.REFUSED, code="21211") == "Refused by the provider: the number is not valid (code 21211)."
+    # one we do not know reads as the provider gave it
+    assert said(EventType.REFUSED, code="30999", text="Odd error") == "Refused by the provider: 30999: Odd error."
+    assert said(EventType.REFUSED, code="30999") == "Refused by the provider: 30999."
     assert said(EventType.REFUSED, text="Invalid number") == "Refused by the provider: Invalid number."
     assert said(EventType.REFUSED) == "Refused by the provider: no details."
 
 
+def test_a_known_provider_error_in_an_event_reads_in_the_active_language_with_the_providers_words():
+    with translation.override("pl"), timezone.override("UTC"):
+        text = history.event_text(MessageEvent(type=EventType.REFUSED, status=Status.SUPPRESSED, parameters={
+            "code": "21610", "text": "Attempt to send to unsubscribed recipient"}))
+    assert "Attempt to send to unsubscribed recipient" in text and "21610" in text  # support needs them
+    assert text.startswith("Odrzucona przez dostawcę: ten numer odpowiedział STOP")
+
+
 def test_a_report_names_the_status_and_any_error():
     assert said(EventType.REPORT, status="delivered") == "The provider reports it delivered."
-    assert said(EventType.REPORT, status="failed", code="30008") == "The provider reports it failed. (30008)"
+    assert said(EventType.REPORT, status="failed", code="30008") == \
+        "The provider reports it failed: the recipient's network reported an unknown error (code 30008)."
     assert said(EventType.REPORT, status="failed", text="Unknown error") == \
-        "The provider reports it failed. (Unknown error)"
+        "The provider reports it failed: Unknown error."
     # a status the core does not know is shown as the provider wrote it
     assert said(EventType.REPORT, status="read") == "The provider reports it read."
     assert said(EventType.REPORT) == "The provider reports it ."
@@ -280,7 +301,8 @@ def test_a_scheduled_event_reads_as_created_written_or_scheduled_for():
 
 def test_a_time_that_cannot_be_read_is_shown_as_written():
     assert said(EventType.HELD, until="soon", reason="") == "Held until soon: "
-    assert said(EventType.RETRY, at="", attempt=2, code="20429") == "Temporary failure (20429); attempt 2 at ."
+    assert said(EventType.RETRY, at="", attempt=2, code="20429") == \
+        "Temporary failure: the provider is busy (code 20429). Attempt 2 at ."
 
 
 def test_a_note_reads_as_its_detail_or_at_least_the_status():
@@ -330,11 +352,40 @@ def test_the_error_of_a_message_stopped_twice_reads_with_the_latest_parameters(s
         assert history.error_text(message) == "Not sent: +12025550199 replied STOP."
 
 
-def test_a_providers_error_is_shown_in_its_own_words(shop):
+def test_a_providers_error_reads_in_our_words_with_its_own_kept_beside_them(shop):
     message = schedule(shop)
     Message.objects.filter(pk=message.pk).update(error_code="30003", error_text="Unreachable handset")
     message.refresh_from_db()
-    assert history.error_text(message) == "Unreachable handset"
+    with translation.override("en"):
+        assert history.error_words(message) == history.ErrorWords(
+            "The phone could not be reached (switched off or out of coverage)",
+            "Provider's answer: “Unreachable handset” (30003)")
+        assert history.error_text(message) == ("The phone could not be reached (switched off or out of coverage). "
+                                               "Provider's answer: “Unreachable handset” (30003)")
+    with translation.override("pl"):
+        words = history.error_words(message)
+    assert "Unreachable" not in words.reason and "Unreachable handset" in words.detail
+    assert words.detail.startswith("Odpowiedź dostawcy")
+
+
+def test_a_providers_error_with_a_code_we_do_not_know_is_shown_in_its_own_words(shop):
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(error_code="30999", error_text="Carrier said no")
+    message.refresh_from_db()
+    with translation.override("en"):
+        assert history.error_words(message) == history.ErrorWords(
+            "Error reported by the SMS provider", "Provider's answer: “Carrier said no” (30999)")
+    Message.objects.filter(pk=message.pk).update(error_code="", error_text="Carrier said no")
+    message.refresh_from_db()
+    with translation.override("en"):
+        assert history.error_text(message) == "Error reported by the SMS provider. Provider's answer: “Carrier said no”"
+    Message.objects.filter(pk=message.pk).update(error_code="30999", error_text="")
+    message.refresh_from_db()
+    with translation.override("en"):
+        assert history.error_text(message) == "Error reported by the SMS provider. Provider's error code: 30999"
+    Message.objects.filter(pk=message.pk).update(error_code="", error_text="")
+    message.refresh_from_db()
+    assert history.error_words(message) == history.ErrorWords("")
 
 
 def test_a_core_reason_is_put_into_words_too(shop):

@@ -240,6 +240,30 @@ def test_the_page_is_reached_from_the_message_list_and_the_navigation(merchant):
     assert "shop" not in page.context["form"].fields  # a merchant's report is their shop's
 
 
+def test_the_report_is_the_messages_own_page_not_the_sending_errors(merchant):
+    url = reverse(REPORT)
+    assert url == "/admin/smsnotify/message/report/"  # the error and scheduled lists' copies once took its name
+    assert reverse("admin:smsnotify_message_receive") == "/admin/smsnotify/message/receive/"
+    page = merchant.get(url).content.decode()
+    breadcrumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert reverse("admin:smsnotify_message_changelist") in breadcrumbs and "SMS report" in breadcrumbs
+    assert "Sending errors" not in breadcrumbs and "failedmessage/report" not in page
+    # in the menu the report, not the messages above it, is the current page
+    assert 'class="sms-report-nav" aria-current="page"' in page
+    assert f'<a href="{reverse("admin:smsnotify_message_changelist")}" aria-current="page">' not in page
+    assert f'<a href="{reverse("admin:smsnotify_message_changelist")}" aria-current="page">' in \
+        merchant.get(reverse("admin:smsnotify_message_changelist")).content.decode()
+
+
+@pytest.mark.parametrize("old_list", ["failedmessage", "scheduledmessage"])
+def test_the_reports_old_address_under_a_message_list_leads_to_it(merchant, old_list):
+    response = merchant.get(f"/admin/campaigns/{old_list}/report/?start=2026-03-10&end=2026-03-10&format=csv")
+    assert response.status_code == 302
+    assert response["Location"] == reverse(REPORT) + "?start=2026-03-10&end=2026-03-10&format=csv"
+    assert merchant.get(f"/admin/campaigns/{old_list}/receive/")["Location"] == \
+        reverse("admin:smsnotify_message_receive")
+
+
 def test_the_csv_download_streams_the_shops_rows(merchant, us_shop):
     sent(us_shop, at("2026-03-10 09:15:00"))
 
