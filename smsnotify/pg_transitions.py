@@ -11,15 +11,29 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import Message, MessageEvent
 from .pg_arrays import execute_binary
 
 
-def plain(value) -> bool:
-    """A value this path can send as it is (an expression such as F("attempts") - 1 is left to the ORM)."""
-    return not hasattr(value, "resolve_expression")
+def messages_transition(pks: list[int], *, from_statuses: list[str], status: str, event: str, params: dict,
+                        per_message: dict[int, dict], claim, user, now, fields: dict) -> list[int] | None:
+    """transitions.messages_transition's move in two statements; None when the call does not fit
+    them, and the ORM's statements must do it: a field given as an expression (F("attempts") - 1),
+    or per-message fields that not every message has (a CASE keeps the others' columns as they are)."""
+    names = {frozenset(per_message.get(pk, {}).get("fields", {})) for pk in pks}
+    if (len(names) != 1 or (names != {frozenset()} and not set(per_message) <= set(pks))
+            or any(hasattr(value, "resolve_expression") for value in fields.values())):
+        return None
+    per_row = {pk: per_message[pk]["fields"] for pk in pks} if names != {frozenset()} else {}
+    with transaction.atomic():
+        moved = rows_update(pks, from_statuses=from_statuses, claim=claim, per_row=per_row,
+                            values={"status": status, "updated_at": now, **fields})
+        pks = list(dict.fromkeys(pk for pk in pks if pk in moved))
+        events_insert(pks, type=event, status=status, user_id=getattr(user, "pk", None), created_at=now,
+                      parameters=[{**params, **per_message.get(pk, {}).get("params", {})} for pk in pks])
+    return pks
 
 
 def rows_update(pks: list[int], *, from_statuses: list[str], claim, values: dict, per_row: dict[int, dict]) -> set[int]:

@@ -42,11 +42,12 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
         return []
     now = timezone.now()
     per_message = per_message or {}
-    names = _field_names(pks, per_message)
-    if connection.vendor == "postgresql" and names is not None and all(map(pg_transitions.plain, fields.values())):
-        return _transition_in_arrays(pks, from_statuses=list(from_statuses), status=status, event=event,
-                                     params=params or {}, per_message=per_message, claim=claim, user=user,
-                                     now=now, fields=fields, names=names)
+    if connection.vendor == "postgresql":
+        moved = pg_transitions.messages_transition(
+            pks, from_statuses=list(from_statuses), status=status, event=event, params=params or {},
+            per_message=per_message, claim=claim, user=user, now=now, fields=fields)
+        if moved is not None:
+            return moved
     rows = Message.objects.filter(pk__in=pks, status__in=list(from_statuses))
     if claim is not None:
         rows = rows.filter(claim=claim)
@@ -68,25 +69,3 @@ def messages_transition(pks: list[int], *, from_statuses: Iterable[str], status:
         ])
     return pks
 
-
-def _field_names(pks: list[int], per_message: dict[int, dict]) -> frozenset[str] | None:
-    """The per-message field names when every message of ``pks`` (and no other) has the same ones;
-    None when they differ (the ORM's CASE keeps a column as it is where a message has no value)."""
-    names = {frozenset(per_message.get(pk, {}).get("fields", {})) for pk in pks}
-    if len(names) != 1 or (names != {frozenset()} and not set(per_message) <= set(pks)):
-        return None
-    return names.pop()
-
-
-def _transition_in_arrays(pks: list[int], *, from_statuses: list[str], status: str, event: str, params: dict,
-                          per_message: dict[int, dict], claim, user, now, fields: dict, names: frozenset[str]
-                          ) -> list[int]:
-    per_row = {pk: per_message[pk]["fields"] for pk in pks} if names else {}
-    with transaction.atomic():
-        moved = pg_transitions.rows_update(pks, from_statuses=from_statuses, claim=claim, per_row=per_row,
-                                           values={"status": status, "updated_at": now, **fields})
-        pks = list(dict.fromkeys(pk for pk in pks if pk in moved))
-        pg_transitions.events_insert(
-            pks, type=event, status=status, user_id=getattr(user, "pk", None), created_at=now,
-            parameters=[{**params, **per_message.get(pk, {}).get("params", {})} for pk in pks])
-    return pks

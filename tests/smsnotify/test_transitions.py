@@ -140,3 +140,42 @@ def test_a_field_given_as_an_expression_is_computed_by_the_database(shop):
                                per_message={message.pk: {"fields": {"error_code": "held"}}}) == [message.pk]
     message.refresh_from_db()
     assert (message.attempts, message.error_code, message.status) == (2, "held", Status.QUEUED)
+
+
+def test_on_postgresql_the_move_is_handed_whole_to_the_array_path(shop, monkeypatch, django_user_model):
+    """The array path itself runs on PostgreSQL (the tests above, in CI's PostgreSQL pass)."""
+    from django.db import connection
+
+    from smsnotify import pg_transitions
+
+    message = schedule(shop)
+    calls = []
+    monkeypatch.setattr(pg_transitions, "messages_transition", lambda pks, **kwargs: calls.append((pks, kwargs)) or [7])
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    user, claim, at = django_user_model.objects.create_user("u"), object(), timezone.now()
+    per_message = {message.pk: {"fields": {"provider_id": "SM1"}}}
+    with time_machine.travel(at, tick=False):
+        moved = messages_transition([message.pk], from_statuses=(s for s in [Status.SCHEDULED]), status=Status.SENT,
+                                    event=EventType.ACCEPTED, per_message=per_message, claim=claim, user=user,
+                                    sent_at=at)
+    assert moved == [7]
+    assert calls == [([message.pk], {"from_statuses": [Status.SCHEDULED], "status": Status.SENT,
+                                     "event": EventType.ACCEPTED, "params": {}, "per_message": per_message,
+                                     "claim": claim, "user": user, "now": at, "fields": {"sent_at": at}})]
+    message.refresh_from_db()
+    assert message.status == Status.SCHEDULED  # the array path did the move: the ORM's did nothing
+
+
+def test_on_postgresql_a_move_the_array_path_declines_is_made_by_the_orm(shop, monkeypatch):
+    from django.db import connection
+
+    from smsnotify import pg_transitions
+
+    message = schedule(shop)
+    monkeypatch.setattr(pg_transitions, "messages_transition", lambda pks, **kwargs: None)
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    assert messages_transition([message.pk], from_statuses=[Status.SCHEDULED], status=Status.CANCELLED,
+                               event=EventType.CANCELLED, params={"why": "x"}) == [message.pk]
+    message.refresh_from_db()
+    assert message.status == Status.CANCELLED
+    assert message.events.last().parameters == {"why": "x"}
