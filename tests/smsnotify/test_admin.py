@@ -110,3 +110,15 @@ def _paginator(response) -> str:
     html = response.content.decode()
     text = re.search(r'<p class="paginator">(.*?)</p>', html, re.S).group(1)
     return " ".join(re.sub(r"<[^>]+>", " ", text).split())
+
+
+def test_a_text_from_a_customer_is_named_from_them(shop):
+    """The page a simulated or real incoming text opens on said "SMS 19 to <the customer>"."""
+    from smsnotify.models import Direction, Kind
+    from tests.factories import MessageFactory
+
+    incoming = MessageFactory(shop=shop, direction=Direction.INBOUND, kind=Kind.INBOUND, status=Status.DELIVERED,
+                              recipient="+12025550123")
+    outgoing = schedule(shop=shop, to="+12025550123")
+    assert str(incoming) == f"SMS {incoming.pk} from +12025550123"
+    assert str(outgoing) == f"SMS {outgoing.pk} to +12025550123"
