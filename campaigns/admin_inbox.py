@@ -167,7 +167,7 @@ class ConversationAdmin(ShopScopedAdmin):
         conversation = self._conversation(request, object_id)
         here = reverse("admin:campaigns_conversation_change", args=[conversation.pk])
         form = SmsTextForm(initial={"send_key": sending.send_key_new()})
-        estimate = None
+        estimate = ""
         if request.method == "POST":
             if not self.has_change_permission(request, conversation):
                 raise PermissionDenied

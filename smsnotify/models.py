@@ -211,6 +211,8 @@ class Message(models.Model):
         ]
 
     def __str__(self):
+        if self.direction == Direction.INBOUND:  # `recipient` is then the customer who wrote it
+            return gettext("SMS %(id)s from %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
         return gettext("SMS %(id)s to %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
 
 

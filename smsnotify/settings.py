@@ -248,6 +248,8 @@ else:
     # kombu's filesystem transport: a broker that needs no server, for laptops.
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
+    # the same transport, writing each message whole before a worker can read it (smsnotify/broker.py)
+    CELERY_BROKER_TRANSPORT = "smsnotify.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

@@ -99,6 +99,12 @@ def test_a_customer_given_the_number_later_is_linked_when_the_thread_opens(texti
     assert conversation(texting).customer == customer
 
 
+def test_an_empty_reply_box_says_nothing_of_its_cost_yet(texting, merchant):
+    receive(texting, "hi")
+    page = merchant.get(thread_url(conversation(texting))).content.decode()
+    assert '<span class="reply-estimate" id="reply-estimate"></span>' in page  # not "None"
+
+
 def test_the_same_number_in_two_shops_is_two_conversations(texting):
     other = make_shop(name="Other")
     receive(texting, "one")

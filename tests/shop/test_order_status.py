@@ -156,3 +156,6 @@ def test_demo_seed_is_idempotent_and_gives_bulk_sends_someone_to_reach(db):
     assert counts[0] == 2
     for shop in Shop.objects.all():
         assert Customer.objects.filter(shop=shop, marketing_consent=MarketingConsent.GRANTED).count() == 2
+    # the Polish shop's orders read as its merchant writes them (the new-order text shows the method)
+    baltyk = Order.objects.filter(shop__slug="sklep-baltyk").first()
+    assert (baltyk.shipping_method, baltyk.delivery_city) == ("Kurier", "Gdańsk")

@@ -1,6 +1,7 @@
 """smsnotify/admin.py: the merchant's message list and its actions, through the admin's own POST."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -83,3 +84,41 @@ def test_send_again_selected_reschedules_failed_and_unknown_and_leaves_the_rest(
     assert state(foreign) == Status.FAILED
     assert not foreign.events.filter(type=EventType.SEND_AGAIN).exists()
     assert Message.objects.filter(status=Status.SCHEDULED).count() == 2
+
+
+def test_a_list_counts_in_words_polish_can_read(client):
+    """Django writes "5 szablony SMS" (singular or plural by "is it 1"); Polish takes three forms, so
+    the count follows the list's name instead (smsnotify/templates/admin/pagination.html)."""
+    shop = make_shop(country="PL", currency="PLN", language="pl")
+    client.force_login(make_merchant(shop))
+    for _ in range(5):
+        schedule(shop=shop)
+
+    paginator = _paginator(client.get(reverse(CHANGELIST)))
+
+    assert paginator == "Wiadomości: 5"
+
+
+def test_the_language_label_in_the_header_keeps_the_headers_colour(merchant, shop):
+    """Django's forms.css greys every <label> on a form page, the header's blue too."""
+    message = schedule(shop=shop)
+    page = merchant.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert '<label for="language-select" style="color: inherit;' in page
+
+
+def _paginator(response) -> str:
+    html = response.content.decode()
+    text = re.search(r'<p class="paginator">(.*?)</p>', html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())
+
+
+def test_a_text_from_a_customer_is_named_from_them(shop):
+    """The page a simulated or real incoming text opens on said "SMS 19 to <the customer>"."""
+    from smsnotify.models import Direction, Kind
+    from tests.factories import MessageFactory
+
+    incoming = MessageFactory(shop=shop, direction=Direction.INBOUND, kind=Kind.INBOUND, status=Status.DELIVERED,
+                              recipient="+12025550123")
+    outgoing = schedule(shop=shop, to="+12025550123")
+    assert str(incoming) == f"SMS {incoming.pk} from +12025550123"
+    assert str(outgoing) == f"SMS {outgoing.pk} to +12025550123"

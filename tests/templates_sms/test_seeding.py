@@ -84,7 +84,11 @@ def test_a_polish_shop_gets_polish_defaults():
     shipped = SmsTemplate.objects.get(shop=shop, event="order_status:shipped")
     assert shipped.body == "{shop_name}: Twoje zamówienie {order_id} zostało wysłane. {tracking}"
     assert shipped.name == "Status zamówienia: Wysłane"
-    assert SmsTemplate.objects.get(shop=shop, event="order:new", audience="merchant").body.startswith("Nowe zamówienie")
+    # the customer's name in the nominative: "od {fullname}" wanted a genitive no token gives ("od Anna Nowak")
+    assert SmsTemplate.objects.get(shop=shop, event="order:new", audience="merchant").body == (
+        "Nowe zamówienie {order_id} ({fullname}): {total_cost}, {shipping_name}.")
+    assert SmsTemplate.objects.get(shop=shop, event="ticket:new", audience="merchant").body == (
+        "Nowe zgłoszenie #{ticket_id} ({fullname}): {ticket_subject}")
 
 
 def test_a_portuguese_shop_gets_portuguese_defaults():

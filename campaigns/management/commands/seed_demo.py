@@ -49,6 +49,7 @@ SHOPS = [
         ],
         "products": [("Trail backpack 30 L", "BP-30", 8900), ("Rain jacket", "RJ-01", 12900), ("Camp mug", "MUG-1", 1500)],
         "ticket": "Where is my parcel?",
+        "shipping": "Courier", "street": "{n} Main Street", "city": "Springfield", "postcode": "12345",
     },
     {
         "shop": dict(name="Sklep Bałtyk", slug="sklep-baltyk", country="PL", currency="PLN",
@@ -61,6 +62,8 @@ SHOPS = [
         ],
         "products": [("Bursztynowa bransoletka", "AMB-1", 14900), ("Koszulka z kotwicą", "TS-7", 5900)],
         "ticket": "Gdzie jest moja paczka?",
+        # the shop's own words: the merchant's new-order text and the order page show them
+        "shipping": "Kurier", "street": "ul. Długa {n}", "city": "Gdańsk", "postcode": "80-827",
     },
 ]
 
@@ -145,9 +148,9 @@ class Command(BaseCommand):
                 services.order_create(
                     shop=shop, number=number, customer=customer, items=[(products[(index - 1) % len(products)], index)],
                     shipping_cost=990,
-                    shipping_method="Courier", placed_at=now - dt.timedelta(days=index),
-                    delivery={"name": customer.full_name, "street": f"{index} Main Street", "city": "Springfield",
-                              "postcode": "12345", "country": shop.country},
+                    shipping_method=spec["shipping"], placed_at=now - dt.timedelta(days=index),
+                    delivery={"name": customer.full_name, "street": spec["street"].format(n=index),
+                              "city": spec["city"], "postcode": spec["postcode"], "country": shop.country},
                 )
         # one order already further along, so the list shows more than one status
         second = Order.objects.filter(shop=shop, number="1002", status=OrderStatus.PLACED).first()
