@@ -236,8 +236,8 @@ def test_the_editors_samples_are_as_the_shop_writes_them_whatever_the_admins_lan
     with translation.override("en"):  # a Polish shop's staff reading the admin in English
         tokens = {t["name"]: t["sample"] for t in
                   editor_context(shop=shop, event="date:after_shipped", body="")["tokens"]}
-    assert (tokens["firstname"], tokens["order_date"], tokens["coupon_valid_until"]) == (
-        "Anna", "14-03-2026", "14-03-2026")
+    assert (tokens["firstname"], tokens["fullname"], tokens["order_date"], tokens["coupon_valid_until"]) == (
+        "Anna", "Anna Nowak", "14-03-2026", "14-03-2026")
     with translation.override("en"):
         tokens = {t["name"]: t["sample"] for t in
                   editor_context(shop=shop, event="product:back_in_stock", body="")["tokens"]}
