@@ -122,7 +122,9 @@ def _token_error(name: str, allowed: dict[str, Token]) -> ValidationError:
         message = _("Unknown token %(token)s.") % {"token": _shown(name)}
     if suggestion:
         message += " " + _("Did you mean %(token)s?") % {"token": "{" + suggestion + "}"}
-    return ValidationError(message, code="unknown_token", params={"token": name, "suggestion": suggestion or ""})
+    # The message is complete: no params, which Django would %-format into it again, and a name the
+    # merchant typed with a "%" ({discount%}) then raised instead of being named.
+    return ValidationError(message, code="unknown_token")
 
 
 def token_errors(body: str, *, event: str) -> list[ValidationError]:

@@ -245,8 +245,9 @@ def test_the_operator_gets_no_link_to_a_purchase_page_they_cannot_use(admin_clie
 @pytest.mark.usefixtures("daytime")
 def test_select_all_matching_sends_to_the_filtered_list_without_listing_ids(merchant, funded, sms_outbox,
                                                                              django_capture_on_commit_callbacks):
+    # Bob's other fields are fixed too: a random surname or address with "ann" in it (Mann, joann@…) matched the search.
     ann = consenting(funded, first_name="Ann")
-    consenting(funded, first_name="Bob")
+    consenting(funded, first_name="Bob", last_name="Smith", email="bob@example.com")
     others = [consenting(funded, first_name="Ann") for _ in range(2)]  # on another page, say
     url = reverse("admin:shop_customer_changelist") + "?q=Ann"
     page = merchant.post(url, {"action": "send_sms_selected", "select_across": "1", "_selected_action": [ann.pk]})

@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core import mail
 
+from campaigns.alerts import low_balance_alert_send, staff_emails
 from credits import ledger
 from credits.models import CreditAccount
 from shop.services import staff_add
@@ -156,3 +158,111 @@ def test_the_alert_sms_is_the_merchants_template_and_switching_it_off_means_emai
         charge(other, 1)
     assert alerts(other) == []
     assert len(mail.outbox) == 1 and "48 left" in mail.outbox[0].body
+
+
+# --- what each way of telling says, and to whom (low_balance_alert_send called as the receiver does) --------
+
+
+def test_the_alert_sms_is_scheduled_to_the_merchants_national_number_and_says_sms(db):
+    shop = make_shop(credits=60)
+    SmsSettings.objects.filter(shop=shop).update(merchant_number="(202) 555-0199")  # as a merchant types it
+    assert low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=3) == "sms"
+    [alert] = alerts(shop)
+    assert (alert.recipient, alert.dedupe_key) == ("+12025550199", f"low_balance:{shop.pk}:3")
+    assert mail.outbox == []
+
+
+def test_a_balance_that_pays_exactly_for_the_alert_sms_sends_it(db):
+    shop = make_shop(credits=60)
+    assert low_balance_alert_send(shop=shop, balance=12, threshold=50, crossing=1) == "sms"  # 12: one domestic SMS
+    assert len(alerts(shop)) == 1
+    poorer = make_shop(credits=60)
+    with_staff_email(poorer)
+    assert low_balance_alert_send(shop=poorer, balance=11, threshold=50, crossing=1) == "email"
+    assert alerts(poorer) == []
+
+
+def test_the_alert_sms_is_priced_for_the_merchants_own_destination(db):
+    """A Polish merchant's number from a US shop is an international SMS (more credits): a balance
+    that pays for a domestic one but not for that one sends an email instead."""
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(merchant_number="+48601234567")
+    assert low_balance_alert_send(shop=shop, balance=12, threshold=50, crossing=1) == "email"
+    assert alerts(shop) == [] and len(mail.outbox) == 1
+
+
+def test_an_invalid_merchant_number_means_email_and_the_operator_is_told(db, caplog):
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(merchant_number="+1202555")
+    assert low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=1) == "email"
+    assert alerts(shop) == [] and len(mail.outbox) == 1
+    assert caplog.messages == [f"Shop {shop.pk} has an invalid merchant number; the low-balance alert goes by email."]
+
+
+def test_nobody_to_tell_sends_nothing_and_the_operator_is_told(db, caplog):
+    shop = make_shop(credits=60)
+    SmsSettings.objects.filter(shop=shop).update(merchant_number="")
+    assert low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=1) == ""
+    assert alerts(shop) == [] and mail.outbox == []
+    assert caplog.messages == [
+        f"Shop {shop.pk} is low on credits (48) and has no merchant number or staff email to tell."]
+
+
+def test_the_email_is_in_the_shops_language_with_its_numbers_as_it_writes_them(db):
+    shop = make_shop(country="PL", currency="PLN", language="pl", name="Sklep Bałtyk", credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    assert low_balance_alert_send(shop=shop, balance=1198, threshold=1500, crossing=1) == "email"
+    [email] = mail.outbox
+    assert email.subject == "Niskie saldo SMS: pozostało 1 198 kredytów"
+    assert email.body == ("Sklep Bałtyk: kończą się kredyty SMS, zostało 1 198 (alert poniżej 1 500). "
+                          "Kup kredyty, aby wiadomości nadal były wysyłane.")
+    assert email.from_email == settings.DEFAULT_FROM_EMAIL
+
+
+def test_one_credit_left_is_singular(db):
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    low_balance_alert_send(shop=shop, balance=1, threshold=50, crossing=1)
+    assert mail.outbox[0].subject == "Low SMS credit balance: 1 credit left"
+
+
+def test_only_active_staff_with_an_email_are_told(db):
+    shop = make_shop(credits=60)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    with_staff_email(shop, "owner@example.com")
+    left = with_staff_email(shop, "former@example.com")
+    left.is_active = False
+    left.save()
+    with_staff_email(shop, "")
+    assert staff_emails(shop) == ["owner@example.com"]
+    low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=1)
+    assert mail.outbox[0].to == ["owner@example.com"]
+
+
+def test_a_shop_whose_only_staff_left_is_told_nothing(db):
+    shop = make_shop(credits=60)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+    left = with_staff_email(shop)
+    left.is_active = False
+    left.save()
+    assert low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=1) == ""
+    assert mail.outbox == []
+
+
+def test_an_smtp_outage_does_not_fail_the_run_that_caused_the_alert(db, monkeypatch, caplog):
+    shop = make_shop(credits=60)
+    with_staff_email(shop)
+    SmsSettings.objects.filter(shop=shop).update(active=False)
+
+    def smtp_down(*args, **kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr("campaigns.alerts.send_mail", smtp_down)
+    assert low_balance_alert_send(shop=shop, balance=48, threshold=50, crossing=1) == "email"
+    [record] = caplog.records
+    assert record.getMessage() == "Could not email the low-balance alert to ['owner@example.com']"
+    assert isinstance(record.exc_info[1], ConnectionRefusedError)

@@ -2,6 +2,7 @@
 rendered with the order; a low-balance signal tells the merchant."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import transaction
 
@@ -10,6 +11,7 @@ from credits.models import CreditAccount
 from credits.signals import low_balance
 from shop import services as shop_services
 from shop.models import OrderStatus
+from shop.services import staff_add
 from smsnotify.models import Kind, Message, SmsSettings, Status
 from templates_sms import services
 from templates_sms.models import SmsTemplate
@@ -139,3 +141,19 @@ def test_a_status_text_that_never_went_out_is_sent_when_the_status_comes_again(s
         shop_services.order_change_status(order=order, status=OrderStatus.PLACED)
         shop_services.order_change_status(order=order, status=OrderStatus.SHIPPED)
     assert len(sms_outbox) == 1
+
+
+def test_a_low_balance_signal_alerts_with_its_balance_crossing_and_threshold(db):
+    by_sms = make_shop(credits=60)
+    low_balance.send(sender=CreditAccount, shop_id=by_sms.pk, balance=45, threshold=50, crossing=7)
+    [alert] = low_balance_alerts(by_sms)
+    assert alert.dedupe_key == f"low_balance:{by_sms.pk}:7"  # once per crossing
+    assert "45 credits left" in alert.body
+
+    by_email = make_shop(credits=60)
+    SmsSettings.objects.filter(shop=by_email).update(active=False)
+    staff_add(shop=by_email, user=get_user_model().objects.create_user("owner", "owner@example.com", "pw"))
+    low_balance.send(sender=CreditAccount, shop_id=by_email.pk, balance=45, threshold=300, crossing=2)
+    [email] = mail.outbox
+    assert "45 credits left" in email.subject
+    assert "45 left (alert below 300)" in email.body

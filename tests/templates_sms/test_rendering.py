@@ -5,11 +5,14 @@ import datetime as dt
 import string
 
 import pytest
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shop.models import Cart, Ticket
+from shop.models import Cart, OrderStatus, Ticket
+from smsnotify.models import SmsSettings
 from templates_sms.formatting import format_date
-from templates_sms.rendering import TOKEN_RE, render
+from templates_sms.rendering import TOKEN_RE, longest_plausible, longest_segments, render, render_sample
+from templates_sms.selectors import editor_context
 from templates_sms.tokens import CUSTOM, EVENTS, TOKENS, RenderContext, tokens_for
 from tests.factories import CustomerFactory, OrderFactory, make_shop
 
@@ -165,3 +168,90 @@ def test_a_web_address_in_a_customers_own_data_is_not_sent_as_one(shop):
     text = render("Hi {firstname}, see https://shop.example/sale", RenderContext(shop=shop, customer=customer),
                             event=CUSTOM)
     assert text == "Hi https: //phish.example/x, see https://shop.example/sale"
+
+
+def test_the_preview_and_the_longest_values_are_in_the_shops_language(db):
+    shop = make_shop(country="PL", currency="PLN", language="pl", name="Sklep Bałtyk")
+    with translation.override("en"):
+        assert render_sample("{status_name} {firstname} {sum} {shop_name}", event="order_status:shipped",
+                             shop=shop) == "Wysłane Anna 129,99 zł Sklep Bałtyk"
+        longest = longest_plausible("{status_name}|{firstname}|{shop_name}", event="order_status:shipped", shop=shop)
+    with translation.override("pl"):
+        polish_longest = max((str(label) for label in OrderStatus.labels), key=len)
+    assert longest == f"{polish_longest}|{'x' * 15}|Sklep Bałtyk"
+
+
+def test_longest_values_are_counted_as_the_shop_sends_them(db):
+    shop = make_shop(name="Żółw")  # a UCS-2 name: 70 characters a part
+    body = "x" * 60 + " {shop_name}"
+    assert longest_segments(body, event="order_status:shipped", shop=shop) == 1  # 65 characters
+    assert longest_segments("x" * 70 + " {shop_name}", event="order_status:shipped", shop=shop) == 2
+    SmsSettings.objects.filter(shop=shop).update(replace_special_characters=True)  # sent as "Zolw": GSM-7
+    assert longest_segments("x" * 70 + " {shop_name}", event="order_status:shipped", shop=shop) == 1
+
+
+@pytest.mark.parametrize("delivery_name,first,last,full", [
+    ("Jane Doe", "Jane", "Doe", "Jane Doe"), ("Cher", "Cher", "", "Cher"), ("  ", "", "", ""),
+])
+def test_a_guests_names_from_a_one_or_two_word_delivery_name(db, delivery_name, first, last, full):
+    shop = make_shop()
+    order = OrderFactory(shop=shop, customer=None, delivery_name=delivery_name)
+    assert render("{firstname}|{lastname}|{fullname}", RenderContext(shop=shop, order=order),
+                  event="order:new") == f"{first}|{last}|{full}"
+
+
+def test_a_fixed_amount_discount_is_written_as_money(full_context):
+    full_context.coupon.kind, full_context.coupon.value = "amount", 500
+    assert render("{coupon_value}", full_context, event="date:birthday") == "$5.00"
+
+
+# --- the editor's samples and the longest plausible values, as the shop writes them -------------------
+
+SAMPLES_EN = {
+    "firstname": "Jane", "lastname": "Smith", "fullname": "Jane Smith", "name": "Jane",
+    "email": "jane.smith@example.com", "shop_name": "Acme Outdoor", "order_id": "1024", "order_number": "1024",
+    "order_date": "03/14/2026", "status_name": "Shipped", "sum": "$129.99", "shipping_cost": "$9.90",
+    "total_cost": "$139.89", "currency": "USD", "shipping_name": "Courier", "tracking_code": "1Z999AA10123456784",
+    "tracking": "Tracking: 1Z999AA10123456784", "delivery_name": "Jane Smith",
+    "delivery_street": "742 Evergreen Terrace", "delivery_city": "Springfield", "delivery_postcode": "62704",
+    "delivery_country": "US", "product_name": "Trail backpack 30 L", "price": "$89.00", "cart_total": "$178.00",
+    "cart_items": "2", "ticket_id": "318", "ticket_subject": "Where is my parcel?", "code": "482913",
+    "balance": "150", "coupon_code": "K7QW3MZP9X", "coupon_value": "10%", "coupon_valid_until": "03/14/2026",
+}
+
+
+def _event_offering(name):
+    return next(key for key in EVENTS if name in tokens_for(key))
+
+
+def test_every_token_has_a_realistic_sample(db):
+    assert set(SAMPLES_EN) == set(TOKENS)
+    shop = make_shop(name="Acme Outdoor")
+    for name, expected in SAMPLES_EN.items():
+        assert render_sample(f"{{{name}}}", event=_event_offering(name), shop=shop) == expected, name
+
+
+def test_the_editors_samples_are_as_the_shop_writes_them_whatever_the_admins_language(db):
+    shop = make_shop(country="PL", currency="PLN", language="pl")
+    with translation.override("en"):  # a Polish shop's staff reading the admin in English
+        tokens = {t["name"]: t["sample"] for t in
+                  editor_context(shop=shop, event="date:after_shipped", body="")["tokens"]}
+    assert (tokens["firstname"], tokens["fullname"], tokens["order_date"], tokens["coupon_valid_until"]) == (
+        "Anna", "Anna Nowak", "14-03-2026", "14-03-2026")
+    with translation.override("en"):
+        tokens = {t["name"]: t["sample"] for t in
+                  editor_context(shop=shop, event="product:back_in_stock", body="")["tokens"]}
+    assert (tokens["price"], tokens["currency"], tokens["product_name"]) == ("89,00 zł", "PLN",
+                                                                             "Plecak turystyczny 30 L")
+
+
+def test_the_longest_plausible_values(db):
+    shop = make_shop(name="Acme Outdoor")
+    longest = {name: longest_plausible(f"{{{name}}}", event=_event_offering(name), shop=shop) for name in TOKENS}
+    assert {name: value for name, value in longest.items() if not set(value) <= {"x"}} == {
+        "shop_name": "Acme Outdoor", "currency": "USD", "status_name": "Awaiting delivery",
+        "sum": "$99,999.99", "shipping_cost": "$99,999.99", "total_cost": "$99,999.99", "price": "$99,999.99",
+        "cart_total": "$99,999.99", "coupon_value": "$9,999.99",
+    }
+    assert (len(longest["firstname"]), len(longest["delivery_street"]),
+            len(longest["tracking"]), len(longest["coupon_code"])) == (15, 35, 45, 10)
