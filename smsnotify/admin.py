@@ -273,7 +273,7 @@ class MessageAdmin(ShopScopedAdmin):
         if not may_simulate_inbound(request):
             raise Http404
         shop = request_shop(request)
-        form = SimulatedInboundForm(request.POST or None, region=shop.country)
+        form = SimulatedInboundForm(request.POST or None, region=shop.country, language=shop.language)
         if request.method == "POST" and form.is_valid():
             sender = SmsSettings.objects.filter(shop=shop).values_list("sender", flat=True).first() or ""
             received = inbound.inbound_receive(shop=shop, sms=InboundSms(
@@ -349,12 +349,16 @@ def _report_response(*, shop, start, end, file_format: str):
 
 class SimulatedInboundForm(forms.Form):
     sender = PhoneNumberField(label=_("From"), help_text=_("The customer's number."))
-    body = forms.CharField(label=_("Text"), max_length=1600, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text=_("Try STOP, START, HELP or YES."))
+    body = forms.CharField(label=_("Text"), max_length=1600, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, region: str, **kwargs):
+    def __init__(self, *args, region: str, language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sender"].region = region
+        # The words the shop reacts to, its language's too (NIE, TAK… for a Polish shop).
+        words = inbound.inbound_keywords(language=language)
+        if words:
+            self.fields["body"].help_text = gettext("Try one of these words: %(words)s.") % {
+                "words": ", ".join(words)}
 
 
 def may_simulate_inbound(request) -> bool:
