@@ -110,6 +110,20 @@ def inbound_handle(*, message: Message, opt_out_type: str = "") -> str | None:
     return meaning
 
 
+def keyword_examples(language: str) -> list[str]:
+    """The words a shop in ``language`` reacts to, for a hint: Twilio's best known, then the
+    language's own (STOP, START, HELP, YES, NIE, KONIEC, …)."""
+    local = LOCAL_WORDS.get(language, {})
+    words = ["STOP", "START", "HELP", "YES"]
+    words += [word for meaning in ("stop", "start", "help") for word in sorted(local.get(meaning, ()))]
+    return list(dict.fromkeys(words))
+
+
+# smsnotify knows this handler only by its dotted path (SMS_INBOUND_HANDLER); it finds the words it
+# reads here, for the admin's "Simulate a text" hint (smsnotify.inbound.inbound_keywords).
+inbound_handle.keywords = keyword_examples
+
+
 def keyword_handle(*, message: Message, opt_out_type: str = "") -> str | None:
     """Answer STOP, START, HELP or YES; returns what the text meant, or None for an ordinary text."""
     shop, number = message.shop, message.recipient

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from shop.money import format_money, format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 
-from . import ledger
+from . import admin_messages, ledger  # noqa: F401 - admin_messages registers the Message admin again, with the ledger
 from .purchases import purchase_cancel, purchase_confirm, purchase_create
 from .forms import AdjustForm, BuyForm
 from .models import (

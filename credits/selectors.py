@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from shop.models import Shop
 from smsnotify.selectors import sms_settings_for
 
-from .models import CreditAccount, CreditPack
+from .models import CreditAccount, CreditPack, EntryKind, LedgerEntry
 from .pricing import domestic_segment_cost
 
 
@@ -50,3 +50,25 @@ def send_block(shop: Shop) -> SendBlock | None:
 def packs_for_shop(shop: Shop) -> list[CreditPack]:
     """Active packs priced in the shop's currency, smallest first."""
     return [pack for pack in CreditPack.objects.filter(active=True) if pack.price_in(shop.currency) is not None]
+
+
+@dataclass(frozen=True)
+class MessageCredits:
+    """What the ledger took for one message and gave back, over all its charge cycles (a text
+    retried after a transient failure is charged again, each cycle refunded at most once)."""
+
+    charged: int
+    refunded: int
+
+
+def message_credits(*, message) -> MessageCredits:
+    """One query over the (message, kind, cycle) index. A charge paid from a bulk send's held
+    credits is a row of 0 (the hold took the credits): its cost is its cycle's refund, or, while
+    the cycle is open, what the message says it was charged."""
+    charges: dict[int, int] = {}
+    refunds: dict[int, int] = {}
+    for kind, cycle, amount in LedgerEntry.objects.filter(
+            message_id=message.pk, kind__in=(EntryKind.CHARGE, EntryKind.REFUND)).values_list("kind", "cycle", "amount"):
+        (charges if kind == EntryKind.CHARGE else refunds)[cycle] = abs(amount)
+    charged = sum(amount or refunds.get(cycle, message.credits_charged) for cycle, amount in charges.items())
+    return MessageCredits(charged=charged, refunded=sum(refunds.values()))

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
@@ -21,8 +22,9 @@ from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request
 
 from . import gateway_check, history, inbound, outbox, report
 from .forms import ReportForm, TestTextForm
+from .gateways import gateway_name
 from .gateways.base import InboundSms
-from .models import Message, MessageEvent, SenderRate, SmsSettings, Status
+from .models import Direction, Message, MessageEvent, SenderRate, SmsSettings, Status
 from .phones import InvalidPhoneNumber
 from .pacing import DEFAULT_RATES, sender_kind
 
@@ -98,12 +100,46 @@ class SmsSettingsAdmin(ShopScopedAdmin):
         return TemplateResponse(request, "admin/smsnotify/smssettings/test_text.html", context)
 
 
+_EVENT_MOMENTS = ("send_at", "at", "until")  # the times an event's sentence names
+
+
+def event_words(event: MessageEvent) -> str:
+    """An event in words (history.event_text), as the rest of the message's page reads: the
+    gateway's name for people rather than its code ("Received via a simulation in the admin.", not
+    "via simulated"), and the times it names in the page's one format (history.moment_text; the
+    sentence keeps a value that is no ISO time as it is)."""
+    params = dict(event.parameters or {})
+    if params.get("gateway"):
+        params["gateway"] = gateway_name(params["gateway"])
+    for key in _EVENT_MOMENTS:
+        moment = parse_datetime(params[key]) if isinstance(params.get(key), str) else None
+        if moment is not None and timezone.is_aware(moment):
+            params[key] = history.moment_text(moment)
+    if params != (event.parameters or {}):
+        event = MessageEvent(type=event.type, status=event.status, user=event.user, created_at=event.created_at,
+                             parameters=params)
+    return history.event_text(event)
+
+
+def moment_display(field_name: str):
+    """A readonly field showing a time of the message as its history does (history.moment_text:
+    the shop's date format and time zone, to the second), so one page reads one format."""
+
+    @admin.display(description=Message._meta.get_field(field_name).verbose_name, ordering=field_name)
+    def shown(self, obj):
+        moment = getattr(obj, field_name)
+        return "-" if moment is None else history.in_shop_terms(obj.shop, history.moment_text, moment)
+
+    shown.__name__ = f"{field_name}_shown"
+    return shown
+
+
 class MessageEventInline(ShopScopedInline):
     model = MessageEvent
     merchant_actions = frozenset({"view"})
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["when", "status", "what_happened", "who"]
+    fields = readonly_fields = ["when", "status_shown", "what_happened", "who"]
     verbose_name_plural = _("history")
 
     @admin.display(description=_("when"))
@@ -114,9 +150,14 @@ class MessageEventInline(ShopScopedInline):
     def who(self, obj):  # a name, not a link: a merchant may not open user accounts
         return obj.user.get_username() if obj.user else "-"
 
+    @admin.display(description=_("status"))
+    def status_shown(self, obj):
+        # The status the message had after the event: an incoming text's reads "Received".
+        return Message(direction=obj.message.direction, status=obj.status).status_label
+
     @admin.display(description=_("what happened"))
     def what_happened(self, obj):
-        return history.in_shop_terms(obj.message.shop, history.event_text, obj)
+        return history.in_shop_terms(obj.message.shop, event_words, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("message__shop", "user")
@@ -148,12 +189,50 @@ class MessageAdmin(ShopScopedAdmin):
     actions = ["cancel_selected", "send_again_selected"]
     fieldsets = [
         (None, {"fields": ["shop", "recipient", "sender", "body", "encoding", "segments", "credits_charged"]}),
-        (_("Status"), {"fields": ["status", "error_display", "send_at", "attempts", "sent_at", "delivered_at"]}),
+        (_("Status"), {"fields": ["status_text", "error_display", "send_at_shown", "attempts", "sent_at_shown",
+                                  "delivered_at_shown"]}),
         (_("Concerns"), {"fields": ["kind", "direction", "customer", "order", "cart", "product"]}),
         (_("Technical"), {"classes": ["collapse"], "fields": [
-            "error_code", "gateway", "provider_id", "dedupe_key", "created_at", "queued_at", "sending_at"]}),
+            "error_code", "gateway", "provider_id", "dedupe_key", "created_at_shown", "queued_at_shown",
+            "sending_at_shown"]}),
     ]
-    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
+    # A customer's text to the shop: stored with the customer in ``recipient`` and the shop's
+    # number in ``sender`` (the conversation's two ends), shown as who wrote it to whom; nothing
+    # was encoded, attempted or charged by us.
+    inbound_fieldsets = [
+        (None, {"fields": ["shop", "from_customer", "to_shop", "body"]}),
+        (_("Status"), {"fields": ["status_text", "received_at"]}),
+        (_("Concerns"), {"fields": ["kind", "direction", "customer"]}),
+        (_("Technical"), {"classes": ["collapse"], "fields": ["gateway", "provider_id", "dedupe_key"]}),
+    ]
+    readonly_fields = list(dict.fromkeys(field for sets in (fieldsets, inbound_fieldsets)
+                                         for _name, options in sets for field in options["fields"]))
+
+    created_at_shown = moment_display("created_at")
+    send_at_shown = moment_display("send_at")
+    sent_at_shown = moment_display("sent_at")
+    delivered_at_shown = moment_display("delivered_at")
+    queued_at_shown = moment_display("queued_at")
+    sending_at_shown = moment_display("sending_at")
+
+    def get_fieldsets(self, request, obj=None):
+        return self.inbound_fieldsets if obj is not None and obj.direction == Direction.INBOUND else self.fieldsets
+
+    @admin.display(description=_("From"))
+    def from_customer(self, obj):
+        return obj.recipient
+
+    @admin.display(description=_("To"))
+    def to_shop(self, obj):
+        return obj.sender or "-"
+
+    @admin.display(description=_("received at"))
+    def received_at(self, obj):
+        return history.in_shop_terms(obj.shop, history.moment_text, obj.created_at)
+
+    @admin.display(description=_("status"))
+    def status_text(self, obj):
+        return obj.status_label
 
     def has_add_permission(self, request):
         return False
@@ -194,7 +273,7 @@ class MessageAdmin(ShopScopedAdmin):
         if not may_simulate_inbound(request):
             raise Http404
         shop = request_shop(request)
-        form = SimulatedInboundForm(request.POST or None, region=shop.country)
+        form = SimulatedInboundForm(request.POST or None, region=shop.country, language=shop.language)
         if request.method == "POST" and form.is_valid():
             sender = SmsSettings.objects.filter(shop=shop).values_list("sender", flat=True).first() or ""
             received = inbound.inbound_receive(shop=shop, sms=InboundSms(
@@ -214,7 +293,7 @@ class MessageAdmin(ShopScopedAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         colour = _STATUS_COLOURS.get(obj.status, "#1565c0")
-        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.status_label)
 
     @admin.display(description=_("text"))
     def short_body(self, obj):
@@ -270,12 +349,16 @@ def _report_response(*, shop, start, end, file_format: str):
 
 class SimulatedInboundForm(forms.Form):
     sender = PhoneNumberField(label=_("From"), help_text=_("The customer's number."))
-    body = forms.CharField(label=_("Text"), max_length=1600, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text=_("Try STOP, START, HELP or YES."))
+    body = forms.CharField(label=_("Text"), max_length=1600, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, region: str, **kwargs):
+    def __init__(self, *args, region: str, language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sender"].region = region
+        # The words the shop reacts to, its language's too (NIE, TAK… for a Polish shop).
+        words = inbound.inbound_keywords(language=language)
+        if words:
+            self.fields["body"].help_text = gettext("Try one of these words: %(words)s.") % {
+                "words": ", ".join(words)}
 
 
 def may_simulate_inbound(request) -> bool:

@@ -3,7 +3,8 @@
 The core stores every incoming text once (by the provider's id) and links it to its shop and,
 by number, to the customer; what the words mean (STOP, START, HELP, YES) is decided above it,
 by the handler named in ``SMS_INBOUND_HANDLER`` (a dotted path, like ``SMS_GATEWAY``): the
-core knows no keywords.
+core knows no keywords. A handler may say which words it reads with a ``keywords(language)``
+attribute (a list of words), which the admin's simulated text offers as a hint.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def inbound_receive(*, sms: InboundSms, shop: Shop | None = None) -> Message | N
                                 parameters={"gateway": sms.gateway}, created_at=now)
     inbound_handler()(message=message, opt_out_type=sms.opt_out_type)
     return message
+
+
+def inbound_keywords(*, language: str) -> list[str]:
+    """The words the handler reads in ``language``; none when it does not say."""
+    keywords = getattr(inbound_handler(), "keywords", None)
+    return list(keywords(language)) if keywords is not None else []
 
 
 @functools.cache

@@ -215,6 +215,17 @@ class Message(models.Model):
             return gettext("SMS %(id)s from %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
         return gettext("SMS %(id)s to %(recipient)s") % {"id": self.pk, "recipient": self.recipient}
 
+    @property
+    def status_label(self) -> str:
+        """The status as a merchant reads it. An incoming text is stored "delivered" (it reached the
+        shop, so the statistics and delivery filters leave it alone), but it reads "Received"."""
+        if self.direction == Direction.INBOUND and self.status == Status.DELIVERED:
+            return str(RECEIVED)
+        return self.get_status_display()
+
+
+RECEIVED = _("Received")
+
 
 class SenderRate(models.Model):
     """The operator's rate for one sender, where the provider's rule for its kind is not right

@@ -4,7 +4,8 @@ from django.utils.translation import pgettext_lazy
 
 class TemplatesSmsConfig(AppConfig):
     name = "templates_sms"
-    verbose_name = pgettext_lazy("app", "SMS templates")
+    # Not "SMS templates": that is its one model's name, and the breadcrumbs read "SMS templates › SMS templates".
+    verbose_name = pgettext_lazy("app", "Templates")
 
     def ready(self):
         from . import receivers  # noqa: F401 - connects the store-event receivers

@@ -131,3 +131,10 @@ def test_compiled_catalog_matches_the_po_file(language):
         f"{mo} does not match {po.name}: run manage.py compilemessages\n"
         + "\n".join([f"differs or missing: {key}" for key in stale] + [f"not in the .po: {key}" for key in extra])
     )
+
+
+def test_polish_addresses_the_merchant_with_a_capital_twoj():
+    """Pages said "Twój numer" and "od twojego nadawcy": the polite address is capitalised throughout."""
+    lowercase = re.compile(r"(?<!\w)tw(?:ój|oja|oje|ojego|ojej|ojemu|oim|oimi|oją|oich)(?!\w)")
+    found = [text for entry in parse_po(_po("pl")) for text in entry["msgstr"].values() if lowercase.search(text)]
+    assert not found, found

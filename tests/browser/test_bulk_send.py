@@ -23,6 +23,9 @@ def test_tick_three_customers_send_and_watch_the_progress(page, live_server, adm
     page.select_option("select[name=action]", "send_sms_selected")
     page.click("button[name=index]")
     assert "3 of 3 selected will be texted" in page.locator(".bulk-plan").inner_text()
+    # the recipients' table does not touch the text box's label below it
+    table, label = page.locator(".bulk-previews").bounding_box(), page.locator("label[for=id_body]").bounding_box()
+    assert label["y"] - (table["y"] + table["height"]) >= 16
     page.fill("#id_body", "Hi [[firstname]], -20% today only")
     page.click("input[type=submit][name=confirm]")
     page.wait_for_selector("#bulk-progress")

@@ -38,6 +38,10 @@ def test_a_bulk_sends_revenue_over_a_period(page, live_server, admin_login):
                                                    "$123.45"]
     assert row.locator("td").first.inner_text().startswith(f"Bulk send #{bulk.pk} of ")
     assert "Bulk sends" in table.inner_text()
+    # the total row is as large as the others (Django's base.css sets tfoot cells small, like headers)
+    sizes = table.evaluate("t => [t.querySelector('tbody td'), t.querySelector('tr.revenue-total td')]"
+                           ".map(cell => getComputedStyle(cell).fontSize)")
+    assert sizes[0] == sizes[1], sizes
 
     today = timezone.localdate(timezone=shop.zone)
     page.fill("#id_first", (today + dt.timedelta(days=1)).isoformat())

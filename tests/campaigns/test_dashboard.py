@@ -252,6 +252,20 @@ def test_the_merchants_first_page_is_the_dashboard(shop, now, merchant):
     assert "Lasts about 1,750 days at the current pace." in page  # 1,000 credits at 4 a week
 
 
+def test_the_dashboards_table_shows_today_first(shop, now, merchant):
+    """The table under the chart sits in a scroll box: today's row comes first, not under 13 older days."""
+    text(shop, at(11, 25, 9))
+    text(shop, at(11, 25, 10))
+    text(shop, at(11, 20, 9))
+    page = merchant.get(reverse("admin:index")).content.decode()
+    table = re.search(r'<table class="stats-table" id="table-dashboard-texts">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td>', table)
+    assert len(rows) == 14
+    assert rows[0] == ("11/25/2026", "2") and rows[5] == ("11/20/2026", "1") and rows[-1] == ("11/12/2026", "0")
+    # the chart still runs from the oldest day to today
+    assert re.search(r'id="data-dashboard-texts" type="application/json">.*?"labels": \["11/12/2026"', page, re.S)
+
+
 def test_the_operator_keeps_the_list_of_apps(client, admin_user, shop):
     client.force_login(admin_user)
     page = client.get(reverse("admin:index")).content.decode()

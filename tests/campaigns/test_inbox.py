@@ -3,6 +3,7 @@
 automatic answer outside opening hours, and tenancy."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -178,6 +179,8 @@ def test_opening_the_thread_marks_it_read_and_shows_both_directions_oldest_first
     automatic, received = page.index("Your order A-77 has shipped."), page.index("Thanks! When will it arrive?")
     assert automatic < received
     assert 'class="bubble out" data-kind="order_status"' in page and 'class="bubble in"' in page
+    incoming = re.search(r'<li class="bubble in".*?</li>', page, re.S).group(0)
+    assert "&middot; Received</span>" in incoming and "Delivered" not in incoming  # a text in is received
     assert "10:00" in page and "10:05" in page  # New York time, not UTC
     assert "Granted" in page and "Checkout" in page  # consent, its source…
     assert "11/03/2026" in page or "Nov. 3, 2026" in page or "11/3/2026" in page  # …and its date

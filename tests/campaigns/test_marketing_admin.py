@@ -98,3 +98,17 @@ def test_no_simulation_with_a_real_gateway_or_for_the_operator(merchant, client,
     assert merchant.post(url, {"sender": "+12025550123", "body": "STOP"}).status_code == 404
     assert url not in merchant.get(reverse("admin:smsnotify_message_changelist")).content.decode()
     assert not Message.objects.exists()
+
+
+def test_the_simulation_lists_the_words_of_the_shops_language(client):
+    """A Polish shop reacts to NIE, TAK, POMOC… too: the hint said only STOP, START, HELP or YES."""
+    from tests.factories import make_merchant
+
+    shop = make_shop(name="Sklep", country="PL", currency="PLN", language="pl")
+    client.force_login(make_merchant(shop))
+    hint = client.get(reverse("admin:smsnotify_message_receive")).context["form"].fields["body"].help_text
+    assert hint == "Wypróbuj jedno z tych słów: STOP, START, HELP, YES, KONIEC, NIE, REZYGNUJE, REZYGNUJĘ, TAK, POMOC."
+    english = make_shop(name="Acme")
+    client.force_login(make_merchant(english))
+    hint = client.get(reverse("admin:smsnotify_message_receive")).context["form"].fields["body"].help_text
+    assert hint == "Try one of these words: STOP, START, HELP, YES."

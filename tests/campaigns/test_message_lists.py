@@ -275,7 +275,7 @@ def test_a_providers_error_reads_in_the_shops_language_with_the_providers_words_
     pages = {"list": client.get(reverse(ERRORS)).content.decode(),
              "message": client.get(reverse("admin:smsnotify_message_change", args=[opted_out.pk])).content.decode()}
     for name, page in pages.items():
-        assert "Ten numer odpowiedział STOP twojemu nadawcy" in page, name
+        assert "Ten numer odpowiedział STOP Twojemu nadawcy" in page, name
         # the provider's own words stay for support, introduced in Polish and set apart
         assert ('<small class="provider-answer" style="color:var(--body-quiet-color)">Odpowiedź dostawcy: '
                 "„Attempt to send to unsubscribed recipient” (21610)</small>") in page, name

@@ -227,8 +227,11 @@ def test_the_page_shows_a_period_of_the_shops_days(client, month):
     page = response.content.decode()
     assert "Campaign revenue" in page and 'id="campaign-revenue-table"' in page
     assert "Birthday 10%" in page and "$50.00" in page and "$77.00" in page
-    # the total row reads as a total: bold and set off from the campaigns above it
-    assert re.search(r"tr\.revenue-total > td \{\s*font-weight: bold; border-top: 2px solid", page)
+    # the total row reads as a total: bold and set off from the campaigns above it, in the rows' own size
+    # (Django's base.css makes tfoot cells as small as the column headers)
+    rule = re.search(r"tr\.revenue-total > td \{(.*?)\}", page, re.S).group(1)
+    assert "font-weight: bold" in rule and "border-top: 2px solid" in rule
+    assert "font-size: 0.8125rem" in rule  # base.css's td, th
     assert re.search(r'<tfoot>\s*<tr class="revenue-total">', page)
     assert response.context["revenue"].total.revenue == 7_700 and response.context["revenue"].total.credits == 0
     assert local_period(shop=shop, first=dt.date(2026, 11, 3), last=dt.date(2026, 11, 3)) == (

@@ -61,10 +61,13 @@ def test_the_page_shows_weeks_with_charts_and_tables(merchant, texts):
     kinds = _chart(page, "kinds")
     assert kinds["labels"] == ["Bulk send", "Order status", "Sent by hand"]
     assert _series(kinds, "Credits spent") == [5, 3, 0]
-    # the same figures in the table below each chart
+    # the same figures in the table below each chart, the newest period first (the chart runs left to right)
     table = re.search(r'<table class="stats-table" id="table-texts">(.*?)</table>', page, re.S).group(1)
     assert [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><th scope=\"row\">.*?</tr>", table)] \
-        == [["2", "1", "1"], ["3", "1", "1"]]
+        == [["3", "1", "1"], ["2", "1", "1"]]
+    assert re.findall(r'<th scope="row">(.*?)</th>', table) == list(reversed(chart["labels"]))
+    credits = re.search(r'<table class="stats-table" id="table-credits">(.*?)</table>', page, re.S).group(1)
+    assert re.findall(r"<td>(.*?)</td>", credits) == ["5", "3"]
     assert "21211" in page and "30003" in page
     assert 'value="2026-11-16"' in page  # the form shows the range as read
 

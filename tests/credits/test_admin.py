@@ -223,3 +223,64 @@ def test_merchant_sets_the_threshold_in_the_admin(client):
     assert response.status_code == 302
     account.refresh_from_db()
     assert (account.low_balance_threshold, account.balance) == (150, 100)  # the balance is not a form field
+
+
+# --- a message's page: what the ledger took and gave back ------------------------------------------
+
+
+def _credits_field(page: str) -> str:
+    import re
+
+    match = re.search(r'<div class="form-row field-credits_ledger">.*?<div class="readonly">(.*?)</div>', page, re.S)
+    assert match, "no credits field on the page"
+    return match.group(1).strip()
+
+
+def test_a_failed_message_shows_what_was_charged_and_refunded(merchant_a, shops, gateway_errors):
+    """It said "Credits charged: 0": the message's own field is net of the refund."""
+    from smsnotify.gateways import PermanentGatewayError
+    from tests.delivery import deliver
+
+    message = outbox.message_schedule(shop=shops[0], to="+12025550123", body="hi", kind=Kind.MANUAL)
+    gateway_errors.append(PermanentGatewayError("invalid To", code="21211"))
+    deliver([message.pk])
+    message.refresh_from_db()
+    assert (message.status, message.credits_charged) == ("failed", 0)
+    page = merchant_a.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert _credits_field(page) == "12 charged, 12 refunded"
+
+
+def test_a_sent_message_shows_its_charge_and_an_uncharged_one_its_zero(merchant_a, shops):
+    sent, waiting = bare_message(shops[0]), bare_message(shops[0], to="+12025550124")
+    assert charge(sent)
+    for message, shown in ((sent, "12 charged"), (waiting, "0")):
+        page = merchant_a.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+        assert _credits_field(page) == shown
+
+
+def test_the_credits_read_in_the_shops_language(client):
+    shop = make_shop(country="PL", currency="PLN", language="pl", credits=10_000)
+    client.force_login(make_merchant(shop))
+    message = bare_message(shop, to="+48601234567", segments=3)
+    assert charge(message) and refund(message, reason="failed")
+    page = client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    assert _credits_field(page) == "pobrano 36, zwrócono 36"
+
+
+def test_a_charge_paid_from_held_credits_counts_what_it_cost():
+    """A bulk send's message is charged from its hold with a ledger row of 0."""
+    from credits import ledger
+    from credits.selectors import MessageCredits, message_credits
+
+    shop = make_shop(credits=100)
+    ledger.credits_hold(shop=shop, amount=36, reference="bulk:1")
+    message = bare_message(shop, batch_ref="bulk:1")
+    assert charge(message)
+    message.refresh_from_db()
+    assert message_credits(message=message) == MessageCredits(charged=12, refunded=0)
+    assert refund(message, reason="failed")
+    message.refresh_from_db()
+    assert message_credits(message=message) == MessageCredits(charged=12, refunded=12)
+    assert charge(message)  # sent again: a new cycle, charged again
+    message.refresh_from_db()
+    assert message_credits(message=message) == MessageCredits(charged=24, refunded=12)

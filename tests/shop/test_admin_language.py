@@ -158,3 +158,11 @@ def test_in_english_the_titles_read_as_before(client):
     assert _title(client, reverse("admin:shop_customer_add")) == "Add customer"
     assert _title(client, reverse("admin:shop_product_add")) == "Add product"
     assert _add_button(client, reverse("admin:shop_product_changelist")) == "Add product"
+
+
+def test_the_template_breadcrumbs_do_not_repeat_one_name(client, polish_merchant):
+    """The app and its one model were both "Szablony SMS": "Szablony SMS › Szablony SMS"."""
+    page = client.get(reverse("admin:templates_sms_smstemplate_changelist")).content.decode()
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.S).group(1)
+    names = [name.strip() for name in re.sub(r"<[^>]+>", "", crumbs).replace("&rsaquo;", "›").split("›")]
+    assert names[1:] == ["Szablony", "Szablony SMS"]

@@ -122,3 +122,64 @@ def test_a_text_from_a_customer_is_named_from_them(shop):
     outgoing = schedule(shop=shop, to="+12025550123")
     assert str(incoming) == f"SMS {incoming.pk} from +12025550123"
     assert str(outgoing) == f"SMS {outgoing.pk} to +12025550123"
+
+
+# --- a message's page -----------------------------------------------------------------------------
+
+
+def _fields(page: str) -> dict[str, str]:
+    """The page's readonly fields: label → the text of its value."""
+    rows = re.findall(r'<label>(.*?):</label>\s*<div class="readonly">(.*?)</div>', page, re.S)
+    return {label: " ".join(re.sub(r"<[^>]+>", " ", value).split()) for label, value in rows}
+
+
+def test_a_messages_times_read_in_one_format_the_shops(client):
+    """Its fields said "Nov. 29, 2026, 5:25 a.m." above a history saying "11/29/2026 05:25:50"."""
+    import time_machine
+
+    shop = make_shop(time_zone="America/New_York")
+    client.force_login(make_merchant(shop))
+    with time_machine.travel(dt.datetime(2026, 11, 29, 10, 25, 50, tzinfo=dt.UTC), tick=False):
+        message = schedule(shop, send_at=timezone.now() + dt.timedelta(hours=2))
+    page = client.get(reverse("admin:smsnotify_message_change", args=[message.pk])).content.decode()
+    fields = _fields(page)
+    assert fields["Send at"] == "11/29/2026 07:25:50"
+    assert fields["Created at"] == "11/29/2026 05:25:50"
+    assert fields["Sent at"] == "-"
+    assert "a.m." not in page and "p.m." not in page
+
+
+def test_an_incoming_texts_page_says_who_wrote_to_whom_and_hides_what_only_outgoing_texts_have(client):
+    from smsnotify import inbound
+    from smsnotify.gateways.base import InboundSms
+
+    shop = make_shop(sender="+12025550100")
+    client.force_login(make_merchant(shop))
+    received = inbound.inbound_receive(shop=shop, sms=InboundSms(
+        sender="+12025550123", to="+12025550100", body="Where is my parcel?", provider_id="SIM1",
+        gateway="simulated"))
+    page = client.get(reverse("admin:smsnotify_message_change", args=[received.pk])).content.decode()
+    fields = _fields(page)
+    assert (fields["From"], fields["To"]) == ("+12025550123", "+12025550100")
+    assert fields["Status"] == "Received"
+    for outgoing_only in ("Recipient", "Sender", "Encoding", "Attempts", "Credits", "Credits charged", "Send at"):
+        assert outgoing_only not in fields, outgoing_only
+    assert "Received via a simulation in the admin." in page and "via simulated" not in page
+    assert "Delivered" not in page  # neither its status nor its history's
+    listed = client.get(reverse(CHANGELIST)).content.decode()
+    assert ">Received</strong>" in listed and ">Delivered</strong>" not in listed
+
+
+def test_an_incoming_text_reads_received_in_polish(client):
+    from smsnotify.models import Direction, Kind
+    from tests.factories import MessageFactory
+
+    shop = make_shop(country="PL", currency="PLN", language="pl")
+    client.force_login(make_merchant(shop))
+    incoming = MessageFactory(shop=shop, direction=Direction.INBOUND, kind=Kind.INBOUND, status=Status.DELIVERED,
+                              recipient="+48601234567", gateway="twilio")
+    incoming.events.create(type=EventType.RECEIVED, status=Status.DELIVERED, parameters={"gateway": "twilio"})
+    page = client.get(reverse("admin:smsnotify_message_change", args=[incoming.pk])).content.decode()
+    fields = _fields(page)
+    assert (fields["Od"], fields["Status"]) == ("+48601234567", "Odebrana")
+    assert "Odebrano przez Twilio." in page
