@@ -9,6 +9,7 @@ return plain value objects; they never touch the ORM (services persist results).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -189,3 +190,14 @@ def _pool(size: int) -> ThreadPoolExecutor:
         if size not in _pools:
             _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
         return _pools[size]
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's pools come along but not their threads, so work handed to
+    them would wait forever (an idle pool starts no thread). The child starts its own."""
+    global _pools_lock
+    _pools_lock = threading.Lock()  # a thread of the parent may have held it at the fork
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools)

@@ -2,6 +2,9 @@
 
 import datetime as dt
 import io
+import os
+import select
+import signal
 import threading
 import time
 
@@ -248,3 +251,40 @@ def test_repeated_delivery_runs_reuse_their_threads_instead_of_piling_up_new_one
     for _ in range(3):
         Recording(11).send_many(numbered(11))
     assert 1 < len(served) <= 11  # three runs of 11 calls, on one pool of at most 11 threads (33 if each made its own)
+
+
+def test_a_process_starts_one_pool_per_size_on_its_first_batch_and_keeps_it(monkeypatch):
+    # A fresh process (a new worker) has no pool yet: its first batch must start one, not fail.
+    from smsnotify.gateways import base
+
+    monkeypatch.setattr(base, "_pools", {})
+    answers = Threaded(4).send_many(numbered(4))
+    assert [a.provider_id for a in answers[1:]] == ["P1", "P2", "P3"]
+    pool = base._pools[4]
+    Threaded(4).send_many(numbered(4))
+    assert base._pools == {4: pool}
+    pool.shutdown()
+
+
+def test_a_forked_process_sends_a_batch_on_threads_of_its_own():
+    # A process forked after a batch (a Celery prefork child) inherits the pool but not its threads:
+    # handed to that pool, its first batch would wait forever.
+    Threaded(3).send_many(numbered(3))
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            answers = Threaded(3).send_many(numbered(3))
+            os.write(writer, ",".join(a.provider_id for a in answers[1:]).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        ready, _, _ = select.select([reader], [], [], 10)
+        answer = os.read(reader, 64) if ready else b"(no answer in 10 s)"
+    finally:
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(reader)
+    assert answer == b"P1,P2"
