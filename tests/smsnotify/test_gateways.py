@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from smsnotify.gateways import OutboundSms, PermanentGatewayError, TransientGatewayError, get_gateway
 from smsnotify.gateways import sandbox
-from smsnotify.gateways.base import BaseGateway, DeliveryReport, GatewayError, SendResult, SentRef, report_billed
+from smsnotify.gateways.base import (BaseGateway, DeliveryReport, GatewayError, RecipientOptedOut, SendResult, SentRef,
+                                     report_billed)
 from smsnotify.gateways.console import ConsoleGateway
 from smsnotify.gateways.sandbox import SandboxGateway
 
@@ -59,6 +60,8 @@ def test_sandbox_refuses_each_documented_test_number_with_its_code_and_words(to)
     with pytest.raises(PermanentGatewayError) as excinfo:
         SandboxGateway().send(sms(to))
     assert (excinfo.value.code, excinfo.value.text) == (code, words)
+    # only a STOP puts the number on the shop's opt-out list; an invalid or landline number does not
+    assert isinstance(excinfo.value, RecipientOptedOut) is (code == "21610")
 
 
 def test_sandbox_busy_number_answers_too_many_requests_every_time():
@@ -213,12 +216,19 @@ def test_send_many_answers_in_order_with_the_error_in_place_of_a_failed_message(
     assert answers[1:] == [SendResult(provider_id=f"P{n}") for n in range(1, 5)]
 
 
-def test_send_many_keeps_at_most_max_in_flight_calls_at_once_on_its_own_threads():
-    gateway = Threaded(3)
+@pytest.mark.parametrize("max_in_flight", [2, 3])
+def test_send_many_keeps_at_most_max_in_flight_calls_at_once_on_its_own_threads(max_in_flight):
+    gateway = Threaded(max_in_flight)
     gateway.send_many(numbered(9))
-    assert gateway.most == 3
+    assert gateway.most == max_in_flight
     assert threading.current_thread().name not in gateway.threads
     assert all(name.startswith("sms-send") for name in gateway.threads)
+
+
+def test_send_many_sends_two_messages_at_once_when_the_backend_allows_it():
+    gateway = Threaded(3)
+    gateway.send_many(numbered(2))
+    assert gateway.most == 2
 
 
 @pytest.mark.parametrize("max_in_flight,count", [(1, 4), (3, 1)])
@@ -288,3 +298,16 @@ def test_a_forked_process_sends_a_batch_on_threads_of_its_own():
         os.waitpid(pid, 0)
         os.close(reader)
     assert answer == b"P1,P2"
+
+
+def test_what_a_forked_child_runs_drops_the_parents_pools_and_a_lock_it_may_have_held(monkeypatch):
+    from smsnotify.gateways import base
+
+    held = threading.Lock()
+    held.acquire()  # a thread of the parent was starting a pool at the fork
+    monkeypatch.setattr(base, "_pools", {3: "the parent's pool"})
+    monkeypatch.setattr(base, "_pools_lock", held)
+    base._forget_pools()  # registered with os.register_at_fork(after_in_child=...)
+    assert base._pools == {}
+    assert base._pools_lock.acquire(timeout=1)
+    base._pools_lock.release()
