@@ -121,6 +121,11 @@ def test_sandbox_delivery_delay_comes_from_the_setting_and_paces_its_polling(set
     assert SandboxGateway(delivery_seconds=0).poll_reports_after == dt.timedelta(0)
 
 
+def test_the_sandbox_refuses_an_option_not_given_by_name():
+    with pytest.raises(TypeError):
+        SandboxGateway(30)  # meant as delivery seconds: refused rather than silently ignored
+
+
 # --- The contract every backend shares ----------------------------------------------------------
 
 
