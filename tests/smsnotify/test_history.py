@@ -285,6 +285,14 @@ def test_a_report_names_the_status_and_any_error():
     assert said(EventType.REPORT) == "The provider reports it ."
 
 
+@pytest.mark.parametrize("language,expected", [("pl", "Dostawca zgłasza status: dostarczone."),
+                                               ("pt", "O provedor indica o estado: entregue.")])
+def test_a_report_names_the_status_in_the_shops_language(language, expected):
+    with translation.override(language):
+        event = MessageEvent(type=EventType.REPORT, status=Status.DELIVERED, parameters={"status": "delivered"})
+        assert history.event_text(event) == expected
+
+
 def test_a_cancel_or_send_again_by_the_system_names_no_one():
     assert said(EventType.CANCELLED) == "Cancelled."
     assert said(EventType.SEND_AGAIN) == "Sent again."
@@ -350,6 +358,23 @@ def test_the_error_of_a_message_stopped_twice_reads_with_the_latest_parameters(s
         MessageEvent.objects.create(message=message, type=EventType.NOTE, status=Status.SUPPRESSED,
                                     parameters={"reason": "refused_marked", "phone": "+12025550111"})
         assert history.error_text(message) == "Not sent: +12025550199 replied STOP."
+
+
+@pytest.mark.parametrize("later_stop_written_first", [True, False])
+def test_the_error_reads_with_the_parameters_of_the_latest_stop_by_time_then_by_writing(shop, later_stop_written_first):
+    # The latest by time wins even when it was written first (a stop timed at its transaction's
+    # start); of two stops at the same moment, the one written last.
+    message = schedule(shop)
+    Message.objects.filter(pk=message.pk).update(status=Status.SUPPRESSED, error_code="refused_marked")
+    message.refresh_from_db()
+    at = timezone.now()
+    times = [at + dt.timedelta(seconds=1), at] if later_stop_written_first else [at, at]
+    for phone, created_at in zip(("+12025550100", "+12025550199"), times):
+        MessageEvent.objects.create(message=message, type=EventType.STOPPED, status=Status.SUPPRESSED,
+                                    parameters={"reason": "refused_marked", "phone": phone}, created_at=created_at)
+    expected = "+12025550100" if later_stop_written_first else "+12025550199"
+    with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.RefuseMarked)]), translation.override("en"):
+        assert history.error_text(message) == f"Not sent: {expected} replied STOP."
 
 
 def test_a_providers_error_reads_in_our_words_with_its_own_kept_beside_them(shop):
