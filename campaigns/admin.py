@@ -27,7 +27,6 @@ from shop.models import Customer, Order, Shop
 from shop.money import format_money, format_number
 from shop.tenancy import ShopScopedAdmin, is_operator, request_shop
 from smsnotify import history
-from smsnotify.admin import event_words
 from smsnotify.models import Message
 from smsnotify.selectors import sms_settings_for
 from templates_sms.selectors import active_template, editor_context
@@ -223,7 +222,7 @@ class OrderAdmin(BulkSmsAdminMixin, SendSmsAdminMixin, store_admin.OrderAdmin):
         obj = self.get_object(request, unquote(object_id))
         if obj is not None:
             rows = [{"message": message, "send_at": history.in_shop_terms(obj.shop, history.moment_text, message.send_at),
-                     "note": history.in_shop_terms(obj.shop, event_words, list(message.events.all())[-1])
+                     "note": history.in_shop_terms(obj.shop, history.event_text, list(message.events.all())[-1])
                      if message.events.all() else ""}
                     for message in selectors.order_messages(order=obj)]
             ratings = [{"rating": rating, "text": rating_text(rating), "at": local_moment(obj.shop, rating.created_at),

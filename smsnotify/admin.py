@@ -11,7 +11,6 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
@@ -22,7 +21,6 @@ from shop.tenancy import ShopScopedAdmin, ShopScopedInline, is_operator, request
 
 from . import gateway_check, history, inbound, outbox, report
 from .forms import ReportForm, TestTextForm
-from .gateways import gateway_name
 from .gateways.base import InboundSms
 from .models import Direction, Message, MessageEvent, SenderRate, SmsSettings, Status
 from .phones import InvalidPhoneNumber
@@ -100,27 +98,6 @@ class SmsSettingsAdmin(ShopScopedAdmin):
         return TemplateResponse(request, "admin/smsnotify/smssettings/test_text.html", context)
 
 
-_EVENT_MOMENTS = ("send_at", "at", "until")  # the times an event's sentence names
-
-
-def event_words(event: MessageEvent) -> str:
-    """An event in words (history.event_text), as the rest of the message's page reads: the
-    gateway's name for people rather than its code ("Received via a simulation in the admin.", not
-    "via simulated"), and the times it names in the page's one format (history.moment_text; the
-    sentence keeps a value that is no ISO time as it is)."""
-    params = dict(event.parameters or {})
-    if params.get("gateway"):
-        params["gateway"] = gateway_name(params["gateway"])
-    for key in _EVENT_MOMENTS:
-        moment = parse_datetime(params[key]) if isinstance(params.get(key), str) else None
-        if moment is not None and timezone.is_aware(moment):
-            params[key] = history.moment_text(moment)
-    if params != (event.parameters or {}):
-        event = MessageEvent(type=event.type, status=event.status, user=event.user, created_at=event.created_at,
-                             parameters=params)
-    return history.event_text(event)
-
-
 def moment_display(field_name: str):
     """A readonly field showing a time of the message as its history does (history.moment_text:
     the shop's date format and time zone, to the second), so one page reads one format."""
@@ -157,7 +134,7 @@ class MessageEventInline(ShopScopedInline):
 
     @admin.display(description=_("what happened"))
     def what_happened(self, obj):
-        return history.in_shop_terms(obj.message.shop, event_words, obj)
+        return history.in_shop_terms(obj.message.shop, history.event_text, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("message__shop", "user")

@@ -14,6 +14,7 @@ from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _, gettext_lazy
 
+from .gateways import gateway_name
 from .models import EventType, Message, MessageEvent, Status
 from .policies import policy_reasons
 from .provider_errors import PLAIN_WORDS, provider_answer, provider_error_reason
@@ -51,10 +52,12 @@ _TEXTS = {
 
 
 def _when(value: str) -> str:
+    """A time an event names, as the rest of a message's page shows times (moment_text); a value
+    that is no ISO time with its offset stays as it is."""
     moment = parse_datetime(value or "")
-    if moment is None:
+    if moment is None or timezone.is_naive(moment):
         return value or ""
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    return moment_text(moment)
 
 
 def _error(params: dict) -> str:
@@ -110,6 +113,8 @@ def event_text(event: MessageEvent) -> str:
     if template is None:
         return str(EventType(kind).label) if kind in EventType.values else kind
     values = {**params, "error": _error(params)}
+    if params.get("gateway"):
+        values["gateway"] = gateway_name(params["gateway"])
     for key in ("send_at", "at", "until"):
         if key in values:
             values[key] = _when(values[key])

@@ -145,7 +145,7 @@ def test_a_retry_time_reads_in_the_shops_time_zone(gateway_errors):
     retry = last_event(message, EventType.RETRY)
     text = history.in_shop_terms(new_york, history.event_text, retry)
     assert "7:34" in text and "12:34" not in text
-    assert "Jan. 15, 2026" in text
+    assert "01/15/2026 07:34:30" in text  # the page's one format (history.moment_text)
     utc_shop_text = history.in_shop_terms(make_shop(), history.event_text, retry)
     assert "12:34" in utc_shop_text
 
@@ -301,10 +301,10 @@ def test_a_cancel_or_send_again_by_the_system_names_no_one():
 def test_a_scheduled_event_reads_as_created_written_or_scheduled_for():
     at = "2026-01-15T12:34:00+00:00"
     assert said(EventType.SCHEDULED) == "Created."
-    assert said(EventType.SCHEDULED, send_at=at) == "Scheduled for Jan. 15, 2026, 12:34 p.m.."
+    assert said(EventType.SCHEDULED, send_at=at) == "Scheduled for 01/15/2026 12:34:00."
     assert said(EventType.SCHEDULED, user="anna") == "Written by anna."
     assert said(EventType.SCHEDULED, user="anna", send_at=at) == \
-        "Written by anna, to be sent at Jan. 15, 2026, 12:34 p.m.."
+        "Written by anna, to be sent at 01/15/2026 12:34:00."
 
 
 def test_a_time_that_cannot_be_read_is_shown_as_written():
