@@ -4,7 +4,7 @@ import pytest
 
 from smsnotify.gateways import locmem
 
-pytest_plugins = ["tests.fakes.twilio_server", "tests.plugins.real_services"]
+pytest_plugins = ["tests.fakes.twilio_server", "tests.plugins.real_services", "tests.plugins.template_db"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 import ast
 import importlib.machinery
 import importlib.util
+import os
 import tomllib
 from pathlib import Path
 
@@ -65,3 +66,35 @@ def test_a_changed_sentence_is_wording(original, mutant):
 ])
 def test_anything_else_is_not_wording(original, mutant):
     assert not report.wording_only(*_pair(original, mutant))
+
+
+def test_a_mutants_pytest_session_starts_from_the_migrated_template_and_leaves_it_as_it_was(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    template = tmp_path / "template.sqlite3"
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL", "CI"}}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
+                   env={**env, "DATABASE_URL": f"sqlite:///{template}"})
+    with sqlite3.connect(template) as db:  # a row only the template has: the session must see it
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("INSERT INTO auth_group (name) VALUES ('from the template')")
+    before = template.read_bytes()
+    # as tests/conftest.py has it (a conftest's fixture overrides pytest-django's)
+    (tmp_path / "conftest.py").write_text("from tests.plugins.template_db import django_db_setup  # noqa: F401\n")
+    test = tmp_path / "test_from_template.py"
+    test.write_text(
+        "import pytest\n"
+        "from django.contrib.auth.models import Group\n\n"
+        "@pytest.mark.django_db\n"
+        "def test_it():\n"
+        "    assert list(Group.objects.values_list('name', flat=True)) == ['from the template']\n"
+        "    Group.objects.all().delete()\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={ROOT}",
+                          "-c", str(ROOT / "pytest.ini"), str(test)],
+                         cwd=ROOT, env={**env, "SMSNOTIFY_TEST_DB_TEMPLATE": str(template)},
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert template.read_bytes() == before
