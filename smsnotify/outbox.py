@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,11 +33,10 @@ from shop.models import Shop
 
 from .encoding import segment_info, transliterate
 from .history import iso
-from . import pacing
+from . import pacing, pg_outbox
 from .links import links_on, links_shorten
-from .models import LANES, Direction, EventType, Lane, Message, MessageEvent, ShortLink, SmsSettings, Status, lane_of
+from .models import LANES, EventType, Lane, Message, MessageEvent, ShortLink, SmsSettings, Status, lane_of
 from .phones import E164, InvalidPhoneNumber, to_e164
-from .pg_arrays import execute_binary
 from .selectors import sms_settings_for
 from .transitions import message_transition, messages_transition
 
@@ -219,7 +217,7 @@ def messages_schedule_many(*, shop: Shop, kind: str, rows: Iterable[PreparedMess
                   error_code="" if active else "sms_inactive",
                   error_text="" if active else "SMS is switched off for this shop.", created_at=now, updated_at=now)
     if connection.vendor == "postgresql":
-        written = _insert_many_postgresql(prepared, common)
+        written = pg_outbox.messages_insert(prepared, common)
     else:
         written = _insert_many_orm(prepared, common)
     who = {"user": user.get_username()} if user is not None else {}
@@ -253,43 +251,16 @@ def _insert_many_orm(prepared: dict[str, tuple], common: dict) -> dict[str, int]
                 .values_list("dedupe_key", "pk"))
 
 
-def _insert_many_postgresql(prepared: dict[str, tuple], common: dict) -> dict[str, int]:
-    """The rows bulk_create would write, as one statement fed with arrays (``unnest``): a chunk of
-    a 100,000-text bulk send costs the database's time, not the ORM's building of each row's SQL.
-    ON CONFLICT DO NOTHING + RETURNING: only the rows this call wrote come back (keys already
-    taken are skipped, as bulk_create's ignore_conflicts does)."""
-    columns = [list(prepared), *(list(column) for column in zip(*prepared.values()))]
-    return dict(execute_binary(
-        f"""INSERT INTO {Message._meta.db_table} (shop_id, direction, kind, lane, recipient, sender, body, encoding,
-                segments, credits_charged, customer_id, order_id, cart_id, product_id, dedupe_key, batch_ref,
-                status, send_at, attempts, gateway, provider_id, error_code, error_text, created_at, updated_at)
-            SELECT %s, %s, %s, %s, r.recipient, '', r.body, r.encoding, r.segments, 0, r.customer_id, r.order_id,
-                   r.cart_id, r.product_id, r.dedupe_key, %s, %s, r.send_at, 0, '', '', %s, %s, %s, %s
-            FROM unnest(%b::varchar[], %b::varchar[], %b::text[], %b::varchar[], %b::int[], %b::timestamptz[],
-                        %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])
-                 AS r(dedupe_key, recipient, body, encoding, segments, send_at, customer_id, order_id, cart_id,
-                      product_id)
-            ON CONFLICT DO NOTHING RETURNING dedupe_key, id""",
-        [common["shop_id"], Direction.OUTBOUND, common["kind"], common["lane"], common["batch_ref"],
-         common["status"], common["error_code"], common["error_text"], common["created_at"], common["updated_at"],
-         *columns]))
-
-
 def _insert_events(events: list[tuple[int, dict]], *, type: str, status: str, user, created_at: dt.datetime) -> None:
     """One event of ``type`` per (message id, parameters), with one INSERT."""
     if not events:
         return
-    if connection.vendor != "postgresql":
-        MessageEvent.objects.bulk_create([
-            MessageEvent(message_id=pk, type=type, status=status, parameters=params, user=user, created_at=created_at)
-            for pk, params in events], batch_size=500)
+    if connection.vendor == "postgresql":
+        pg_outbox.events_insert(events, type=type, status=status, user=user, created_at=created_at)
         return
-    execute_binary(
-        f"""INSERT INTO {MessageEvent._meta.db_table} (message_id, type, status, parameters, user_id, created_at)
-            SELECT e.message_id, %s, %s, e.parameters::jsonb, %s, %s
-            FROM unnest(%b::bigint[], %b::text[]) AS e(message_id, parameters)""",
-        [type, status, user.pk if user is not None else None, created_at,
-         [pk for pk, _params in events], [json.dumps(params) for _pk, params in events]])
+    MessageEvent.objects.bulk_create([
+        MessageEvent(message_id=pk, type=type, status=status, parameters=params, user=user, created_at=created_at)
+        for pk, params in events], batch_size=500)
 
 
 def _insert_links(shop_id: int, links: list[tuple[int, str, str]]) -> None:
@@ -297,16 +268,11 @@ def _insert_links(shop_id: int, links: list[tuple[int, str, str]]) -> None:
     if not links:
         return
     now = timezone.now()
-    if connection.vendor != "postgresql":
-        ShortLink.objects.bulk_create([ShortLink(shop_id=shop_id, message_id=message_id, code=code, url=url,
-                                                 created_at=now) for message_id, code, url in links], batch_size=500)
+    if connection.vendor == "postgresql":
+        pg_outbox.links_insert(shop_id, links, created_at=now)
         return
-    message_ids, codes, urls = (list(column) for column in zip(*links))
-    execute_binary(
-        f"""INSERT INTO {ShortLink._meta.db_table} (shop_id, message_id, code, url, created_at)
-            SELECT %s, l.message_id, l.code, l.url, %s
-            FROM unnest(%b::bigint[], %b::varchar[], %b::text[]) AS l(message_id, code, url)""",
-        [shop_id, now, message_ids, codes, urls])
+    ShortLink.objects.bulk_create([ShortLink(shop_id=shop_id, message_id=message_id, code=code, url=url,
+                                             created_at=now) for message_id, code, url in links], batch_size=500)
 
 
 def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:

@@ -124,3 +124,55 @@ def test_checked_numbers_in_e164_are_taken_as_they_are_others_are_still_read(sho
     assert set(checked) == {"e164", "national"}
     # +1 202 555 010 (a digit short) is no valid number: only a caller that checked its numbers skips that check
     assert set(unchecked) == {"national"}
+
+
+def test_on_postgresql_rows_events_and_links_go_to_the_array_statements(shop, admin_user, monkeypatch):
+    """pg_outbox's statements are checked on PostgreSQL (CI); here, that the outbox hands them
+    what the ORM path would write: each row's values, what all rows share, events and links."""
+    from django.db import connection
+
+    from smsnotify import pg_outbox
+
+    calls = []
+    monkeypatch.setattr(pg_outbox, "messages_insert",
+                        lambda prepared, common: calls.append(("messages", prepared, common)) or {"k:1": 41, "k:2": 42})
+    monkeypatch.setattr(pg_outbox, "events_insert", lambda events, **kwargs: calls.append(("events", events, kwargs)))
+    monkeypatch.setattr(pg_outbox, "links_insert", lambda shop_id, links, **kwargs: calls.append(
+        ("links", shop_id, [(pk, url) for pk, _code, url in links], kwargs)))
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    customer = CustomerFactory(shop=shop)
+    later = NOW + dt.timedelta(hours=2)
+    url = "https://www.acme-outdoor-equipment.example.com/collections/winter-sale/tents?utm_source=sms"
+    with time_machine.travel(NOW, tick=False):
+        messages_schedule_many(shop=shop, kind=Kind.BULK, batch_ref="bulk:7", user=admin_user, rows=[
+            PreparedMessage(to="(202) 555-0123", body="Hi", dedupe_key="k:1", customer_id=customer.pk),
+            PreparedMessage(to="+12025550124", body=f"Sale: {url}", dedupe_key="k:2", send_at=later)])
+    (_, prepared, common), (_, events, event_kwargs), (_, shop_id, links, link_kwargs) = calls
+    short_body = prepared["k:2"][1]
+    assert short_body.startswith("Sale: https://s.example.com/") and len(short_body) == len("Sale: https://s.example.com/") + 10
+    assert prepared == {"k:1": ("+12025550123", "Hi", "GSM-7", 1, NOW, customer.pk, None, None, None),
+                        "k:2": ("+12025550124", short_body, "GSM-7", 1, later, None, None, None, None)}
+    assert common == {"shop_id": shop.pk, "kind": Kind.BULK, "lane": Lane.MARKETING, "batch_ref": "bulk:7",
+                      "status": Status.SCHEDULED, "error_code": "", "error_text": "", "created_at": NOW,
+                      "updated_at": NOW}
+    user = admin_user.get_username()
+    assert events == [(41, {"user": user}), (42, {"send_at": later.isoformat(), "user": user})]
+    assert event_kwargs == {"type": EventType.SCHEDULED, "status": Status.SCHEDULED, "user": admin_user,
+                            "created_at": NOW}
+    assert (shop_id, links, link_kwargs) == (shop.pk, [(42, url)], {"created_at": NOW})
+    assert not Message.objects.exists()  # the array statements wrote them: the ORM's wrote nothing
+
+
+def test_on_postgresql_one_message_and_its_links_go_to_the_array_statement(shop, monkeypatch):
+    from django.db import connection
+
+    from smsnotify import pg_outbox
+
+    calls = []
+    monkeypatch.setattr(pg_outbox, "links_insert", lambda shop_id, links, **kwargs: calls.append(
+        (shop_id, [(pk, url) for pk, _code, url in links], kwargs)))
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    url = "https://www.acme-outdoor-equipment.example.com/collections/winter-sale/tents?utm_source=sms"
+    with time_machine.travel(NOW, tick=False):
+        message = message_schedule(shop=shop, to="+12025550124", body=f"Sale: {url}", kind=Kind.MANUAL, ring=False)
+    assert calls == [(shop.pk, [(message.pk, url)], {"created_at": NOW})]
