@@ -78,9 +78,6 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
         raise ValidationError(_("This payment method is not available."), code="bad_method")
     provider, payment_method = found
     key = uuid.UUID(str(idempotency_key)) if idempotency_key else uuid.uuid4()
-    existing = Purchase.objects.filter(shop=shop, idempotency_key=key).first()
-    if existing:
-        return existing
     now = timezone.now()
     purchase = Purchase(
         shop=shop, pack=quote.pack, description=quote.description, credits=quote.credits, amount=quote.amount,
@@ -91,7 +88,7 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
     try:
         with transaction.atomic():
             purchase.save()  # written before money moves, so the provider's reference always has a row
-    except IntegrityError:
+    except IntegrityError:  # the key is taken: the form sent twice (a double click, a reload)
         return Purchase.objects.get(shop=shop, idempotency_key=key)
 
     request = payments.PaymentRequest(
@@ -125,7 +122,7 @@ def purchase_confirm(*, purchase: Purchase, via: str, user=None,
             return False
         account = _credit(shop_id=purchase.shop_id, amount=purchase.credits)
         _entry(account, kind=EntryKind.PURCHASE, amount=purchase.credits, purchase_id=purchase.pk,
-               reason=purchase.description[:500], user=user)
+               reason=purchase.description, user=user)
     purchase.refresh_from_db()
     return True
 

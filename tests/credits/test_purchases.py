@@ -495,3 +495,84 @@ def test_a_purchase_records_who_bought_and_who_confirmed_when(db, admin_user):
     entry = LedgerEntry.objects.get(purchase=purchase)
     assert (entry.created_by, entry.actor, entry.reason) == (admin_user, admin_user.get_username(),
                                                              purchase.description)
+
+
+# --- what a refused quote says, and what the provider is asked for ---------------------------------
+
+
+def _refusal(call) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as refused:
+        call()
+    return refused.value.code, refused.value.message
+
+
+def test_each_refused_purchase_says_why_with_its_code(db, settings):
+    jpy, brl = make_shop(country="JP", currency="JPY"), make_shop(country="BR", currency="BRL")
+    assert _refusal(lambda: purchases.purchase_quote(shop=jpy, pack=pack())) == (
+        "not_priced", "This pack cannot be bought in JPY.")
+    retired = pack(5000)
+    retired.active = False
+    retired.save()
+    assert _refusal(lambda: purchases.purchase_quote(shop=brl, pack=retired)) == (
+        "not_priced", "This pack cannot be bought in BRL.")  # priced in BRL, but no longer sold
+    assert _refusal(lambda: purchases.purchase_quote(shop=jpy, credits=1000)) == (
+        "not_priced", "Custom amounts cannot be bought in JPY; choose a pack.")
+    assert _refusal(lambda: purchases.purchase_quote(shop=brl, credits=None)) == (
+        "below_minimum", "The minimum purchase is 300 credits.")
+    settings.CREDITS_CUSTOM_MAX = 5000
+    assert _refusal(lambda: purchases.purchase_quote(shop=brl, credits=5001)) == (
+        "above_maximum", "At most 5,000 credits can be bought at once.")
+    assert purchases.purchase_quote(shop=brl, credits=5000).credits == 5000
+    assert _refusal(lambda: buy(make_shop(), method="boleto")) == (
+        "bad_method", "This payment method is not available.")
+    assert _refusal(lambda: buy(make_shop(), method="no_such_method")) == (
+        "bad_method", "This payment method is not available.")
+    assert not Purchase.objects.exists()
+
+
+def test_a_custom_amount_costs_its_share_of_the_price_per_thousand_rounded_up(db):
+    quote = purchases.purchase_quote(shop=make_shop(country="BR", currency="BRL"), credits=10_000)
+    assert quote == purchases.Quote(10_000, 7500, "BRL", "10,000 SMS credits")  # R$ 7.50 a thousand, no pack
+
+
+def test_the_provider_is_asked_for_the_purchase_its_amount_and_the_buyers_email(db, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    asked = []
+    start = sandbox.SandboxPaymentProvider.start
+    monkeypatch.setattr(sandbox.SandboxPaymentProvider, "start", lambda self, request: asked.append(request) or start(
+        self, request))
+    buyer = get_user_model().objects.create_user("buyer4", "buyer4@example.com", "pw")
+    nameless = get_user_model().objects.create_user("buyer5", "", "pw")
+    shop = make_shop(country="PL", currency="PLN")
+    purchase = buy(shop, method="bank_transfer", credits_=2000, user=buyer)
+    buy(shop, method="bank_transfer", user=nameless)
+    buy(shop, method="bank_transfer")
+    assert (purchase.pack, purchase.credits, purchase.amount, purchase.currency) == (pack(2000), 2000, 7600, "PLN")
+    assert asked[0] == sandbox.PaymentRequest(reference=purchase.number, amount=7600, currency="PLN",
+                                              description="SMS credits, pack of 2,000 credits", method="bank_transfer",
+                                              payer_email="buyer4@example.com")
+    assert [request.payer_email for request in asked[1:]] == ["", ""]
+
+
+def test_long_notes_and_reasons_are_cut_to_what_their_fields_hold(db, monkeypatch):
+    shop = make_shop()
+    waiting = buy(shop, method="bank_transfer")
+    assert purchases.purchase_cancel(purchase=waiting, reason="x" * 600)
+    assert Purchase.objects.get(pk=waiting.pk).note == "x" * 500
+
+    def decline(self, request):
+        raise sandbox.PaymentDeclined("y" * 600)
+
+    monkeypatch.setattr(sandbox.SandboxPaymentProvider, "start", decline)
+    assert buy(shop).note == "y" * 500
+
+
+def test_expired_purchases_are_closed_at_the_moment_of_expiry_with_the_reason(db):
+    shop = make_shop()
+    waiting = buy(shop, method="bank_transfer")
+    later = waiting.expires_at + dt.timedelta(minutes=1)
+    assert purchases.purchases_expire(now=later) == 1
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.closed_at, waiting.note) == (
+        PurchaseStatus.EXPIRED, later, "No payment arrived in time.")
