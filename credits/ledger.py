@@ -190,14 +190,14 @@ def _charge_shops(wanted: dict[int, list[tuple[Message, int, str, int]]],
     entries, charged_by_cost = [], defaultdict(list)
     for shop_id in sorted(wanted):  # one lock order for every worker: no deadlock between batches
         balance = _locked_balance(shop_id)
-        # Under the account's lock a hold cannot be closed or drawn by anyone else: read what is left.
+        # Under the account's lock a hold cannot be closed or drawn by anyone else: read what is left
+        # (an open hold has released nothing: a release closes it). No holds, no query.
         its_holds = [pk for (its_shop, _ref), pk in holds.items() if its_shop == shop_id]
-        left = {pk: amount - used - released for pk, amount, used, released in CreditHold.objects.filter(
-            pk__in=its_holds, status=CreditHold.Status.OPEN).values_list("pk", "amount", "used", "released")
-        } if its_holds else {}
+        left = dict(CreditHold.objects.filter(pk__in=its_holds, status=CreditHold.Status.OPEN)
+                    .values_list("pk", F("amount") - F("used")))
         paid, total, from_holds = [], 0, []
         for message, cost, reason, cycle in wanted[shop_id]:
-            hold = holds.get((shop_id, message.batch_ref)) if message.batch_ref else None
+            hold = holds.get((shop_id, message.batch_ref))
             if hold in left and left[hold] >= cost:
                 left[hold] -= cost
                 from_holds.append((message, cost, reason, cycle, hold))
@@ -315,11 +315,10 @@ def hold_release(*, hold: CreditHold, reason: str = "", user=None) -> int:
     paid from the balance."""
     with transaction.atomic():
         _locked_balance(hold.shop_id)  # charges from the hold take this lock too: none in between
-        row = CreditHold.objects.filter(pk=hold.pk, status=CreditHold.Status.OPEN).values_list(
-            "amount", "used", "released").first()
-        if row is None:
+        left = CreditHold.objects.filter(pk=hold.pk, status=CreditHold.Status.OPEN).values_list(
+            F("amount") - F("used"), flat=True).first()  # an open hold has released nothing yet
+        if left is None:
             return 0
-        left = row[0] - row[1] - row[2]
         CreditHold.objects.filter(pk=hold.pk).update(status=CreditHold.Status.CLOSED, released=F("released") + left,
                                                      closed_at=timezone.now())
         if left:

@@ -398,3 +398,49 @@ def test_a_charge_says_why_in_the_shops_language():
     assert charge(pl_message) and charge(en_message)
     assert LedgerEntry.objects.get(message=pl_message).reason == "2 części SMS do +48 po 12 kr. każda"
     assert LedgerEntry.objects.get(message=en_message).reason == "2 SMS parts to +1 at 12 credits each"
+
+
+def test_a_text_that_cost_one_credit_gets_its_credit_back(db):
+    from credits.models import DestinationRate
+
+    DestinationRate.objects.create(calling_code=48, credits_per_segment=1)
+    shop = make_shop(credits=10)
+    message = bare_message(shop, to="+48601234567")
+    assert charge(message) and balance(shop) == 9
+    assert refund(message, reason="failed") and balance(shop) == 10
+
+
+def test_refunding_a_batch_with_texts_refunded_already_is_one_transaction_not_a_retry_per_text(
+        db, django_assert_max_num_queries):
+    shop = make_shop(credits=1000)
+    batch = [bare_message(shop) for _ in range(20)]
+    assert ledger.messages_charge(messages=batch) == set()
+    assert ledger.messages_refund(messages=batch[:10], reason="failed") == {m.pk for m in batch[:10]}
+    with django_assert_max_num_queries(8):  # a clash with the refunded ten would retry text by text
+        assert ledger.messages_refund(messages=batch, reason="failed") == {m.pk for m in batch[10:]}
+    assert balance(shop) == 1000
+    assert_consistent(shop)
+
+
+def test_a_refund_that_meets_a_concurrent_one_refunds_the_others_and_reports_only_them(db, monkeypatch):
+    """Another worker refunds the same text between this call's read and its write: the unique
+    (message, kind, cycle) refuses the second refund, and the call refunds the rest one by one."""
+    shop = make_shop(credits=100)
+    contested, other = bare_message(shop), bare_message(shop)
+    assert charge(contested) and charge(other)
+    credit = ledger._credit
+
+    def concurrent_refund_first(*, shop_id, amount):
+        # The other worker's refund of ``contested`` lands just before this call writes its own.
+        if not LedgerEntry.objects.filter(message=contested, kind=EntryKind.REFUND).exists():
+            account = credit(shop_id=shop_id, amount=12)
+            ledger._entry(account, kind=EntryKind.REFUND, amount=12, message_id=contested.pk, cycle=0)
+        return credit(shop_id=shop_id, amount=amount)
+
+    monkeypatch.setattr(ledger, "_credit", concurrent_refund_first)
+    assert ledger.messages_refund(messages=[contested], reason="failed") == set()
+    assert ledger.messages_refund(messages=[contested, other], reason="failed") == {other.pk}
+    assert kinds(shop, contested).count(EntryKind.REFUND) == 1
+    assert kinds(shop, other).count(EntryKind.REFUND) == 1
+    assert balance(shop) == 100
+    assert_consistent(shop)
