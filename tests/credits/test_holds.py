@@ -182,3 +182,18 @@ def test_a_text_paid_from_a_hold_sent_again_is_refunded_in_its_new_cycle():
     assert list(LedgerEntry.objects.filter(message=message).order_by("pk").values_list("kind", "cycle", "amount")) == [
         (EntryKind.CHARGE, 0, 0), (EntryKind.REFUND, 0, 12), (EntryKind.CHARGE, 1, 0), (EntryKind.REFUND, 1, 12)]
     assert_consistent(shop)
+
+
+def test_a_hold_and_release_given_no_reason_record_none():
+    shop = make_shop(credits=100)
+    hold = ledger.credits_hold(shop=shop, amount=10, reference="bulk:1")
+    ledger.hold_release(hold=hold)
+    assert list(LedgerEntry.objects.filter(hold=hold).order_by("pk").values_list("kind", "reason")) == [
+        (EntryKind.HOLD, ""), (EntryKind.RELEASE, "")]
+
+
+def test_a_charge_to_a_number_without_a_calling_code_says_so():
+    shop = make_shop(credits=100)
+    message = bare_message(shop, to="not a number")
+    assert charge(message)
+    assert LedgerEntry.objects.get(message=message).reason == "1 SMS part to +? at 30 credits"
