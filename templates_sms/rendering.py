@@ -96,9 +96,12 @@ def longest_plausible(body: str, *, event: str, shop: Shop) -> str:
 # --- validation --------------------------------------------------------------------------------
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN_NAME_MAX else text[: _SHOWN_NAME_MAX - 1] + "…"
+
+
 def _shown(name: str) -> str:
-    name = name if len(name) <= _SHOWN_NAME_MAX else name[: _SHOWN_NAME_MAX - 1] + "…"
-    return "{" + name + "}"
+    return "{" + _cut(name) + "}"
 
 
 def _suggestion(name: str, allowed: dict[str, Token]) -> str | None:
@@ -107,7 +110,7 @@ def _suggestion(name: str, allowed: dict[str, Token]) -> str | None:
     for part in reversed(re.split(r"[.\[\]|:()'\"]+", name)):
         if part in allowed:
             return part
-    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name.lower(), candidates)  # best first
     return close[0] if close else None
 
 
@@ -127,18 +130,17 @@ def _token_error(name: str, allowed: dict[str, Token]) -> ValidationError:
     return ValidationError(message, code="unknown_token")
 
 
-def token_errors(body: str, *, event: str) -> list[ValidationError]:
+def token_errors(body: str | None, *, event: str) -> list[ValidationError]:
     """Every token in ``body`` that ``event`` does not offer, each named once."""
     allowed = tokens_for(event)
     errors, seen = [], set()
-    for match in TOKEN_RE.finditer(body or ""):
-        if match.group("engine"):
-            text = match.group(0)
+    for match in TOKEN_RE.finditer(body) if body else ():
+        if text := match.group("engine"):
             if text not in seen:
                 seen.add(text)
                 errors.append(ValidationError(
                     _("%(text)s is not supported: write a token as {firstname} or [[firstname]].")
-                    % {"text": text if len(text) <= _SHOWN_NAME_MAX else text[: _SHOWN_NAME_MAX - 1] + "…"},
+                    % {"text": _cut(text)},
                     code="engine_syntax"))
             continue
         name = _token_name(match)
@@ -167,7 +169,7 @@ def segments_error(body: str, *, event: str, shop: Shop) -> ValidationError | No
             "your shop allows %(max)d parts. Shorten the text or raise the limit in your SMS settings.",
             sms.max_segments,
         ) % {"segments": segments, "max": sms.max_segments},
-        code="too_many_segments", params={"segments": segments, "max": sms.max_segments},
+        code="too_many_segments",
     )
 
 
@@ -180,7 +182,7 @@ def validation_errors(body: str, *, event: str, audience: str | None = None,
         return errors
     if audience is not None and audience not in found.audiences:
         errors["audience"] = [ValidationError(_("This event cannot be sent to this recipient."), code="audience")]
-    body_errors = token_errors(body or "", event=event)
+    body_errors = token_errors(body, event=event)
     if not body_errors and body and shop is not None:
         too_long = segments_error(body, event=event, shop=shop)
         if too_long is not None:

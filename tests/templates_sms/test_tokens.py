@@ -196,7 +196,8 @@ def test_a_template_is_checked_for_its_recipient():
     assert rendering.validation_errors("Low: {balance}", event="credits:low_balance") == {}
     errors = rendering.validation_errors("Low: {balance}", event="credits:low_balance", audience="customer")
     assert list(errors) == ["audience"]
-    assert [e.code for e in errors["audience"]] == ["audience"]
+    assert [(e.code, e.message) for e in errors["audience"]] == [
+        ("audience", "This event cannot be sent to this recipient.")]
 
 
 def test_an_unknown_event_is_named_and_nothing_else_is_checked():
