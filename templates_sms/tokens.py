@@ -288,64 +288,74 @@ def _longest_coupon_value(shop: Shop) -> str:
 COUPON_CODE_LENGTH = 10
 
 
-TOKENS: dict[str, Token] = {token.name: token for token in [
-    # the customer
-    Token("firstname", _("Customer's first name."), _first_name, _sample("firstname"), 15),
-    Token("lastname", _("Customer's last name."), _last_name, _sample("lastname"), 20),
-    Token("fullname", _("Customer's first and last name."), _full_name,
-          lambda shop: f"{_sample('firstname')(shop)} {_sample('lastname')(shop)}", 30),
-    Token("name", _("Customer's first name (same as firstname; SMSAPI and Shoper call it name)."),
-          _first_name, _sample("firstname"), 15),
-    Token("email", _("Customer's email address."), _email, _sample("email"), 32),
-    # the shop
-    Token("shop_name", _("Your shop's name."), lambda ctx: ctx.shop.name, lambda shop: shop.name,
-          lambda shop: shop.name),
-    # the order
-    Token("order_id", _("Order number as the customer knows it (same as order_number)."),
-          _order_attr("number"), _fixed("1024"), 10),
-    Token("order_number", _("Order number as the customer knows it."), _order_attr("number"), _fixed("1024"), 10),
-    Token("order_date", _("Date the order was placed, in your shop's time zone."), _order_date, _sample_date, 10),
-    Token("status_name", _("The order's status, as your customers read it."), _status_name,
-          lambda shop: str(OrderStatus.SHIPPED.label), _longest_status),
-    Token("sum", _("Value of the goods, without shipping."), _order_money("subtotal"), _sample_money(12999),
-          _longest_money),
-    Token("shipping_cost", _("Shipping cost."), _order_money("shipping_cost"), _sample_money(990), _longest_money),
-    Token("total_cost", _("Total to pay: goods and shipping."), _order_money("total"), _sample_money(13989),
-          _longest_money),
-    Token("currency", _("Currency code (e.g. USD, EUR, PLN)."), _currency, lambda shop: shop.currency.upper(),
-          lambda shop: shop.currency.upper()),
-    Token("shipping_name", _("Shipping method."), _order_attr("shipping_method"), _sample("shipping"), 25),
-    Token("tracking_code", _("Parcel tracking number."), _order_attr("tracking_code"),
-          _fixed("1Z999AA10123456784"), 30),
-    Token("tracking", _("\"Tracking:\" and the tracking number, or nothing when the order has none."), _tracking,
-          lambda shop: _tracking_line("1Z999AA10123456784"), 45),
-    Token("delivery_name", _("Name on the delivery address."), _delivery_name,
-          lambda shop: f"{_sample('firstname')(shop)} {_sample('lastname')(shop)}", 30),
-    Token("delivery_street", _("Delivery street and number."), _order_attr("delivery_street"), _sample("street"), 35),
-    Token("delivery_city", _("Delivery city."), _order_attr("delivery_city"), _sample("city"), 20),
-    Token("delivery_postcode", _("Delivery postcode."), _order_attr("delivery_postcode"), _sample("postcode"), 10),
-    Token("delivery_country", _("Delivery country (two-letter code)."), _order_attr("delivery_country"),
-          lambda shop: shop.country, 2),
-    # a product
-    Token("product_name", _("Product name."), _product_name, _sample("product"), 40),
-    Token("price", _("Product price."), _price, _sample_money(8900), _longest_money),
-    # a cart
-    Token("cart_total", _("Value of the items left in the cart."), _cart_total, _sample_money(17800), _longest_money),
-    Token("cart_items", _("Number of items left in the cart."), _cart_items, _fixed("2"), 3),
-    # a ticket
-    Token("ticket_id", _("Ticket number."), _ticket_id, _fixed("318"), 8),
-    Token("ticket_subject", _("Ticket subject."), _ticket_subject, _sample("subject"), 40),
-    # codes and credits
-    Token("code", _("One-time code (sign-up, new number, password reset)."), lambda ctx: ctx.code, _fixed("482913"), 8),
-    Token("balance", _("Credits left on your account."), _balance, _fixed("150"), 7),
-    # a discount code made for the recipient (a campaign with a discount)
-    Token("coupon_code", _("A discount code made for this customer alone, valid once."),
-          lambda ctx: ctx.coupon.code if ctx.coupon is not None else None, _fixed("K7QW3MZP9X"), COUPON_CODE_LENGTH),
-    Token("coupon_value", _("What the discount code takes off: a percentage or an amount."), _coupon_value,
-          lambda shop: "10%", _longest_coupon_value),
-    Token("coupon_valid_until", _("Last day the discount code can be used, in your shop's time zone."),
-          _coupon_valid_until, _sample_date, 10),
-]}
+def _tokens() -> list[Token]:
+    # A function (as _events() is), so that tests can build the registry again: mutation testing
+    # swaps a function's code only after import, when TOKENS is built already.
+    return [
+        # the customer
+        Token("firstname", _("Customer's first name."), _first_name, _sample("firstname"), 15),
+        Token("lastname", _("Customer's last name."), _last_name, _sample("lastname"), 20),
+        Token("fullname", _("Customer's first and last name."), _full_name,
+              lambda shop: f"{_sample('firstname')(shop)} {_sample('lastname')(shop)}", 30),
+        Token("name", _("Customer's first name (same as firstname; SMSAPI and Shoper call it name)."),
+              _first_name, _sample("firstname"), 15),
+        Token("email", _("Customer's email address."), _email, _sample("email"), 32),
+        # the shop
+        Token("shop_name", _("Your shop's name."), lambda ctx: ctx.shop.name, lambda shop: shop.name,
+              lambda shop: shop.name),
+        # the order
+        Token("order_id", _("Order number as the customer knows it (same as order_number)."),
+              _order_attr("number"), _fixed("1024"), 10),
+        Token("order_number", _("Order number as the customer knows it."), _order_attr("number"), _fixed("1024"), 10),
+        Token("order_date", _("Date the order was placed, in your shop's time zone."), _order_date, _sample_date, 10),
+        Token("status_name", _("The order's status, as your customers read it."), _status_name,
+              lambda shop: str(OrderStatus.SHIPPED.label), _longest_status),
+        Token("sum", _("Value of the goods, without shipping."), _order_money("subtotal"), _sample_money(12999),
+              _longest_money),
+        Token("shipping_cost", _("Shipping cost."), _order_money("shipping_cost"), _sample_money(990), _longest_money),
+        Token("total_cost", _("Total to pay: goods and shipping."), _order_money("total"), _sample_money(13989),
+              _longest_money),
+        Token("currency", _("Currency code (e.g. USD, EUR, PLN)."), _currency, lambda shop: shop.currency.upper(),
+              lambda shop: shop.currency.upper()),
+        Token("shipping_name", _("Shipping method."), _order_attr("shipping_method"), _sample("shipping"), 25),
+        Token("tracking_code", _("Parcel tracking number."), _order_attr("tracking_code"),
+              _fixed("1Z999AA10123456784"), 30),
+        Token("tracking", _("\"Tracking:\" and the tracking number, or nothing when the order has none."), _tracking,
+              lambda shop: _tracking_line("1Z999AA10123456784"), 45),
+        Token("delivery_name", _("Name on the delivery address."), _delivery_name,
+              lambda shop: f"{_sample('firstname')(shop)} {_sample('lastname')(shop)}", 30),
+        Token("delivery_street", _("Delivery street and number."), _order_attr("delivery_street"),
+              _sample("street"), 35),
+        Token("delivery_city", _("Delivery city."), _order_attr("delivery_city"), _sample("city"), 20),
+        Token("delivery_postcode", _("Delivery postcode."), _order_attr("delivery_postcode"), _sample("postcode"), 10),
+        Token("delivery_country", _("Delivery country (two-letter code)."), _order_attr("delivery_country"),
+              lambda shop: shop.country, 2),
+        # a product
+        Token("product_name", _("Product name."), _product_name, _sample("product"), 40),
+        Token("price", _("Product price."), _price, _sample_money(8900), _longest_money),
+        # a cart
+        Token("cart_total", _("Value of the items left in the cart."), _cart_total, _sample_money(17800),
+              _longest_money),
+        Token("cart_items", _("Number of items left in the cart."), _cart_items, _fixed("2"), 3),
+        # a ticket
+        Token("ticket_id", _("Ticket number."), _ticket_id, _fixed("318"), 8),
+        Token("ticket_subject", _("Ticket subject."), _ticket_subject, _sample("subject"), 40),
+        # codes and credits
+        Token("code", _("One-time code (sign-up, new number, password reset)."), lambda ctx: ctx.code,
+              _fixed("482913"), 8),
+        Token("balance", _("Credits left on your account."), _balance, _fixed("150"), 7),
+        # a discount code made for the recipient (a campaign with a discount)
+        Token("coupon_code", _("A discount code made for this customer alone, valid once."),
+              lambda ctx: ctx.coupon.code if ctx.coupon is not None else None, _fixed("K7QW3MZP9X"),
+              COUPON_CODE_LENGTH),
+        Token("coupon_value", _("What the discount code takes off: a percentage or an amount."), _coupon_value,
+              lambda shop: "10%", _longest_coupon_value),
+        Token("coupon_valid_until", _("Last day the discount code can be used, in your shop's time zone."),
+              _coupon_valid_until, _sample_date, 10),
+    ]
+
+
+TOKENS: dict[str, Token] = {token.name: token for token in _tokens()}
 
 
 # --- events: what happened, who is texted, which tokens it offers ------------------------------

@@ -245,13 +245,44 @@ def test_the_editors_samples_are_as_the_shop_writes_them_whatever_the_admins_lan
                                                                              "Plecak turystyczny 30 L")
 
 
+# The longest plausible values that are not a filler of x's, for the shop "Acme Outdoor" (USD).
+LONGEST_KNOWN = {
+    "shop_name": "Acme Outdoor", "currency": "USD", "status_name": "Awaiting delivery",
+    "sum": "$99,999.99", "shipping_cost": "$99,999.99", "total_cost": "$99,999.99", "price": "$99,999.99",
+    "cart_total": "$99,999.99", "coupon_value": "$9,999.99",
+}
+
+
 def test_the_longest_plausible_values(db):
     shop = make_shop(name="Acme Outdoor")
     longest = {name: longest_plausible(f"{{{name}}}", event=_event_offering(name), shop=shop) for name in TOKENS}
-    assert {name: value for name, value in longest.items() if not set(value) <= {"x"}} == {
-        "shop_name": "Acme Outdoor", "currency": "USD", "status_name": "Awaiting delivery",
-        "sum": "$99,999.99", "shipping_cost": "$99,999.99", "total_cost": "$99,999.99", "price": "$99,999.99",
-        "cart_total": "$99,999.99", "coupon_value": "$9,999.99",
-    }
+    assert {name: value for name, value in longest.items() if not set(value) <= {"x"}} == LONGEST_KNOWN
     assert (len(longest["firstname"]), len(longest["delivery_street"]),
             len(longest["tracking"]), len(longest["coupon_code"])) == (15, 35, 45, 10)
+
+
+def test_the_registry_built_again_resolves_samples_and_bounds_every_token(full_context):
+    """TOKENS is built once, when tokens.py is imported; it is built again here so that what each
+    token is made of (_order_attr, _fixed, _sample_money…) is what is checked: mutation testing
+    swaps a function's code only after import."""
+    from templates_sms.rendering import _as_text
+    from templates_sms.tokens import _tokens
+
+    fresh = {token.name: token for token in _tokens()}
+    assert list(fresh) == list(TOKENS)
+    shop = full_context.shop
+    expected = {**EXPECTED, "ticket_id": str(full_context.ticket.pk)}
+    assert {name: _as_text(token.resolve(full_context)) for name, token in fresh.items()} == expected
+    # with nothing at hand, only what the shop itself knows
+    nothing = {name: _as_text(token.resolve(RenderContext(shop=shop))) for name, token in fresh.items()}
+    assert {name: value for name, value in nothing.items() if value} == {"shop_name": "Acme Outdoor",
+                                                                          "currency": "USD"}
+    assert {name: token.sample(shop) for name, token in fresh.items()} == SAMPLES_EN
+    longest = {name: token.longest_value(shop) for name, token in fresh.items()}
+    assert {name: value for name, value in longest.items() if not set(value) <= {"x"}} == LONGEST_KNOWN
+    assert {name: len(value) for name, value in longest.items() if set(value) <= {"x"}} == {
+        "firstname": 15, "lastname": 20, "fullname": 30, "name": 15, "email": 32, "order_id": 10,
+        "order_number": 10, "order_date": 10, "shipping_name": 25, "tracking_code": 30, "tracking": 45,
+        "delivery_name": 30, "delivery_street": 35, "delivery_city": 20, "delivery_postcode": 10,
+        "delivery_country": 2, "product_name": 40, "cart_items": 3, "ticket_id": 8, "ticket_subject": 40,
+        "code": 8, "balance": 7, "coupon_code": 10, "coupon_valid_until": 10}
