@@ -281,7 +281,7 @@ def _coupon_valid_until(ctx: RenderContext) -> str | None:
 
 
 def _longest_coupon_value(shop: Shop) -> str:
-    return max(("100%", format_money(9_999_99, shop.currency, shop.language)), key=len)
+    return format_money(9_999_99, shop.currency, shop.language)  # longer than any percentage ("100%")
 
 
 # Discount codes are this long (campaigns make them; shop.Coupon.code holds up to 32 for imports).

@@ -8,13 +8,13 @@ import pytest
 from django.utils import translation
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shop.models import Cart, OrderStatus, Ticket
+from shop.models import Cart, CartItem, Coupon, OrderStatus, Ticket
 from smsnotify.models import SmsSettings
 from templates_sms.formatting import format_date
 from templates_sms.rendering import TOKEN_RE, longest_plausible, longest_segments, render, render_sample
 from templates_sms.selectors import editor_context
 from templates_sms.tokens import CUSTOM, EVENTS, TOKENS, RenderContext, tokens_for
-from tests.factories import CustomerFactory, OrderFactory, make_shop
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, make_shop
 
 pytestmark = pytest.mark.django_db
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -286,3 +286,25 @@ def test_the_registry_built_again_resolves_samples_and_bounds_every_token(full_c
         "delivery_name": 30, "delivery_street": 35, "delivery_city": 20, "delivery_postcode": 10,
         "delivery_country": 2, "product_name": 40, "cart_items": 3, "ticket_id": 8, "ticket_subject": 40,
         "code": 8, "balance": 7, "coupon_code": 10, "coupon_valid_until": 10}
+
+
+def test_a_polish_shops_values_are_written_the_polish_way_whoever_reads_the_admin(db):
+    """Texts render in the shop's language; a token's value does too when resolved elsewhere (the
+    editor of a Polish shop's staff who read the admin in English)."""
+    from templates_sms.tokens import _tokens
+
+    shop = make_shop(name="Sklep", country="PL", currency="PLN", language="pl", time_zone="Europe/Warsaw")
+    customer = CustomerFactory(shop=shop, first_name="Anna")
+    cart = Cart.objects.create(shop=shop, customer=customer)
+    CartItem.objects.create(cart=cart, product=ProductFactory(shop=shop, price=123450), quantity=1, unit_price=123450)
+    coupon = Coupon.objects.create(shop=shop, code="K7QW3MZP9X", kind="amount", value=2500, customer=customer,
+                                   valid_until=dt.datetime(2026, 1, 31, 22, 59, tzinfo=dt.timezone.utc))
+    context = RenderContext(shop=shop, customer=customer, cart=cart, balance=1500, coupon=coupon)
+    fresh = {token.name: token for token in _tokens()}
+    with translation.override("en"):
+        values = {name: fresh[name].resolve(context) for name in ("balance", "cart_total", "coupon_value",
+                                                                  "coupon_valid_until")}
+        longest = {name: fresh[name].longest_value(shop) for name in ("sum", "coupon_value")}
+    assert values == {"balance": "1 500", "cart_total": "1 234,50 zł", "coupon_value": "25,00 zł",
+                      "coupon_valid_until": "31-01-2026"}
+    assert longest == {"sum": "99 999,99 zł", "coupon_value": "9 999,99 zł"}
