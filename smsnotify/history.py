@@ -110,8 +110,8 @@ def event_text(event: MessageEvent) -> str:
     if kind == EventType.NOTE:  # written before events were typed: its text, or at least its status
         return params.get("detail") or str(Status(event.status).label if event.status in Status.values else "")
     template = _TEXTS.get(kind)
-    if template is None:
-        return str(EventType(kind).label) if kind in EventType.values else kind
+    if template is None:  # every type has its sentence: this one is of a later (or earlier) version
+        return kind
     values = {**params, "error": _error(params)}
     if params.get("gateway"):
         values["gateway"] = gateway_name(params["gateway"])

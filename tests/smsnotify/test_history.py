@@ -309,8 +309,14 @@ def test_a_scheduled_event_reads_as_created_written_or_scheduled_for():
 
 def test_a_time_that_cannot_be_read_is_shown_as_written():
     assert said(EventType.HELD, until="soon", reason="") == "Held until soon: "
+    assert said(EventType.HELD, until="soon") == "Held until soon: "  # no reason given: none is named
     assert said(EventType.RETRY, at="", attempt=2, code="20429") == \
         "Temporary failure: the provider is busy (code 20429). Attempt 2 at ."
+
+
+def test_a_hold_reads_until_when_in_the_page_format_and_why():
+    assert said(EventType.HELD, until="2026-01-15T12:34:00+00:00", reason="quiet_hours") == \
+        "Held until 01/15/2026 12:34:00: " + history.reason_text("quiet_hours")
 
 
 def test_a_note_reads_as_its_detail_or_at_least_the_status():
