@@ -114,8 +114,8 @@ def report_apply(*, gateway_name: str, report: DeliveryReport) -> Message | None
                                    event=EventType.REPORT, params=params, **fields)
         message.refresh_from_db()
         if moved:
-            summary = f"Provider reports {report.status}" + (f" ({report.error_code} {report.error_text})".rstrip()
-                                                             if report.error_code else "")
+            detail = " ".join(part for part in (report.error_code, report.error_text) if part)
+            summary = f"Provider reports {report.status}" + (f" ({detail})" if detail else "")
             outcome = Outcome(message, report.status, report.billed, summary)
             for policy in reversed(delivery_policies()):
                 policy.settle([outcome])

@@ -231,3 +231,106 @@ def test_a_report_without_a_provider_id_matches_no_message(shop):
     assert aftercare.report_apply(gateway_name="locmem", report=DeliveryReport("", "delivered")) is None
     message.refresh_from_db()
     assert message.status == Status.SENT
+
+
+# --- the stuck-message rule, message by message --------------------------------------------------
+
+
+def _later(settings):
+    return time_machine.travel(timezone.now() + dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS + 1))
+
+
+def test_only_an_attempt_of_this_message_since_its_claim_makes_it_maybe_sent(shop, settings):
+    """Another message's attempt, this message's other events, or an attempt of an earlier claim
+    say nothing about whether this claim reached the gateway."""
+    from smsnotify.models import EventType, MessageEvent
+
+    attempted, beside, earlier = schedule(shop), schedule(shop), schedule(shop)
+    claimed_at = timezone.now()
+    stuck_after_the_attempt(attempted, at=claimed_at)
+    for message in (beside, earlier):
+        Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=claimed_at, attempts=1)
+    MessageEvent.objects.create(message_id=beside.pk, type=EventType.HELD, status=Status.SENDING,
+                                created_at=claimed_at, parameters={})
+    MessageEvent.objects.create(message_id=earlier.pk, type=EventType.ATTEMPT, status=Status.SENDING,
+                                created_at=claimed_at - dt.timedelta(hours=1), parameters={"attempt": 1})
+    with _later(settings):
+        assert aftercare.messages_recover_stale() == 3
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert (statuses[attempted.pk], statuses[beside.pk], statuses[earlier.pk]) == (
+        Status.UNKNOWN, Status.SCHEDULED, Status.SCHEDULED)
+    attempted.refresh_from_db()
+    assert (attempted.error_code, attempted.error_text) == (
+        "lease_expired", "The worker stopped while handing it to the gateway.")
+
+
+def test_a_stuck_message_sent_again_is_due_now_not_when_it_was_first_due(shop, settings):
+    """Due at its old time, a text scheduled days ago would be expired as too late instead of sent."""
+    message = schedule(shop, send_at=timezone.now() - dt.timedelta(days=2))
+    Message.objects.filter(pk=message.pk).update(status=Status.SENDING, sending_at=timezone.now(), attempts=1)
+    with _later(settings):
+        assert aftercare.messages_recover_stale() == 1
+        now = timezone.now()
+    message.refresh_from_db()
+    assert message.status == Status.SCHEDULED and abs(message.send_at - now) < dt.timedelta(seconds=1)
+
+
+def test_a_thousand_old_rows_in_other_statuses_do_not_hide_a_stuck_one(shop, settings):
+    old = timezone.now() - dt.timedelta(hours=1)
+    Message.objects.bulk_create([Message(shop=shop, kind="manual", recipient="+12025550123", body="x",
+                                         status=Status.SENT, sending_at=old) for _ in range(1000)])
+    stuck = schedule(shop)
+    Message.objects.filter(pk=stuck.pk).update(status=Status.SENDING, sending_at=timezone.now(), attempts=1)
+    with _later(settings):
+        assert aftercare.messages_recover_stale() == 1
+    stuck.refresh_from_db()
+    assert stuck.status == Status.SCHEDULED
+
+
+def test_stuck_rows_are_recovered_a_thousand_at_a_time(shop, settings):
+    now = timezone.now()
+    Message.objects.bulk_create([Message(shop=shop, kind="manual", recipient="+12025550123", body="x",
+                                         status=Status.SENDING, sending_at=now, attempts=1) for _ in range(1001)])
+    with _later(settings):
+        assert aftercare.messages_recover_stale() == 1000
+        assert aftercare.messages_recover_stale() == 1
+
+
+# --- what a report tells the delivery policies ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "text", "summary"), [
+    ("30003", "Unreachable handset", "Provider reports undelivered (30003 Unreachable handset)"),
+    ("30003", "", "Provider reports undelivered (30003)"),
+    ("", "Unreachable handset", "Provider reports undelivered (Unreachable handset)"),
+    ("", "", "Provider reports undelivered"),
+])
+def test_a_report_settles_the_policies_with_its_status_billing_and_why(shop, policy_calls, code, text, summary):
+    from tests.smsnotify import policies
+
+    message = schedule(shop)
+    deliver([message.pk])
+    message.refresh_from_db()
+    with override_settings(SMS_DELIVERY_POLICIES=[policies.path(policies.SummaryRecorder)]):
+        aftercare.report_apply(gateway_name="locmem", report=DeliveryReport(
+            message.provider_id, Status.UNDELIVERED, error_code=code, error_text=text, billed=False))
+    assert policy_calls == [("summary", "settle", [(message.pk, Status.UNDELIVERED, False, summary)])]
+
+
+# --- polling ---------------------------------------------------------------------------------------
+
+
+@override_settings(SMS_GATEWAY="smsnotify.gateways.sandbox.SandboxGateway", SANDBOX_DELIVERY_SECONDS=2)
+def test_polling_names_each_message_by_id_number_and_when_it_was_sent_two_hundred_at_a_time(shop, monkeypatch):
+    from smsnotify.gateways.base import SentRef
+    from smsnotify.gateways.sandbox import SandboxGateway
+
+    sent_at = timezone.now() - dt.timedelta(minutes=5)
+    Message.objects.bulk_create([
+        Message(shop=shop, kind="manual", recipient=f"+1202555{n:04d}", body="x", status=Status.SENT,
+                gateway="sandbox", provider_id=f"SB{n}", sent_at=sent_at) for n in range(201)])
+    asked = []
+    monkeypatch.setattr(SandboxGateway, "fetch_reports", lambda self, refs: asked.append(refs) or [])
+    aftercare.reports_poll()
+    assert len(asked[0]) == 200
+    assert asked[0][0] == SentRef("SB0", "+12025550000", sent_at)
