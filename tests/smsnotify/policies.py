@@ -147,3 +147,14 @@ class Dies(DeliveryPolicy):
 
     def before_send(self, batch):
         raise WorkerKilled()
+
+
+clock = None  # the time_machine traveller of a test using SlowPolicy
+
+
+class SlowPolicy(DeliveryPolicy):
+    """Takes thirty seconds to decide (a slow lookup): the claim and the attempt are that far apart."""
+
+    def before_send(self, batch):
+        clock.shift(dt.timedelta(seconds=30))
+        return {}

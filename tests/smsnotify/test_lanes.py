@@ -89,3 +89,12 @@ def test_each_lane_tells_the_provider_how_long_its_texts_stay_worth_delivering(s
     Message.objects.filter(pk=texts[1].pk).update(kind=Kind.MANUAL)  # any kind: the lane decides
     deliver([m.pk for m in texts])
     assert sorted(sms.validity_seconds for sms in sms_outbox) == [3600, 4 * 3600]
+
+
+def test_a_lane_without_a_validity_leaves_it_to_the_provider(shop, sms_outbox, settings):
+    from tests.delivery import deliver
+
+    settings.SMS_LANE_VALIDITY_SECONDS = {"marketing": 4 * 3600}
+    text = schedule(shop, kind=Kind.ORDER_STATUS, ring=False)
+    deliver([text.pk])
+    assert [sms.validity_seconds for sms in sms_outbox] == [0]  # 0: the provider's own default
