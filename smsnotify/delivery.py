@@ -83,7 +83,7 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
             if verdicts:
                 stopped += _apply_verdicts(verdicts, policy, claim, batch, tally)
                 batch.messages = [m for m in batch.messages if m.pk not in verdicts]
-        sending = _attempt(batch.messages, gateway, claim) if batch.messages else []
+        sending = _attempt(batch.messages, gateway, claim)
         if sending:
             gateway.open()
     except Exception:
@@ -100,7 +100,7 @@ def messages_deliver(*, message_ids: list[int], gateway: BaseGateway | None = No
     # What the provider said and what it settles (refunds) commit together: a message is never
     # left failed but charged.
     with transaction.atomic():
-        outcomes = _record(sending, answers, claim) if sending else []
+        outcomes = _record(sending, answers, claim)
         if outcomes or stopped:
             for policy in reversed(delivery_policies()):
                 policy.settle(stopped + outcomes)
