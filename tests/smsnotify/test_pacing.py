@@ -187,3 +187,48 @@ def test_shops_sharing_a_sender_share_its_pace_at_dispatch(paced, on_commit):
         outbox.messages_dispatch_due()
     queued = Message.objects.filter(status=Status.QUEUED)
     assert queued.filter(shop=first).count() == queued.filter(shop=second).count() == 10  # 5 × 0.8 × 5 s / 2
+
+
+def _dispatch(on_commit):
+    """One dispatch run at START, committed; returns what it released and the queues it rang."""
+    from unittest import mock
+
+    from smsnotify import outbox
+
+    with time_machine.travel(START, tick=False), mock.patch("smsnotify.tasks.deliver.apply_async") as enqueue, \
+            on_commit():
+        released = outbox.messages_dispatch_due()
+    return released, {call.kwargs["queue"] for call in enqueue.call_args_list}
+
+
+def test_dispatch_releases_only_each_shops_due_marketing_texts_oldest_first(paced, on_commit):
+    first, second = make_shop(credits=1000, sender="FirstShop"), make_shop(credits=1000, sender="SecondShop")
+    old = _many(first, 3, kind=Kind.BULK)  # sent long ago: nothing to release, and no share of the pace
+    Message.objects.filter(pk__in=[m.pk for m in old]).update(status=Status.SENT, send_at=DUE - dt.timedelta(days=1))
+    blast = _many(first, 50, kind=Kind.BULK)
+    small = _many(second, 10, kind=Kind.BULK)
+    tomorrow = schedule(second, kind=Kind.BULK, ring=False, send_at=START + dt.timedelta(days=1))
+    released, queues = _dispatch(on_commit)
+    # each sender: 10 parts/s × 80 % for marketing × a 5-second interval = 40 parts
+    assert released == 40 + 10 and queues == {"sms.marketing"}
+    assert _statuses(blast) == [Status.QUEUED] * 40 + [Status.SCHEDULED] * 10
+    assert _statuses(small) == [Status.QUEUED] * 10 and _statuses([tomorrow]) == [Status.SCHEDULED]
+    assert set(Message.objects.filter(status=Status.QUEUED).values_list("queued_at", "updated_at")) == {
+        (START, START)}
+
+
+@pytest.mark.parametrize(("room", "released"), [(45, 45), (40, 40)])
+def test_dispatch_releases_no_more_than_the_lane_has_room_for(paced, settings, on_commit, room, released):
+    settings.SMS_DISPATCH_MAX_QUEUED = room  # 40 (one shop's pace) and 5 more, or just 40
+    shops = [make_shop(credits=1000, sender=sender) for sender in ("FirstShop", "SecondShop")]
+    for shop in shops:
+        _many(shop, 40, kind=Kind.BULK)
+    assert _dispatch(on_commit)[0] == released
+    queued = Message.objects.filter(status=Status.QUEUED)
+    assert sorted(queued.filter(shop=shop).count() for shop in shops) == sorted([40, released - 40])
+
+
+def test_dispatch_releases_long_texts_by_their_parts(shop, paced, on_commit):
+    long_texts = _many(shop, 20, kind=Kind.BULK, body="x" * 400)  # 3 parts each: 13 fit in 40 parts
+    assert _dispatch(on_commit)[0] == 13
+    assert _statuses(long_texts) == [Status.QUEUED] * 13 + [Status.SCHEDULED] * 7
