@@ -1,6 +1,9 @@
 """Helpers for the messaging core's tests."""
 
+import contextlib
 from unittest import mock
+
+from django.db.models import QuerySet
 
 from smsnotify import outbox
 from smsnotify.models import Kind
@@ -37,3 +40,17 @@ def visit(path: str, *, host: str = "s.example.com", agent: str = IPHONE, addres
     with mock.patch("smsnotify.redirect.connection_checked"):
         body = b"".join(ShortLinkRedirect(_django)(environ, start_response))
     return answer["status"], answer["headers"], body
+
+
+@contextlib.contextmanager
+def skip_locked_asked():
+    """What each claim asked select_for_update() for (SQLite ignores the lock; PostgreSQL takes it)."""
+    asked = []
+    original = QuerySet.select_for_update
+
+    def spy(self, **kwargs):
+        asked.append(kwargs)
+        return original(self, **kwargs)
+
+    with mock.patch.object(QuerySet, "select_for_update", spy):
+        yield asked

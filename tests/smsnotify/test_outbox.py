@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from smsnotify import history as message_history, outbox
 from smsnotify.gateways import AmbiguousGatewayError, TransientGatewayError
-from smsnotify.models import EventType, Message, SmsSettings, Status
+from smsnotify.models import LANES, EventType, Message, SmsSettings, Status
 from smsnotify.phones import InvalidPhoneNumber
 from tests.delivery import deliver
 from tests.factories import make_shop
-from tests.smsnotify.helpers import history, schedule
+from tests.smsnotify.helpers import history, schedule, skip_locked_asked
 
 pytestmark = pytest.mark.django_db
 
@@ -266,11 +266,14 @@ def test_dispatch_with_skip_locked_claims_late_lost_and_due_rows(shop, settings,
     Message.objects.filter(pk=lost.pk).update(
         status=Status.QUEUED, queued_at=now - dt.timedelta(seconds=settings.SMS_QUEUED_LEASE_SECONDS + 1))
     with mock.patch.object(connection.features, "has_select_for_update_skip_locked", True), \
-            django_capture_on_commit_callbacks() as rung:
+            skip_locked_asked() as asked, django_capture_on_commit_callbacks() as rung:
         assert outbox.messages_dispatch_due() == 1
     statuses = dict(Message.objects.filter(pk__in=[due.pk, late.pk, lost.pk]).values_list("pk", "status"))
     assert statuses == {due.pk: Status.QUEUED, late.pk: Status.FAILED, lost.pk: Status.QUEUED}
     assert len(rung) == 2  # the lost doorbell and the due message
+    # two dispatchers split the rows instead of one waiting for the other's: expiry (scheduled and
+    # queued), lost doorbells and each lane's claim
+    assert asked == [{"skip_locked": True}] * (2 + 1 + len(LANES))
 
 
 def test_expiry_takes_a_thousand_late_messages_a_beat_and_is_not_blinded_by_old_sent_ones(shop, settings):

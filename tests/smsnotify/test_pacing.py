@@ -12,7 +12,7 @@ from smsnotify.gateways.locmem import LocmemGateway
 from smsnotify.models import EventType, Kind, Message, SenderRate, SmsSettings, Status
 from tests.delivery import deliver
 from tests.factories import make_shop
-from tests.smsnotify.helpers import schedule
+from tests.smsnotify.helpers import schedule, skip_locked_asked
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +232,15 @@ def test_dispatch_releases_long_texts_by_their_parts(shop, paced, on_commit):
     long_texts = _many(shop, 20, kind=Kind.BULK, body="x" * 400)  # 3 parts each: 13 fit in 40 parts
     assert _dispatch(on_commit)[0] == 13
     assert _statuses(long_texts) == [Status.QUEUED] * 13 + [Status.SCHEDULED] * 7
+
+
+def test_a_paced_release_skips_rows_another_dispatcher_has_locked(shop, paced, on_commit):
+    from unittest import mock
+
+    from django.db import connection
+
+    _many(shop, 3, kind=Kind.BULK)
+    with mock.patch.object(connection.features, "has_select_for_update_skip_locked", True), \
+            skip_locked_asked() as asked:
+        assert _dispatch(on_commit)[0] == 3
+    assert asked == [{"skip_locked": True}] * 6  # expiry ×2, lost doorbells, two unpaced lanes, the release
