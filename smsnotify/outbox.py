@@ -246,7 +246,7 @@ def _insert_many_orm(prepared: dict[str, tuple], common: dict) -> dict[str, int]
                 customer_id=customer_id, order_id=order_id, cart_id=cart_id, product_id=product_id, dedupe_key=key,
                 **common)
         for key, (recipient, body, encoding, segments, due, customer_id, order_id, cart_id, product_id)
-        in prepared.items() if key not in taken], ignore_conflicts=True, batch_size=500)
+        in prepared.items() if key not in taken], ignore_conflicts=True)
     return dict(mine.exclude(dedupe_key__in=taken).filter(created_at=common["created_at"])
                 .values_list("dedupe_key", "pk"))
 
@@ -260,19 +260,18 @@ def _insert_events(events: list[tuple[int, dict]], *, type: str, status: str, us
         return
     MessageEvent.objects.bulk_create([
         MessageEvent(message_id=pk, type=type, status=status, parameters=params, user=user, created_at=created_at)
-        for pk, params in events], batch_size=500)
+        for pk, params in events])
 
 
 def _insert_links(shop_id: int, links: list[tuple[int, str, str]]) -> None:
     """The short links of written messages, each (message id, code, address), with one INSERT."""
     if not links:
         return
-    now = timezone.now()
     if connection.vendor == "postgresql":
-        pg_outbox.links_insert(shop_id, links, created_at=now)
+        pg_outbox.links_insert(shop_id, links, created_at=timezone.now())
         return
-    ShortLink.objects.bulk_create([ShortLink(shop_id=shop_id, message_id=message_id, code=code, url=url,
-                                             created_at=now) for message_id, code, url in links], batch_size=500)
+    ShortLink.objects.bulk_create([ShortLink(shop_id=shop_id, message_id=message_id, code=code, url=url)
+                                   for message_id, code, url in links])
 
 
 def messages_ring(*, message_ids: list[int], lane: str | None = None) -> None:

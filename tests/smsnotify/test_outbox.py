@@ -356,3 +356,27 @@ def test_the_event_of_a_message_written_while_sms_is_off_says_it_was_cancelled(s
     SmsSettings.objects.filter(shop=shop).update(active=False)
     message = schedule(shop)
     assert (message.events.get().type, message.events.get().status) == (EventType.STOPPED, Status.CANCELLED)
+
+
+def test_a_text_rings_its_lane_only_when_due_written_to_be_sent_and_asked_to(shop, on_commit):
+    from smsnotify.models import Kind
+
+    later = timezone.now() + dt.timedelta(hours=1)
+    with mock.patch("smsnotify.outbox._ring") as ring, on_commit():
+        due = schedule(shop, kind=Kind.ORDER_STATUS)
+        schedule(shop, kind=Kind.ORDER_STATUS, send_at=later)  # beat's dispatch takes it when due
+        schedule(shop, kind=Kind.ORDER_STATUS, ring=False)  # the caller rings its batch itself
+        SmsSettings.objects.filter(shop=shop).update(active=False)
+        schedule(shop, kind=Kind.ORDER_STATUS)  # written cancelled: nothing to deliver
+    ring.assert_called_once_with([due.pk], "service")
+
+
+def test_ringing_without_a_lane_rings_each_message_on_its_own(shop, on_commit):
+    from smsnotify.models import Kind
+
+    service = schedule(shop, kind=Kind.ORDER_STATUS, ring=False)
+    marketing = schedule(shop, kind=Kind.BULK, ring=False)
+    with mock.patch("smsnotify.tasks.deliver.apply_async") as enqueue, on_commit():
+        outbox.messages_ring(message_ids=[service.pk, marketing.pk])
+    assert {call.kwargs["queue"]: (call.args[0], call.kwargs["argsrepr"]) for call in enqueue.call_args_list} == {
+        "sms.marketing": (([marketing.pk],), "(1 message ids)"), "sms.service": (([service.pk],), "(1 message ids)")}

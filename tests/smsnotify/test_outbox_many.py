@@ -70,9 +70,13 @@ def test_sms_switched_off_writes_cancelled_rows(shop):
     SmsSettings.objects.filter(shop=shop).update(active=False)
     written = _write(shop, PreparedMessage(to="+12025550123", body="Hi", dedupe_key="k:1"))
     message = Message.objects.get(pk=written["k:1"])
-    assert (message.status, message.error_code) == (Status.CANCELLED, "sms_inactive")
+    assert (message.status, message.error_code, message.error_text) == (
+        Status.CANCELLED, "sms_inactive", "SMS is switched off for this shop.")
     assert [(e.type, e.status, e.parameters) for e in message.events.all()] == [
         (EventType.STOPPED, Status.CANCELLED, {"reason": "sms_inactive"})]
+    SmsSettings.objects.filter(shop=shop).update(active=True)
+    written = _write(shop, PreparedMessage(to="+12025550123", body="Hi", dedupe_key="k:2"))
+    assert Message.objects.filter(pk=written["k:2"]).values_list("error_code", "error_text").get() == ("", "")
 
 
 def test_the_shops_replace_special_characters_applies(shop):
@@ -176,3 +180,29 @@ def test_on_postgresql_one_message_and_its_links_go_to_the_array_statement(shop,
     with time_machine.travel(NOW, tick=False):
         message = message_schedule(shop=shop, to="+12025550124", body=f"Sale: {url}", kind=Kind.MANUAL, ring=False)
     assert calls == [(shop.pk, [(message.pk, url)], {"created_at": NOW})]
+
+
+def test_a_message_and_its_first_event_share_their_moment(shop):
+    """Unfrozen time: the history's first line is the message's creation, not a moment later."""
+    written = messages_schedule_many(shop=shop, kind=Kind.BULK, rows=[
+        PreparedMessage(to="+12025550123", body="Hi", dedupe_key="k:1")])
+    alone = message_schedule(shop=shop, to="+12025550123", body="Hi", kind=Kind.MANUAL, ring=False)
+    for message in (Message.objects.get(pk=written["k:1"]), alone):
+        assert message.events.get().created_at == message.created_at
+
+
+def test_a_key_a_concurrent_writer_takes_meanwhile_is_skipped_not_an_error(shop, monkeypatch):
+    """Between this call's read of the keys taken and its INSERT, another worker writes one of them."""
+    bulk_create = Message.objects.bulk_create
+
+    def another_writer_first(rows, **kwargs):
+        Message.objects.create(shop=shop, kind=Kind.BULK, recipient="+12025550124", body="Theirs", dedupe_key="k:2",
+                               created_at=NOW + dt.timedelta(microseconds=1))  # its own moment
+        return bulk_create(rows, **kwargs)
+
+    monkeypatch.setattr(Message.objects, "bulk_create", another_writer_first)
+    written = _write(shop, PreparedMessage(to="+12025550123", body="Mine", dedupe_key="k:1"),
+                     PreparedMessage(to="+12025550124", body="Mine too", dedupe_key="k:2"))
+    assert list(written) == ["k:1"]
+    assert dict(Message.objects.values_list("dedupe_key", "body")) == {"k:1": "Mine", "k:2": "Theirs"}
+
