@@ -193,14 +193,18 @@ def test_a_message_and_its_first_event_share_their_moment(shop):
 
 def test_a_key_a_concurrent_writer_takes_meanwhile_is_skipped_not_an_error(shop, monkeypatch):
     """Between this call's read of the keys taken and its INSERT, another worker writes one of them."""
-    bulk_create = Message.objects.bulk_create
+    from smsnotify import pg_outbox
 
-    def another_writer_first(rows, **kwargs):
-        Message.objects.create(shop=shop, kind=Kind.BULK, recipient="+12025550124", body="Theirs", dedupe_key="k:2",
-                               created_at=NOW + dt.timedelta(microseconds=1))  # its own moment
-        return bulk_create(rows, **kwargs)
+    def another_writer_first(insert):
+        def write(*args, **kwargs):
+            Message.objects.create(shop=shop, kind=Kind.BULK, recipient="+12025550124", body="Theirs",
+                                   dedupe_key="k:2", created_at=NOW + dt.timedelta(microseconds=1))  # its own moment
+            return insert(*args, **kwargs)
+        return write
 
-    monkeypatch.setattr(Message.objects, "bulk_create", another_writer_first)
+    # the INSERT of whichever path the database takes (the ORM's, or PostgreSQL's array statement)
+    monkeypatch.setattr(Message.objects, "bulk_create", another_writer_first(Message.objects.bulk_create))
+    monkeypatch.setattr(pg_outbox, "messages_insert", another_writer_first(pg_outbox.messages_insert))
     written = _write(shop, PreparedMessage(to="+12025550123", body="Mine", dedupe_key="k:1"),
                      PreparedMessage(to="+12025550124", body="Mine too", dedupe_key="k:2"))
     assert list(written) == ["k:1"]
