@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 # Statuses of a message that never reached anyone: its dedupe key may be taken by a new try.
 NEVER_REACHED = frozenset({Status.CANCELLED, Status.FAILED, Status.SUPPRESSED})
 
+# Due rows dispatch claims per transaction: short transactions, however long the backlog.
+CLAIM_CHUNK = 1000
+
 
 def delivery_queue(lane: str) -> str:
     """The Celery queue whose workers deliver ``lane``'s messages."""
@@ -333,7 +336,7 @@ def message_send_again(*, message: Message, user=None) -> bool:
 # --- dispatching -----------------------------------------------------------------------------
 
 
-def messages_dispatch_due(*, chunk: int = 1000) -> int:
+def messages_dispatch_due(*, chunk: int = CLAIM_CHUNK) -> int:
     """Claim due messages (scheduled → queued) and ring the workers, lane by lane. Returns how many.
 
     Each lane may have SMS_DISPATCH_MAX_QUEUED messages waiting for its workers: a marketing
