@@ -93,7 +93,7 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
 
     request = payments.PaymentRequest(
         reference=purchase.number, amount=purchase.amount, currency=purchase.currency,
-        description=purchase.description, method=purchase.method, payer_email=getattr(user, "email", "") or "",
+        description=purchase.description, method=purchase.method, payer_email=getattr(user, "email", None) or "",
     )
     try:
         result = provider.start(request)

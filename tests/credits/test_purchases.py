@@ -479,6 +479,9 @@ def test_an_idempotency_key_is_per_shop_a_key_of_another_shop_buys_anew(db):
     mine = buy(make_shop(), idempotency_key=key)
     assert mine.pk != theirs.pk and mine.shop != theirs.shop
     assert buy(mine.shop, idempotency_key=key).pk == mine.pk  # the same form again: the same purchase
+    later = buy(mine.shop, method="bank_transfer")  # another purchase of the shop, with its own key
+    assert buy(mine.shop, idempotency_key=later.idempotency_key).pk == later.pk
+    assert buy(mine.shop, idempotency_key=key).pk == mine.pk
 
 
 def test_a_purchase_records_who_bought_and_who_confirmed_when(db, admin_user):

@@ -740,11 +740,12 @@ def test_a_failure_met_again_before_a_refused_connect_does_not_end_the_search():
 
 def test_a_poll_skips_an_unknown_message_or_status_and_still_reports_the_rest(twilio_server, caplog):
     gateway = make_gateway(twilio_server)
-    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(4)]
+    sids = [gateway.send(make_sms(body=f"Message {n}")).provider_id for n in range(5)]
     twilio_server.set_status(sids[0], "partially_delivered")
     twilio_server.set_status(sids[1], "receiving")
     twilio_server.set_status(sids[2], "delivered")
     twilio_server.set_status(sids[3], "undelivered", error_code=30003)
+    twilio_server.set_status(sids[4], "received")
     unknown = "SM" + "f" * 32
     refs = [SentRef(provider_id=sid, to=TO) for sid in [unknown, *sids]]
 
@@ -1241,7 +1242,7 @@ def _pool_error(reason):
 def test_a_failure_of_the_pool_is_raised_and_classified_as_requests_would_raise_it(failure, as_requests, expected,
                                                                                    code):
     mapped = twilio_gateway._as_requests_error(failure)
-    assert type(mapped) is as_requests
+    assert type(mapped) is as_requests and mapped.args == (failure,)  # carrying urllib3's, as requests' would
     error = classify_send_error(mapped)
     assert (type(error), error.code) == (expected, code)
 
@@ -1278,3 +1279,39 @@ def test_the_sdk_logs_each_call_without_the_credentials_when_asked(twilio_server
     assert any(line.startswith("POST Request: " + twilio_server.base_url) for line in lines)
     assert any(line == "Response Status Code: 201" for line in lines)
     assert not any(twilio_server.auth_token in line or "Basic " in line for line in lines)
+
+
+def test_an_incoming_message_is_read_from_its_current_or_older_field_names():
+    from smsnotify.gateways.twilio import parse_inbound
+
+    sid = "SM" + "c" * 32
+    current = parse_inbound({"MessageSid": sid, "From": "+12025550123", "To": "+12025550100", "Body": "STOP",
+                             "OptOutType": "stop"})
+    assert (current.provider_id, current.sender, current.to, current.body, current.gateway, current.opt_out_type) == (
+        sid, "+12025550123", "+12025550100", "STOP", "twilio", "STOP")
+    older = parse_inbound({"SmsSid": sid, "From": "+12025550123"})
+    assert (older.provider_id, older.to, older.body, older.opt_out_type) == (sid, "", "", "")
+    for params in ({"From": "+12025550123"}, {"MessageSid": sid}):
+        with pytest.raises(ValueError, match="^Not a Twilio incoming message: no MessageSid or From.$"):
+            parse_inbound(params)
+
+
+def test_a_status_callback_without_a_message_sid_is_refused_saying_so():
+    with pytest.raises(ValueError, match="^Not a Twilio message status callback: no MessageSid.$"):
+        parse_status_callback({"MessageStatus": "delivered"})
+
+
+
+def test_what_a_forked_child_runs_drops_the_parents_connection_and_a_lock_it_may_have_held(monkeypatch):
+    """The fork test above runs this in its child, where coverage (and mutation testing) cannot see."""
+    import threading
+
+    from smsnotify.gateways.twilio import _Connection
+
+    held = threading.Lock()
+    held.acquire()  # a thread of the parent was opening the connection at the fork
+    monkeypatch.setattr(_Connection, "_current", object())
+    monkeypatch.setattr(_Connection, "_lock", held)
+    _Connection.forget()  # registered with os.register_at_fork(after_in_child=...)
+    assert _Connection._current is None
+    assert _Connection._lock is not held and not _Connection._lock.locked()
