@@ -161,7 +161,7 @@ def classify_send_error(exc: Exception) -> GatewayError:
             return TransientGatewayError(text, code=code_str)
         if code_str == "21610":
             return RecipientOptedOut(text, code=code_str)
-        if 400 <= status < 500:
+        if status >= 400:  # a 4xx (5xx returned above)
             # Twilio validated this message and refused it (21211 invalid To, 21212 invalid
             # From, 21408 region not enabled, 21610 STOP, 21612 cannot route, 21614 not a
             # mobile, 21617 body too long …): the same request would be refused again.
@@ -253,7 +253,7 @@ _SMART_QUOTES = str.maketrans(
 def _same_body(ours: str, theirs: str | None) -> bool:
     # A Messaging Service with Smart Encoding on may swap typographic quotes and dashes
     # for GSM-7 ones; that must not hide the message we are looking for.
-    return (ours or "").translate(_SMART_QUOTES).strip() == (theirs or "").translate(_SMART_QUOTES).strip()
+    return theirs is not None and ours.translate(_SMART_QUOTES).strip() == theirs.translate(_SMART_QUOTES).strip()
 
 
 def _setting(name: str, default):
@@ -583,7 +583,7 @@ class TwilioGateway(BaseGateway):
         if not _same_body(sms.body, message.body):
             return False
         sender = self._known_sender(sms)
-        if sender and (message.from_ or "").lower() != sender.lower():
+        if sender and not (message.from_ and message.from_.lower() == sender.lower()):
             return False
         if not sender and self.messaging_service_sid and message.messaging_service_sid not in (
             None,

@@ -1315,3 +1315,46 @@ def test_what_a_forked_child_runs_drops_the_parents_connection_and_a_lock_it_may
     _Connection.forget()  # registered with os.register_at_fork(after_in_child=...)
     assert _Connection._current is None
     assert _Connection._lock is not held and not _Connection._lock.locked()
+
+
+def test_the_sdks_requests_reach_the_pool_as_the_sdks_own_client_would_send_them():
+    """_HttpClient stands in for the SDK's requests-based client: query, form or JSON body,
+    credentials, timeout, no redirect followed, no retry, the whole answer read."""
+    import types
+
+    calls = []
+
+    class Pool:
+        def urlopen(self, method, url, **kwargs):
+            calls.append((method, url, kwargs))
+            return types.SimpleNamespace(status=200, data=b"{}", headers={})
+
+    connection = types.SimpleNamespace(timeout=7.0, pool=Pool())
+    client = twilio_gateway._HttpClient(connection)
+    base = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json"
+    assert client.request("get", base, params={"To": "+1 202", "PageSize": 20}).status_code == 200
+    client.request("GET", base + "?Page=2", params={"To": "+1202"}, timeout=3)
+    client.request("post", base, data={"Body": "Hi & bye", "To": "+1202"}, auth=("AC1", "token"))
+    client.request("POST", base, data={"a": [1, 2]}, headers={"Content-Type": "application/json"})
+    client.request("POST", base, data={"a": 1}, headers={"Content-Type": "application/scim+json"})
+    (m1, url1, get), (m2, url2, paged), (m3, url3, form), (_, _, json_body), (_, _, scim_body) = calls
+    assert (m1, url1) == ("GET", base + "?To=%2B1+202&PageSize=20")
+    assert (m2, url2) == ("GET", base + "?Page=2&To=%2B1202")  # a URL with a query gets "&"
+    assert get["body"] is None and form["body"] == b"Body=Hi+%26+bye&To=%2B1202"
+    assert form["headers"]["Authorization"] == "Basic " + base64.b64encode(b"AC1:token").decode()
+    assert json_body["body"] == b'{"a": [1, 2]}' and scim_body["body"] == b'{"a": 1}'
+    assert (get["timeout"].connect_timeout, get["timeout"].read_timeout) == (7.0, 7.0)  # the gateway's
+    assert (paged["timeout"].connect_timeout, paged["timeout"].read_timeout) == (3, 3)  # the SDK's own
+    for _method, _url, options in calls:
+        assert (options["redirect"], options["retries"], options["assert_same_host"], options["preload_content"]) \
+            == (False, twilio_gateway._NO_RETRIES, False, True)
+
+
+@pytest.mark.parametrize("field", ["body", "from"])
+def test_find_sent_does_not_take_a_record_without_a_body_or_a_sender_for_ours(twilio_server, field):
+    # Twilio leaves a field null on some records (a body it redacted, a sender not yet picked).
+    gateway = make_gateway(twilio_server)
+    since = dt.datetime.now(dt.timezone.utc)
+    sid = gateway.send(make_sms()).provider_id
+    twilio_server.messages[sid][field] = None
+    assert gateway.find_sent(make_sms(), since=since) is None
