@@ -116,14 +116,10 @@ def _entry(account: _Account, *, kind: str, amount: int, user=None, **fields) ->
 # --- charging and refunding messages, in batches ----------------------------------------------
 
 
-def _cycles(message_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
-    """Per message: how often it was charged and refunded (charged more often = an open cycle)."""
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    rows = (LedgerEntry.objects.filter(message_id__in=list(message_ids), kind__in=[EntryKind.CHARGE, EntryKind.REFUND])
-            .values_list("message_id", "kind").annotate(n=Count("pk")))
-    for message_id, kind, n in rows:
-        counts[message_id][0 if kind == EntryKind.CHARGE else 1] = n
-    return {message_id: (charges, refunds) for message_id, (charges, refunds) in counts.items()}
+def _cycles(message_ids: Iterable[int]) -> dict[int, int]:
+    """Per message: how often it was charged, which is the cycle its next charge opens."""
+    return dict(LedgerEntry.objects.filter(message_id__in=list(message_ids), kind=EntryKind.CHARGE)
+                .values_list("message_id").annotate(n=Count("pk")).order_by())
 
 
 def _charge_reason(estimate, *, language: str) -> str:
@@ -149,7 +145,7 @@ def messages_charge(*, messages: list[Message]) -> set[int]:
     for message in messages:
         if message.credits_charged:
             continue  # paid already: a retried run, a resend after "the provider never got it"
-        charges, _refunds = cycles.get(message.pk, (0, 0))
+        charges = cycles.get(message.pk, 0)
         estimate = sms_estimate(shop=message.shop, text=message.body, recipient=message.recipient, as_sent=True)
         if estimate.credits:  # a free destination: nothing to record
             wanted[message.shop_id].append(
@@ -244,8 +240,9 @@ def messages_refund(*, messages: list[Message], reason: str) -> set[int]:
     ids = [m.pk for m in messages]
     charges = {}
     for message_id, cycle, amount in (LedgerEntry.objects.filter(message_id__in=ids, kind=EntryKind.CHARGE)
-                                      .order_by("message_id", "cycle").values_list("message_id", "cycle", "amount")):
-        charges[message_id] = (cycle, -amount)  # the latest cycle wins
+                                      .values_list("message_id", "cycle", "amount")):
+        if message_id not in charges or cycle > charges[message_id][0]:
+            charges[message_id] = (cycle, -amount)  # the latest cycle's charge
     from_holds = [pk for pk, (_cycle, amount) in charges.items() if amount == 0]
     if from_holds:  # paid from a hold (a row of 0): what it cost is on the message; it goes back to the balance
         for pk, cost in Message.objects.filter(pk__in=from_holds).values_list("pk", "credits_charged"):

@@ -128,7 +128,8 @@ def test_a_release_closes_only_its_own_hold_and_says_when(admin_user):
     import time_machine
 
     shop = make_shop(credits=100)
-    mine, other = (ledger.credits_hold(shop=shop, amount=20, reference=f"bulk:{n}") for n in (1, 2))
+    other = ledger.credits_hold(shop=shop, amount=30, reference="bulk:1")  # the older open hold
+    mine = ledger.credits_hold(shop=shop, amount=20, reference="bulk:2")
     at = dt.datetime(2026, 5, 4, 10, 30, tzinfo=dt.UTC)
     with time_machine.travel(at, tick=False):
         assert ledger.hold_release(hold=mine) == 20
@@ -136,7 +137,7 @@ def test_a_release_closes_only_its_own_hold_and_says_when(admin_user):
     other.refresh_from_db()
     assert (mine.status, mine.released, mine.closed_at) == (CreditHold.Status.CLOSED, 20, at)
     assert (other.status, other.released, other.closed_at) == (CreditHold.Status.OPEN, 0, None)
-    assert ledger.hold_release(hold=other) == 20
+    assert ledger.hold_release(hold=other) == 30
     assert balance(shop) == 100
     assert_consistent(shop)
 

@@ -444,3 +444,12 @@ def test_a_refund_that_meets_a_concurrent_one_refunds_the_others_and_reports_onl
     assert kinds(shop, other).count(EntryKind.REFUND) == 1
     assert balance(shop) == 100
     assert_consistent(shop)
+
+
+def test_a_batch_charges_each_unpaid_text_whatever_paid_ones_come_before_it(db):
+    shop = make_shop(credits=100)
+    paid, unpaid = bare_message(shop), bare_message(shop)
+    assert charge(paid)
+    assert ledger.messages_charge(messages=[paid, unpaid]) == set()
+    assert (net_charged(paid), net_charged(unpaid), balance(shop)) == (12, 12, 76)
+
