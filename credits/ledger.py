@@ -108,7 +108,7 @@ def _low_balance_crossed(account: _Account) -> None:
 
 
 def _entry(account: _Account, *, kind: str, amount: int, user=None, **fields) -> LedgerEntry:
-    actor = {"created_by": user, "actor": user.get_username()[:150]} if user is not None else {}
+    actor = {"created_by": user, "actor": user.get_username()} if user is not None else {}
     return LedgerEntry.objects.create(shop_id=account.shop_id, account_id=account.pk, kind=kind, amount=amount,
                                       balance_after=account.balance, **actor, **fields)
 
@@ -211,7 +211,7 @@ def _charge_shops(wanted: dict[int, list[tuple[Message, int, str, int]]],
                 # The credits left the balance when the hold was taken: this row moves nothing.
                 entries.append(LedgerEntry(shop_id=shop_id, account_id=account_id, kind=EntryKind.CHARGE, amount=0,
                                            balance_after=balance, message_id=message.pk, cycle=cycle, hold_id=hold,
-                                           reason=reason[:500]))
+                                           reason=reason))
                 charged_by_cost[cost].append(message.pk)
                 message.credits_charged = cost
                 used[hold] += cost

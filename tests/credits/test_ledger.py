@@ -453,3 +453,72 @@ def test_a_batch_charges_each_unpaid_text_whatever_paid_ones_come_before_it(db):
     assert ledger.messages_charge(messages=[paid, unpaid]) == set()
     assert (net_charged(paid), net_charged(unpaid), balance(shop)) == (12, 12, 76)
 
+
+
+def test_a_text_paid_from_held_credits_says_so_in_the_shops_language_and_its_object_knows_the_cost(db):
+    polish = make_shop(credits=100, country="PL", currency="PLN", language="pl")
+    ledger.credits_hold(shop=polish, amount=24, reference="bulk:1")
+    message = bare_message(polish, to="+48601234567", batch_ref="bulk:1")
+    assert charge(message) and message.credits_charged == 12  # the caller's object, not only the row
+    row = LedgerEntry.objects.get(message=message)
+    assert (row.amount, row.reason) == (0, "1 część SMS do +48 po 12 kr., opłacone z zarezerwowanych kredytów")
+
+
+def test_a_shop_paid_wholly_from_its_hold_does_not_stop_the_next_shops_charges(db):
+    held, other = make_shop(credits=100), make_shop(credits=100)  # held has the lower id: charged first
+    ledger.credits_hold(shop=held, amount=12, reference="bulk:1")
+    from_hold, from_balance = bare_message(held, batch_ref="bulk:1"), bare_message(other)
+    assert ledger.messages_charge(messages=[from_hold, from_balance]) == set()
+    assert (net_charged(from_hold), net_charged(from_balance), balance(other)) == (0, 12, 88)
+
+
+def test_a_charge_that_meets_a_concurrent_one_charges_the_others_and_reports_only_the_unpaid(db, monkeypatch):
+    """Another worker charges a text between this call's read and its write (only possible when a
+    claim was broken by hand): the unique (message, kind, cycle) refuses the second charge, and the
+    call charges the rest one by one."""
+    shop = make_shop(credits=30)
+    too_long, contested, other = bare_message(shop, segments=4), bare_message(shop), bare_message(shop)
+    locked_balance = ledger._locked_balance
+
+    def concurrent_charge_first(shop_id):
+        if not LedgerEntry.objects.filter(message=contested, kind=EntryKind.CHARGE).exists():
+            account = ledger._debit(shop_id=shop_id, amount=12)
+            ledger._entry(account, kind=EntryKind.CHARGE, amount=-12, message_id=contested.pk, cycle=0)
+        return locked_balance(shop_id)
+
+    monkeypatch.setattr(ledger, "_locked_balance", concurrent_charge_first)
+    assert ledger.messages_charge(messages=[too_long, contested, other]) == {too_long.pk}  # 48 > what is left
+    assert [kinds(shop, m).count(EntryKind.CHARGE) for m in (too_long, contested, other)] == [0, 1, 1]
+    assert balance(shop) == 30 - 12 - 12
+    assert_consistent(shop)
+
+
+def test_credits_given_back_re_arm_the_alert_from_the_threshold_itself(db, admin_user):
+    shop = make_shop(credits=100)
+    CreditAccount.objects.filter(shop=shop).update(low_balance_threshold=50)
+    ledger.account_adjust(shop=shop, amount=-60, reason="test", user=admin_user)  # 40: below, disarmed
+    assert not CreditAccount.objects.get(shop=shop).low_balance_armed
+    ledger.credits_grant_bonus(shop=shop, amount=10)  # exactly the threshold: armed again
+    assert CreditAccount.objects.get(shop=shop).low_balance_armed
+
+
+def test_a_shop_without_an_account_gets_one_when_credited(db):
+    shop = make_shop()
+    CreditAccount.objects.filter(shop=shop).delete()
+    ledger.credits_grant_bonus(shop=shop, amount=30)
+    assert balance(shop) == 30 and CreditAccount.objects.filter(shop=shop).count() == 1
+
+
+def test_every_balance_change_stamps_the_account(db):
+    import datetime as dt
+
+    import time_machine
+
+    shop = make_shop(credits=100)
+    credited, debited = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC), dt.datetime(2026, 5, 2, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(credited, tick=False):
+        ledger.credits_grant_bonus(shop=shop, amount=5)
+    assert CreditAccount.objects.get(shop=shop).updated_at == credited
+    with time_machine.travel(debited, tick=False):
+        assert charge(bare_message(shop))
+    assert CreditAccount.objects.get(shop=shop).updated_at == debited
