@@ -334,3 +334,31 @@ def test_polling_names_each_message_by_id_number_and_when_it_was_sent_two_hundre
     aftercare.reports_poll()
     assert len(asked[0]) == 200
     assert asked[0][0] == SentRef("SB0", "+12025550000", sent_at)
+
+
+def test_each_message_found_counts_and_reads_sent_without_its_old_error(shop, gateway_errors, lookup_gateway, caplog):
+    first = unknown_message(shop, gateway_errors, to="+12025550141")
+    second = unknown_message(shop, gateway_errors, to="+12025550142")
+    broken = unknown_message(shop, gateway_errors, to="+12025550143")
+    assert first.error_code  # the ambiguous failure's
+    lookup_gateway.answers = {"+12025550141": SendResult(provider_id="SM-1"),
+                              "+12025550142": SendResult(provider_id="SM-2"),
+                              "+12025550143": GatewayError("provider API down", code="503")}
+    with caplog.at_level("WARNING", logger="smsnotify.aftercare"):
+        assert aftercare.messages_reconcile_unknown() == 2
+    for message in (first, second):
+        message.refresh_from_db()
+        assert (message.status, message.error_code, message.error_text) == (Status.SENT, "", "")
+    [record] = [r for r in caplog.records if r.name == "smsnotify.aftercare"]
+    assert record.getMessage() == f"Could not reconcile message {broken.pk}" and record.exc_info[0] is GatewayError
+
+
+def test_a_message_is_sent_again_only_once_the_grace_is_over_not_at_its_last_second(
+        shop, gateway_errors, lookup_gateway, settings):
+    message = unknown_message(shop, gateway_errors, to="+12025550151")
+    lookup_gateway.answers = {"+12025550151": None}
+    grace = dt.timedelta(seconds=settings.SMS_RECONCILE_GRACE_SECONDS)
+    with time_machine.travel(message.sending_at + grace, tick=False):
+        assert aftercare.messages_reconcile_unknown() == 0
+    message.refresh_from_db()
+    assert message.status == Status.UNKNOWN
