@@ -78,6 +78,11 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
         raise ValidationError(_("This payment method is not available."), code="bad_method")
     provider, payment_method = found
     key = uuid.UUID(str(idempotency_key)) if idempotency_key else uuid.uuid4()
+    # Read first: a failed INSERT would use up an id of PostgreSQL's sequence, and purchase numbers
+    # (CR-YYYY-<id>) would have gaps a merchant sees; the IntegrityError below is for a true race.
+    existing = Purchase.objects.filter(shop=shop, idempotency_key=key).first()
+    if existing:
+        return existing
     now = timezone.now()
     purchase = Purchase(
         shop=shop, pack=quote.pack, description=quote.description, credits=quote.credits, amount=quote.amount,
@@ -88,7 +93,7 @@ def purchase_create(*, shop: Shop, method: str, user=None, pack: CreditPack | No
     try:
         with transaction.atomic():
             purchase.save()  # written before money moves, so the provider's reference always has a row
-    except IntegrityError:  # the key is taken: the form sent twice (a double click, a reload)
+    except IntegrityError:  # a concurrent request with the same key (a double click) wrote it first
         return Purchase.objects.get(shop=shop, idempotency_key=key)
 
     request = payments.PaymentRequest(

@@ -533,7 +533,7 @@ def test_each_refused_purchase_says_why_with_its_code(db, settings):
     assert not Purchase.objects.exists()
 
 
-def test_a_custom_amount_costs_its_share_of_the_price_per_thousand_rounded_up(db):
+def test_a_custom_amount_costs_its_share_of_the_price_per_thousand(db):
     quote = purchases.purchase_quote(shop=make_shop(country="BR", currency="BRL"), credits=10_000)
     assert quote == purchases.Quote(10_000, 7500, "BRL", "10,000 SMS credits")  # R$ 7.50 a thousand, no pack
 
@@ -579,3 +579,26 @@ def test_expired_purchases_are_closed_at_the_moment_of_expiry_with_the_reason(db
     waiting.refresh_from_db()
     assert (waiting.status, waiting.closed_at, waiting.note) == (
         PurchaseStatus.EXPIRED, later, "No payment arrived in time.")
+
+
+def test_a_decline_never_turns_a_purchase_confirmed_meanwhile_into_a_failed_one(db, monkeypatch, admin_user):
+    """The purchase is written (pending, in the admin) before the provider answers: an operator or a
+    webhook may confirm it in that window; a late "declined" must not undo that."""
+    def confirmed_then_declined(self, request):
+        waiting = next(p for p in Purchase.objects.filter(status=PurchaseStatus.PENDING) if p.number == request.reference)
+        purchases.purchase_confirm(purchase=waiting, via="operator", user=admin_user)
+        raise sandbox.PaymentDeclined("The card was declined.")
+
+    monkeypatch.setattr(sandbox.SandboxPaymentProvider, "start", confirmed_then_declined)
+    shop = make_shop()
+    purchase = buy(shop)
+    assert (purchase.status, balance(shop)) == (PurchaseStatus.PAID, 1000)
+
+
+def test_a_reload_of_the_confirm_page_uses_up_no_purchase_number(db):
+    """On PostgreSQL a failed INSERT uses up an id of the sequence, which numbers purchases."""
+    shop = make_shop()
+    key = uuid.uuid4()
+    first = buy(shop, method="bank_transfer", idempotency_key=key)
+    assert buy(shop, method="bank_transfer", idempotency_key=key).pk == first.pk
+    assert buy(shop, method="bank_transfer").pk == first.pk + 1

@@ -672,15 +672,12 @@ def test_the_refusals_of_every_policy_are_settled(shop, policy_calls):
     assert settled == [[(opted_out.pk, Status.SUPPRESSED, False), (no_consent.pk, Status.SUPPRESSED, False)]]
 
 
-def test_the_lease_of_a_message_runs_from_its_attempt_not_from_its_claim(shop, sms_outbox):
+def test_the_lease_of_a_message_runs_from_its_attempt_not_from_its_claim(shop, sms_outbox, monkeypatch):
     """Slow policies must not eat into the time the gateway call has before the stuck-message rule."""
     message = schedule(shop)
     claimed_at = timezone.now()
     with time_machine.travel(claimed_at, tick=False) as traveller, chain(policies.SlowPolicy):
-        policies.clock = traveller
-        try:
-            deliver([message.pk])
-        finally:
-            policies.clock = None
+        monkeypatch.setattr(policies, "clock", traveller)
+        deliver([message.pk])
     message.refresh_from_db()
     assert message.sending_at == claimed_at + dt.timedelta(seconds=30)

@@ -380,3 +380,10 @@ def test_ringing_without_a_lane_rings_each_message_on_its_own(shop, on_commit):
         outbox.messages_ring(message_ids=[service.pk, marketing.pk])
     assert {call.kwargs["queue"]: (call.args[0], call.kwargs["argsrepr"]) for call in enqueue.call_args_list} == {
         "sms.marketing": (([marketing.pk],), "(1 message ids)"), "sms.service": (([service.pk],), "(1 message ids)")}
+
+
+def test_ringing_no_message_asks_for_nothing_on_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        outbox.messages_ring(message_ids=[], lane="service")
+        outbox.messages_ring(message_ids=[])
+    assert callbacks == []

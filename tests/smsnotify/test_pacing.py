@@ -9,7 +9,7 @@ from django.utils import translation
 
 from smsnotify import history, pacing
 from smsnotify.gateways.locmem import LocmemGateway
-from smsnotify.models import EventType, Kind, Message, SenderRate, SmsSettings, Status
+from smsnotify.models import LANES, EventType, Kind, Message, SenderRate, SmsSettings, Status
 from tests.delivery import deliver
 from tests.factories import make_shop
 from tests.smsnotify.helpers import schedule, skip_locked_asked
@@ -243,4 +243,5 @@ def test_a_paced_release_skips_rows_another_dispatcher_has_locked(shop, paced, o
     with mock.patch.object(connection.features, "has_select_for_update_skip_locked", True), \
             skip_locked_asked() as asked:
         assert _dispatch(on_commit)[0] == 3
-    assert asked == [{"skip_locked": True}] * 6  # expiry ×2, lost doorbells, two unpaced lanes, the release
+    # expiry (scheduled and queued), lost doorbells, each unpaced lane's claim and the marketing release
+    assert asked == [{"skip_locked": True}] * (2 + 1 + len(LANES))
