@@ -476,8 +476,10 @@ def test_a_charge_that_meets_a_concurrent_one_charges_the_others_and_reports_onl
     """Another worker charges a text between this call's read and its write (only possible when a
     claim was broken by hand): the unique (message, kind, cycle) refuses the second charge, and the
     call charges the rest one by one."""
-    shop = make_shop(credits=30)
-    too_long, contested, other = bare_message(shop, segments=4), bare_message(shop), bare_message(shop)
+    shop = make_shop(credits=42)
+    hold = ledger.credits_hold(shop=shop, amount=12, reference="bulk:1")  # pays for ``other``: 30 left
+    too_long, contested = bare_message(shop, segments=4), bare_message(shop)
+    other = bare_message(shop, batch_ref="bulk:1")
     locked_balance = ledger._locked_balance
 
     def concurrent_charge_first(shop_id):
@@ -489,7 +491,8 @@ def test_a_charge_that_meets_a_concurrent_one_charges_the_others_and_reports_onl
     monkeypatch.setattr(ledger, "_locked_balance", concurrent_charge_first)
     assert ledger.messages_charge(messages=[too_long, contested, other]) == {too_long.pk}  # 48 > what is left
     assert [kinds(shop, m).count(EntryKind.CHARGE) for m in (too_long, contested, other)] == [0, 1, 1]
-    assert balance(shop) == 30 - 12 - 12
+    assert LedgerEntry.objects.get(message=other).hold_id == hold.pk  # one by one, still from its hold
+    assert balance(shop) == 42 - 12 - 12
     assert_consistent(shop)
 
 
@@ -522,3 +525,14 @@ def test_every_balance_change_stamps_the_account(db):
     with time_machine.travel(debited, tick=False):
         assert charge(bare_message(shop))
     assert CreditAccount.objects.get(shop=shop).updated_at == debited
+
+
+def test_each_cycle_of_a_text_sent_again_is_refunded_in_its_turn(db):
+    shop = make_shop(credits=100)
+    message = bare_message(shop)
+    for _cycle in range(3):
+        assert charge(message) and refund(message, reason="failed")
+    assert list(LedgerEntry.objects.filter(message=message, kind=EntryKind.REFUND).order_by("pk")
+                .values_list("cycle", flat=True)) == [0, 1, 2]
+    assert balance(shop) == 100
+
