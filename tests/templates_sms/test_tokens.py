@@ -215,6 +215,7 @@ def test_validate_names_every_field_at_once():
     assert len(caught.value.message_dict["body"]) == 2
     rendering.validate("Low: {balance}", event="credits:low_balance", audience="merchant")  # no error
     rendering.validate("", event="credits:low_balance")
+    rendering.validate(None, event="credits:low_balance")  # a template whose text was never written
 
 
 # --- the shop's limit of parts, on the longest plausible rendering -------------------------------------
