@@ -1,5 +1,7 @@
 """Helpers for the credits tests."""
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
 from credits.ledger import messages_charge, messages_refund
@@ -53,3 +55,11 @@ def charge(message) -> bool:
 def refund(message, *, reason: str) -> bool:
     """Refund one message; True when something was given back."""
     return message.pk in messages_refund(messages=[message], reason=reason)
+
+
+def refusal(call) -> tuple[str, str]:
+    """The code and the message of the ValidationError ``call()`` raises."""
+    with pytest.raises(ValidationError) as refused:
+        call()
+    return refused.value.code, refused.value.message
+

@@ -8,7 +8,7 @@ from credits import ledger
 from credits.models import CreditHold, EntryKind, LedgerEntry
 from tests.factories import make_shop
 
-from .helpers import assert_consistent, balance, bare_message, charge, kinds, refund
+from .helpers import assert_consistent, balance, bare_message, charge, kinds, refund, refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -90,24 +90,16 @@ def test_a_hold_of_another_shop_pays_nothing():
     assert balance(shop) == 88 and balance(other) == 50
 
 
-def _refusal(call) -> tuple[str, str]:
-    from django.core.exceptions import ValidationError
-
-    with pytest.raises(ValidationError) as refused:
-        call()
-    return refused.value.code, refused.value.message
-
-
 def test_a_hold_must_be_positive_and_says_what_the_balance_is_when_it_cannot_pay():
     shop = make_shop(credits=1500)
     richer = make_shop(credits=9000)
     for amount in (0, -5):
-        assert _refusal(lambda: ledger.credits_hold(shop=shop, amount=amount, reference="bulk:1")) == (
+        assert refusal(lambda: ledger.credits_hold(shop=shop, amount=amount, reference="bulk:1")) == (
             "not_positive", "A hold sets credits aside: give a positive number.")
-    assert _refusal(lambda: ledger.credits_hold(shop=shop, amount=2000, reference="bulk:1")) == (
+    assert refusal(lambda: ledger.credits_hold(shop=shop, amount=2000, reference="bulk:1")) == (
         "insufficient_credits", "This costs 2,000 credits and the balance is 1,500.")
     empty = make_shop()
-    assert _refusal(lambda: ledger.credits_hold(shop=empty, amount=2000, reference="bulk:1"))[1] == (
+    assert refusal(lambda: ledger.credits_hold(shop=empty, amount=2000, reference="bulk:1"))[1] == (
         "This costs 2,000 credits and the balance is 0.")
     assert ledger.credits_hold(shop=richer, amount=1, reference="bulk:1").amount == 1  # one credit is a hold
     assert not CreditHold.objects.filter(shop=shop).exists()

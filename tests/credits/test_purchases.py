@@ -16,7 +16,7 @@ from credits.payments import sandbox
 from credits.tasks import expire_pending_purchases
 from tests.factories import make_merchant, make_shop
 
-from .helpers import assert_consistent, balance
+from .helpers import assert_consistent, balance, refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -503,32 +503,26 @@ def test_a_purchase_records_who_bought_and_who_confirmed_when(db, admin_user):
 # --- what a refused quote says, and what the provider is asked for ---------------------------------
 
 
-def _refusal(call) -> tuple[str, str]:
-    with pytest.raises(ValidationError) as refused:
-        call()
-    return refused.value.code, refused.value.message
-
-
 def test_each_refused_purchase_says_why_with_its_code(db, settings):
     jpy, brl = make_shop(country="JP", currency="JPY"), make_shop(country="BR", currency="BRL")
-    assert _refusal(lambda: purchases.purchase_quote(shop=jpy, pack=pack())) == (
+    assert refusal(lambda: purchases.purchase_quote(shop=jpy, pack=pack())) == (
         "not_priced", "This pack cannot be bought in JPY.")
     retired = pack(5000)
     retired.active = False
     retired.save()
-    assert _refusal(lambda: purchases.purchase_quote(shop=brl, pack=retired)) == (
+    assert refusal(lambda: purchases.purchase_quote(shop=brl, pack=retired)) == (
         "not_priced", "This pack cannot be bought in BRL.")  # priced in BRL, but no longer sold
-    assert _refusal(lambda: purchases.purchase_quote(shop=jpy, credits=1000)) == (
+    assert refusal(lambda: purchases.purchase_quote(shop=jpy, credits=1000)) == (
         "not_priced", "Custom amounts cannot be bought in JPY; choose a pack.")
-    assert _refusal(lambda: purchases.purchase_quote(shop=brl, credits=None)) == (
+    assert refusal(lambda: purchases.purchase_quote(shop=brl, credits=None)) == (
         "below_minimum", "The minimum purchase is 300 credits.")
     settings.CREDITS_CUSTOM_MAX = 5000
-    assert _refusal(lambda: purchases.purchase_quote(shop=brl, credits=5001)) == (
+    assert refusal(lambda: purchases.purchase_quote(shop=brl, credits=5001)) == (
         "above_maximum", "At most 5,000 credits can be bought at once.")
     assert purchases.purchase_quote(shop=brl, credits=5000).credits == 5000
-    assert _refusal(lambda: buy(make_shop(), method="boleto")) == (
+    assert refusal(lambda: buy(make_shop(), method="boleto")) == (
         "bad_method", "This payment method is not available.")
-    assert _refusal(lambda: buy(make_shop(), method="no_such_method")) == (
+    assert refusal(lambda: buy(make_shop(), method="no_such_method")) == (
         "bad_method", "This payment method is not available.")
     assert not Purchase.objects.exists()
 
